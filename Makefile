@@ -1,0 +1,30 @@
+# Every target creates the virtual environment itself when it is missing or stale.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# PIP_CONSTRAINT also reaches pip's build-isolation environments (norse builds from source).
+PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
+DEMO_OUT ?= demo-out
+
+.PHONY: venv demo test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[dev,peers]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/spikerec demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
