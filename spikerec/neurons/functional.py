@@ -1,0 +1,303 @@
+"""Fused multi-step neuron kernels over time-major tensors ``[T, B, N]``.
+
+Each kernel is a ``torch.autograd.Function``: the forward runs the elementwise recurrence step by
+step under no-grad (no T-long autograd graph), and a hand-written backward runs BPTT in reverse.
+The backward needs only the pre-reset membrane ``H`` and the spikes ``S`` (both are outputs, so
+saving them costs no extra memory); everything else (surrogate derivatives, the reset Jacobian,
+the previous membrane) is recomputed from them in a few whole-tensor ops. Only the linear part of
+the adjoint recurrence stays in the Python loop (one ``addcmul`` per step for LIF).
+
+Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-neuron decay
+``beta = 1 - dt/tau`` and ``k = 1 - beta = dt/tau``::
+
+    decay_input=True :  H[t] = beta * V[t-1] + k * (X[t] + v_reset)
+    decay_input=False:  H[t] = beta * V[t-1] + k * v_reset + X[t]
+    S[t] = 1 if H[t] >= threshold else 0
+    hard reset: V[t] = v_reset if S[t] else H[t]        soft reset: V[t] = H[t] - threshold * S[t]
+
+(``beta*V + k*(X + v_reset)`` is SpikingJelly's ``V + (X - (V - v_reset))/tau`` rearranged.)
+A recurrent layer adds ``S[t-1] @ W_rec^T`` to ``X[t]``. ``detach_reset`` stops the gradient through
+the spike inside the reset (not through the spike output).
+
+All kernels work on any device with plain torch ops; they are written for CPU first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from spikerec.errors import ConfigError, ParameterError, ShapeError
+from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
+
+__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "reset_membrane", "decay_from_tau", "check_sequence"]
+
+
+@dataclass(frozen=True)
+class LIFConfig:
+    """Static (non-tensor) options of the LIF kernel."""
+
+    v_reset: float = 0.0
+    reset: str = "hard"
+    detach_reset: bool = False
+    decay_input: bool = True
+    surrogate: Surrogate = get_surrogate("atan")
+
+    def __post_init__(self) -> None:
+        if self.reset not in ("hard", "soft"):
+            raise ConfigError(f"reset must be 'hard' or 'soft', got {self.reset!r}")
+
+
+def decay_from_tau(tau_ms: torch.Tensor | float, dt_ms: float) -> torch.Tensor:
+    """Per-neuron decay ``beta = 1 - dt/tau``; raises ``ParameterError`` unless every ``tau > dt``."""
+    tau = torch.as_tensor(tau_ms, dtype=torch.get_default_dtype())
+    if not (dt_ms > 0):
+        raise ParameterError(f"dt_ms must be > 0, got {dt_ms}")
+    bad = ~(tau > dt_ms)
+    if bool(bad.any()):
+        first = tau.reshape(-1)[bad.reshape(-1)][0].item()
+        raise ParameterError(f"tau_ms must be > dt_ms={dt_ms} for every neuron (forward Euler is unstable otherwise); "
+                             f"got tau_ms={first} ({int(bad.sum())} offending value(s))")
+    return 1.0 - dt_ms / tau
+
+
+def check_sequence(x: torch.Tensor, n_neurons: int, name: str = "input") -> None:
+    """Raise ``ShapeError`` unless ``x`` is ``[T, B, n_neurons]``."""
+    if x.dim() != 3 or x.shape[-1] != n_neurons:
+        raise ShapeError(f"{name} must have shape [T, B, {n_neurons}] (time-major), got {list(x.shape)}")
+
+
+def reset_membrane(h: torch.Tensor, s: torch.Tensor, threshold: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    """Membrane after reset from the pre-reset membrane ``h`` and spikes ``s`` (differentiable)."""
+    if cfg.detach_reset:
+        s = s.detach()
+    if cfg.reset == "hard":
+        return h * (1 - s) + cfg.v_reset * s
+    return h - threshold * s
+
+
+def _reset_nograd(h: torch.Tensor, s: torch.Tensor, threshold: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    # Same values as reset_membrane (h*(1-s) + vr*s == where(s, vr, h) exactly for finite h), one op cheaper.
+    if cfg.reset == "hard":
+        return torch.where(s > 0, torch.as_tensor(cfg.v_reset, dtype=h.dtype, device=h.device), h)
+    return h - threshold * s
+
+
+class _LIFFunction(torch.autograd.Function):
+    """Outputs ``(S, H)``: spikes and pre-reset membrane, both ``[T, B, N]``."""
+
+    @staticmethod
+    def forward(ctx, x, v0, s0, beta, threshold, weight, cfg: LIFConfig):
+        T = x.shape[0]
+        k = 1 - beta
+        vr = cfg.v_reset
+        if cfg.decay_input:
+            u = x * k if vr == 0 else (x + vr) * k
+        else:
+            u = x if vr == 0 else x + k * vr
+        H = torch.empty_like(x)
+        S = torch.empty_like(x)
+        vr_t = torch.as_tensor(vr, dtype=x.dtype, device=x.device)
+        v = v0
+        s_prev = s0
+        for t in range(T):
+            h = H[t]
+            torch.mul(v, beta, out=h)
+            h.add_(u[t])
+            if weight is not None:
+                r = torch.mm(s_prev, weight.t())
+                if cfg.decay_input:
+                    h.addcmul_(r, k)
+                else:
+                    h.add_(r)
+            spk = h >= threshold
+            if cfg.reset == "hard":
+                v = torch.where(spk, vr_t, h)
+            else:
+                v = h - threshold * spk
+            S[t] = spk
+            s_prev = S[t]
+        ctx.cfg = cfg
+        ctx.save_for_backward(x, v0, s0, beta, threshold, weight, H, S)
+        return S, H
+
+    @staticmethod
+    def backward(ctx, gS, gH):
+        x, v0, s0, beta, threshold, weight, H, S = ctx.saved_tensors
+        cfg: LIFConfig = ctx.cfg
+        need_x, need_v0, need_s0, need_beta, need_th, need_w = ctx.needs_input_grad[:6]
+        T, B, N = H.shape
+        k = 1 - beta
+        sg = cfg.surrogate.grad(H - threshold)
+        # A[t] = dV[t]/dH[t] through the reset (including the spike path unless detached), times beta.
+        if cfg.reset == "hard":
+            dvds = None if cfg.detach_reset else (cfg.v_reset - H)
+            A = 1 - S if dvds is None else (1 - S).addcmul_(dvds, sg)
+        else:
+            dvds = None if cfg.detach_reset else -threshold
+            A = torch.ones_like(H) if dvds is None else 1 - threshold * sg
+        A.mul_(beta)
+        # C[t]: direct gradient on H[t] from the outputs.
+        if gS is not None:
+            C = gS * sg
+            if gH is not None:
+                C.add_(gH)
+        elif gH is not None:
+            C = gH.clone()
+        else:
+            C = torch.zeros_like(H)
+        GH = C  # adjoint of H, filled in place from the end
+        kk = k if cfg.decay_input else None
+        if weight is None:
+            for t in range(T - 2, -1, -1):
+                GH[t].addcmul_(A[t], GH[t + 1])
+        else:
+            for t in range(T - 2, -1, -1):
+                gI = GH[t + 1] * kk if kk is not None else GH[t + 1]
+                gr = torch.mm(gI, weight)
+                GH[t].addcmul_(A[t], GH[t + 1]).addcmul_(sg[t], gr)
+        gI_all = GH * k if cfg.decay_input else GH  # gradient on X (and on the recurrent input)
+        gx = gI_all if need_x else None
+        gv0 = GH[0] * beta if need_v0 else None
+        gs0 = None
+        s_prev = None
+        if weight is not None:
+            s_first = s0 if s0 is not None else torch.zeros_like(S[0])
+            s_prev = torch.cat([s_first.unsqueeze(0), S[:-1]], 0)
+            if need_s0:
+                gs0 = torch.mm(gI_all[0], weight)
+        gbeta = gth = gw = None
+        if need_w:
+            gw = gI_all.reshape(-1, N).t().mm(s_prev.reshape(-1, N))
+        if need_beta:
+            v_prev = torch.cat([v0.unsqueeze(0), _reset_nograd(H[:-1], S[:-1], threshold, cfg)], 0)
+            if cfg.decay_input:
+                inp = x if cfg.v_reset == 0 else x + cfg.v_reset
+                if weight is not None:
+                    inp = inp + torch.matmul(s_prev, weight.t())
+                dh_dbeta = v_prev.sub_(inp)
+            else:
+                dh_dbeta = v_prev.sub_(cfg.v_reset)
+            gbeta = (GH * dh_dbeta).sum((0, 1))
+            gbeta = gbeta if beta.dim() == 1 else gbeta.sum()
+        if need_th:
+            gV = torch.zeros_like(H)
+            gV[:-1] = GH[1:] * beta  # gradient on V[t] from H[t+1]
+            gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
+            if dvds is not None:
+                gs_tot.addcmul_(gV, dvds if torch.is_tensor(dvds) else torch.as_tensor(dvds))
+            if weight is not None:
+                gs_tot[:-1] += torch.matmul(gI_all[1:], weight)
+            g = -(gs_tot * sg)
+            if cfg.reset == "soft":
+                g.sub_(gV * S)
+            gth = g.sum((0, 1)) if threshold.dim() == 1 else g.sum()
+        return gx, gv0, gs0, gbeta, gth, gw, None
+
+
+def lif_multistep(
+    x: torch.Tensor,
+    v0: torch.Tensor | None,
+    decay: torch.Tensor | float,
+    threshold: torch.Tensor | float = 1.0,
+    *,
+    v_reset: float = 0.0,
+    reset: str = "hard",
+    detach_reset: bool = False,
+    decay_input: bool = True,
+    surrogate: str | Surrogate = "atan",
+    recurrent_weight: torch.Tensor | None = None,
+    s0: torch.Tensor | None = None,
+    return_membrane: bool = False,
+):
+    """Run a LIF layer over ``x`` ``[T, B, N]`` (input currents); fused forward and backward.
+
+    ``decay`` is ``beta = 1 - dt/tau`` (scalar or ``[N]``), ``threshold`` scalar or ``[N]``; ``v0``
+    ``[B, N]`` initial membrane (None = ``v_reset``). ``recurrent_weight`` ``[N, N]`` feeds ``S[t-1]``
+    back (``s0`` ``[B, N]`` = spikes before the first step). Gradients flow to x, v0, s0, decay,
+    threshold and recurrent_weight when they require grad.
+
+    Returns ``(spikes, v_last)`` or, with ``return_membrane``, ``(spikes, v_last, v_seq)`` where
+    ``v_seq`` is the membrane after reset at every step (SpikingJelly's ``v_seq``).
+    """
+    if x.dim() != 3:
+        raise ShapeError(f"lif_multistep expects x of shape [T, B, N], got {list(x.shape)}")
+    T, B, N = x.shape
+    cfg = LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset, decay_input=decay_input,
+                    surrogate=get_surrogate(surrogate))
+    beta = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
+    th = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
+    for name, p in (("decay", beta), ("threshold", th)):
+        if p.dim() > 1 or (p.dim() == 1 and p.shape[0] != N):
+            raise ShapeError(f"{name} must be a scalar or of shape [{N}], got {list(p.shape)}")
+    if v0 is None:
+        v0 = torch.full((B, N), cfg.v_reset, dtype=x.dtype, device=x.device)
+    elif v0.shape != (B, N):
+        raise ShapeError(f"v0 must have shape [{B}, {N}], got {list(v0.shape)}")
+    if recurrent_weight is not None:
+        if recurrent_weight.shape != (N, N):
+            raise ShapeError(f"recurrent_weight must have shape [{N}, {N}], got {list(recurrent_weight.shape)}")
+        if s0 is None:
+            s0 = torch.zeros(B, N, dtype=x.dtype, device=x.device)
+        elif s0.shape != (B, N):
+            raise ShapeError(f"s0 must have shape [{B}, {N}], got {list(s0.shape)}")
+    else:
+        s0 = None
+    S, H = _LIFFunction.apply(x, v0, s0, beta, th, recurrent_weight, cfg)
+    v_last = reset_membrane(H[-1], S[-1], th, cfg)
+    if return_membrane:
+        return S, v_last, reset_membrane(H, S, th, cfg)
+    return S, v_last
+
+
+class _LIFunction(torch.autograd.Function):
+    """Leaky integrator ``H[t] = beta*H[t-1] + k*X[t]`` (``k = 1-beta`` or 1); outputs ``H``."""
+
+    @staticmethod
+    def forward(ctx, x, v0, beta, decay_input: bool):
+        u = x * (1 - beta) if decay_input else x
+        H = torch.empty_like(x)
+        v = v0
+        for t in range(x.shape[0]):
+            torch.mul(v, beta, out=H[t])
+            v = H[t].add_(u[t])
+        ctx.decay_input = decay_input
+        ctx.save_for_backward(x, v0, beta, H)
+        return H
+
+    @staticmethod
+    def backward(ctx, gH):
+        x, v0, beta, H = ctx.saved_tensors
+        need_x, need_v0, need_beta = ctx.needs_input_grad[:3]
+        G = gH.clone()
+        for t in range(G.shape[0] - 2, -1, -1):
+            G[t].addcmul_(G[t + 1], beta)
+        gx = (G * (1 - beta) if ctx.decay_input else G) if need_x else None
+        gv0 = G[0] * beta if need_v0 else None
+        gbeta = None
+        if need_beta:
+            prev = torch.cat([v0.unsqueeze(0), H[:-1]], 0)
+            d = prev - x if ctx.decay_input else prev
+            gbeta = (G * d).sum((0, 1))
+            gbeta = gbeta if beta.dim() == 1 else gbeta.sum()
+        return gx, gv0, gbeta, None
+
+
+def li_multistep(x: torch.Tensor, v0: torch.Tensor | None, decay: torch.Tensor | float,
+                 decay_input: bool = True) -> torch.Tensor:
+    """Non-spiking leaky integrator over ``x`` ``[T, B, N]``; returns the membrane ``[T, B, N]``.
+
+    ``H[t] = beta*H[t-1] + (1-beta)*X[t]`` (``decay_input``) or ``beta*H[t-1] + X[t]``.
+    """
+    if x.dim() != 3:
+        raise ShapeError(f"li_multistep expects x of shape [T, B, N], got {list(x.shape)}")
+    T, B, N = x.shape
+    beta = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
+    if beta.dim() > 1 or (beta.dim() == 1 and beta.shape[0] != N):
+        raise ShapeError(f"decay must be a scalar or of shape [{N}], got {list(beta.shape)}")
+    if v0 is None:
+        v0 = torch.zeros(B, N, dtype=x.dtype, device=x.device)
+    elif v0.shape != (B, N):
+        raise ShapeError(f"v0 must have shape [{B}, {N}], got {list(v0.shape)}")
+    return _LIFunction.apply(x, v0, beta, decay_input)
