@@ -19,6 +19,7 @@ from spikerec.io import to_jsonable
 # Modules whose ``register`` adds subcommands, in the order they appear in ``--help``.
 SUBCOMMAND_MODULES = [
     "spikerec.datasets.cli",
+    "spikerec.training.cli",
 ]
 
 

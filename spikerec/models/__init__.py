@@ -1,1 +1,11 @@
-"""models"""
+"""Network builders: feedforward delay SNN, recurrent LIF/adLIF baselines, meta-neuron variant.
+
+``build_model(recipe, n_inputs, n_classes)`` picks the builder named by ``recipe.model.kind``.
+"""
+
+from __future__ import annotations
+
+from spikerec.models.builders import MODEL_BUILDERS, build_model
+from spikerec.models.network import Readout, SpikingBlock, SpikingNetwork
+
+__all__ = ["MODEL_BUILDERS", "Readout", "SpikingBlock", "SpikingNetwork", "build_model"]

@@ -1,0 +1,98 @@
+"""``build_model(recipe, n_inputs, n_classes)``: the model registry keyed by ``recipe.model.kind``.
+
+* ``delay_snn``: feedforward SNN with learnable delays (Hammouamri et al. 2024); with
+  ``model.delays = false`` the same network with plain ``nn.Linear`` synapses (no delays).
+* ``lif_rsnn`` / ``adlif_rsnn``: recurrent LIF / adaptive-LIF baselines (no delays).
+* ``meta_snn``: the feedforward network with meta-neurons in the hidden layers.
+* ``hrsnn``: the heterogeneous recurrent SNN of :mod:`spikerec.models.hrsnn`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from spikerec.config import Recipe
+from spikerec.errors import ConfigError
+from spikerec.models.network import Readout, SpikingBlock, SpikingNetwork
+
+NeuronFactory = Callable[[int, Recipe], nn.Module]
+
+
+def _lif_kwargs(recipe: Recipe) -> dict:
+    n = recipe.neuron
+    return dict(tau_ms=n.tau_ms, dt_ms=recipe.data.bin_ms, threshold=n.threshold, reset=n.reset,
+                reset_value=n.reset_value, detach_reset=n.detach_reset, surrogate=n.surrogate,
+                surrogate_kwargs=_surrogate_kwargs(recipe), decay_input=n.decay_input, learn_tau=n.learn_tau)
+
+
+def _surrogate_kwargs(recipe: Recipe) -> dict:
+    """The recipe's one shape parameter, under the name the chosen surrogate uses."""
+    name = "slope" if recipe.neuron.surrogate == "fast_sigmoid" else "alpha"
+    return {name: recipe.neuron.surrogate_alpha}
+
+
+def lif_neuron(n: int, recipe: Recipe) -> nn.Module:
+    from spikerec.neurons import LIF
+
+    return LIF(n, **_lif_kwargs(recipe))
+
+
+def recurrent_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
+    from spikerec.neurons import RecurrentLIF
+
+    return RecurrentLIF(n, **_lif_kwargs(recipe))
+
+
+def synapse(n_in: int, n_out: int, recipe: Recipe, delays: bool) -> nn.Module:
+    """A ``DelayedLinear`` (when ``delays``) or an ``nn.Linear`` applied per time step."""
+    if not delays:
+        return nn.Linear(n_in, n_out, bias=recipe.model.bias)
+    from spikerec.delays import DelayedLinear
+
+    d = recipe.delays
+    return DelayedLinear(n_in, n_out, max_delay_ms=d.max_delay_ms, dt_ms=recipe.data.bin_ms, bias=recipe.model.bias,
+                         kernel_count=d.kernel_count, interpolation=d.interpolation,
+                         sigma=d.sigma_start or None, init_positions=d.init_positions)
+
+
+def stacked_network(recipe: Recipe, n_inputs: int, n_classes: int, neuron: NeuronFactory, delays: bool) -> SpikingNetwork:
+    """Hidden blocks (synapse -> BN -> neuron -> dropout) and an LI readout, sizes from the recipe."""
+    from spikerec.neurons import LI
+
+    m = recipe.model
+    blocks, n_in = [], n_inputs
+    for size in m.hidden_sizes:
+        blocks.append(SpikingBlock(synapse(n_in, size, recipe, delays), neuron(size, recipe), size,
+                                   batchnorm=m.batchnorm, dropout=m.dropout))
+        n_in = size
+    integrator = LI(n_classes, tau_ms=recipe.neuron.readout_tau_ms, dt_ms=recipe.data.bin_ms,
+                    decay_input=recipe.neuron.decay_input)
+    return SpikingNetwork(blocks, Readout(synapse(n_in, n_classes, recipe, delays), integrator), kind=m.kind)
+
+
+def build_delay_snn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    return stacked_network(recipe, n_inputs, n_classes, lif_neuron, recipe.model.delays)
+
+
+def build_lif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    return stacked_network(recipe, n_inputs, n_classes, recurrent_lif_neuron, recipe.model.delays)
+
+
+MODEL_BUILDERS: dict[str, Callable[[Recipe, int, int], nn.Module]] = {
+    "delay_snn": build_delay_snn,
+    "lif_rsnn": build_lif_rsnn,
+}
+
+
+def build_model(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    """Build the network ``recipe.model.kind`` for ``n_inputs`` channels and ``n_classes`` classes."""
+    if n_inputs < 1 or n_classes < 2:
+        raise ConfigError(f"build_model: need n_inputs >= 1 and n_classes >= 2, got {n_inputs}, {n_classes}")
+    try:
+        builder = MODEL_BUILDERS[recipe.model.kind]
+    except KeyError:
+        raise ConfigError(f"recipe key 'model.kind' = {recipe.model.kind!r} has no builder; "
+                          f"available: {sorted(MODEL_BUILDERS)}") from None
+    return builder(recipe, n_inputs, n_classes)

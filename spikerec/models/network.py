@@ -1,0 +1,120 @@
+"""A stack of spiking blocks and a leaky-integrator readout, multi-step and online (per-step).
+
+Every model in :mod:`spikerec.models` except HRSNN is a :class:`SpikingNetwork`: hidden blocks
+``synapse -> BatchNorm1d -> spiking neuron -> Dropout`` and a readout ``synapse -> LI``; builders
+only choose the synapse (``DelayedLinear`` or ``nn.Linear``) and the neuron (LIF, recurrent LIF,
+adaptive LIF, meta-neuron). ``forward`` takes frames [T, B, C_in] and returns the readout membrane
+[T, B, n_classes]. ``online_state``/``online_step`` run one time step at a time for SLTT training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def synapse_span(synapse: nn.Module) -> int:
+    """How many time steps of input one output step of ``synapse`` reads (1 for ``nn.Linear``)."""
+    return int(getattr(synapse, "max_delay_steps", 1))
+
+
+class SpikingBlock(nn.Module):
+    """``synapse -> BatchNorm1d (per step, over channels) -> neuron -> Dropout``: [T, B, Cin] -> spikes [T, B, Cout].
+
+    BatchNorm normalises ``[T*B, C]``: statistics pool all time steps, as in the SNN-delays reference.
+    """
+
+    def __init__(self, synapse: nn.Module, neuron: nn.Module, out_features: int, batchnorm: bool = True,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.synapse = synapse
+        self.norm = nn.BatchNorm1d(out_features) if batchnorm else None
+        self.neuron = neuron
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+
+    def _normalise(self, y: torch.Tensor) -> torch.Tensor:
+        if self.norm is None:
+            return y
+        return self.norm(y.reshape(-1, y.shape[-1])).reshape(y.shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spikes = self.neuron(self._normalise(self.synapse(x)))
+        return spikes if self.dropout is None else self.dropout(spikes)
+
+    def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
+        return {"window": _empty_window(self.synapse, batch_size, device),
+                "neuron": self.neuron.initial_state(batch_size, device=device)}
+
+    def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """One step [B, Cin] -> spikes [B, Cout]; BatchNorm uses this step's batch statistics."""
+        y_t, window = _synapse_step(self.synapse, x_t, state["window"])
+        spikes, neuron_state = self.neuron.step(self._normalise(y_t), state["neuron"])
+        if self.dropout is not None:
+            spikes = self.dropout(spikes)
+        return spikes, {"window": window, "neuron": neuron_state}
+
+
+class Readout(nn.Module):
+    """``synapse -> LI``: [T, B, Cin] -> membrane [T, B, n_classes]."""
+
+    def __init__(self, synapse: nn.Module, integrator: nn.Module) -> None:
+        super().__init__()
+        self.synapse = synapse
+        self.integrator = integrator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.integrator(self.synapse(x))
+
+    def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
+        return {"window": _empty_window(self.synapse, batch_size, device),
+                "neuron": self.integrator.initial_state(batch_size, device=device)}
+
+    def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        y_t, window = _synapse_step(self.synapse, x_t, state["window"])
+        membrane, neuron_state = self.integrator.step(y_t, state["neuron"])
+        return membrane, {"window": window, "neuron": neuron_state}
+
+
+def _empty_window(synapse: nn.Module, batch_size: int, device: torch.device) -> torch.Tensor | None:
+    """Zero history of the ``span - 1`` previous inputs a delay synapse reads (causal zero padding)."""
+    span = synapse_span(synapse)
+    if span == 1:
+        return None
+    return torch.zeros(span - 1, batch_size, synapse.in_features, device=device)
+
+
+def _synapse_step(synapse: nn.Module, x_t: torch.Tensor, window: torch.Tensor | None):
+    """Output of ``synapse`` at the newest step, reading the stored input history; returns (y_t, new window)."""
+    if window is None:
+        return synapse(x_t), None
+    history = torch.cat([window, x_t.unsqueeze(0)])  # [span, B, Cin]
+    return synapse(history)[-1], history[1:]
+
+
+class SpikingNetwork(nn.Module):
+    """Hidden :class:`SpikingBlock` stack + :class:`Readout`: frames [T, B, C_in] -> membrane [T, B, K]."""
+
+    def __init__(self, blocks: list[SpikingBlock], readout: Readout, kind: str = "") -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        self.readout = readout
+        self.kind = kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        return self.readout(x)
+
+    def online_state(self, batch_size: int, device: torch.device) -> list[dict[str, Any]]:
+        """Initial per-layer state for :meth:`online_step`."""
+        return [layer.online_state(batch_size, device) for layer in [*self.blocks, self.readout]]
+
+    def online_step(self, x_t: torch.Tensor, state: list[dict[str, Any]]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """One time step: frames [B, C_in] -> readout membrane [B, K], next state."""
+        new_state = []
+        for layer, layer_state in zip([*self.blocks, self.readout], state):
+            x_t, layer_state = layer.online_step(x_t, layer_state)
+            new_state.append(layer_state)
+        return x_t, new_state

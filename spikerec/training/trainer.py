@@ -1,0 +1,265 @@
+"""The training loop: per-group optimisers, callbacks, checkpoints, exact resume, model selection.
+
+A :class:`Trainer` owns one run directory::
+
+    RUN_DIR/recipe.toml       the resolved recipe (``spikerec eval`` needs nothing else)
+    RUN_DIR/last.pt           full state after the latest epoch (``--resume`` continues from it)
+    RUN_DIR/best.pt           model weights chosen on the selection split (validation by default)
+    RUN_DIR/metrics.jsonl     one JSON object per epoch (also metrics.csv)
+    RUN_DIR/curves.png        loss/accuracy per epoch
+    RUN_DIR/summary.json      val/test accuracy of the selected model, which split selected it, time
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from spikerec.config import Recipe, recipe_to_dict, save_recipe
+from spikerec.errors import ConfigError, NonFiniteError
+from spikerec.io import write_json
+from spikerec.training.callbacks import Callback, EarlyStopping, PositionClampCallback, SigmaAnnealingCallback
+from spikerec.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from spikerec.training.distributed import (DistInfo, ShuffleShardSampler, all_reduce_sum, barrier,
+                                           init_distributed, resolve_device)
+from spikerec.training.evaluate import eval_loader, evaluate, has_delays, unpack_batch
+from spikerec.training.losses import class_scores, softmax_sum_cross_entropy
+from spikerec.training.metrics import plot_curves, write_metrics
+from spikerec.training.optim import build_optimizers
+from spikerec.training.sltt import check_sltt_model, sltt_backward
+
+
+def default_callbacks(recipe: Recipe, model: nn.Module) -> list[Callback]:
+    """Sigma annealing and position clamping for delay models, early stopping when asked."""
+    callbacks: list[Callback] = []
+    if has_delays(model):
+        from spikerec.delays import DelayedLinear, SigmaAnnealing
+
+        steps = next(m for m in model.modules() if isinstance(m, DelayedLinear)).max_delay_steps
+        start = recipe.delays.sigma_start or float(steps // 2)
+        anneal = int(recipe.train.epochs * recipe.delays.anneal_fraction)  # reference: epochs // 4
+        callbacks.append(SigmaAnnealingCallback(SigmaAnnealing(start, recipe.delays.sigma_final, anneal)))
+        if recipe.delays.clamp:
+            callbacks.append(PositionClampCallback())
+    if recipe.train.early_stop_patience > 0:
+        callbacks.append(EarlyStopping(recipe.train.early_stop_patience, monitor=_selection_key(recipe)))
+    return callbacks
+
+
+def _selection_key(recipe: Recipe) -> str:
+    return {"val": "val_accuracy", "test": "test_accuracy", "last": "epoch"}[recipe.train.select_on]
+
+
+class Trainer:
+    """Train ``model`` on ``datasets["train"]``, select on ``datasets["val"]``, report ``datasets["test"]``.
+
+    ``datasets`` maps split names to datasets whose items are ``(frames [T, C], label)``;
+    ``collate_fn`` batches them to ``(frames [T, B, C], labels [B], ...)``
+    (default :func:`spikerec.datasets.pad_collate`). ``model(frames)`` must return the readout
+    membrane [T, B, n_classes].
+    """
+
+    def __init__(self, model: nn.Module, recipe: Recipe, datasets: dict[str, Dataset], run_dir: str | Path, *,
+                 n_classes: int, collate_fn: Callable | None = None, callbacks: list[Callback] | None = None,
+                 progress: bool = True, val_source: str = "") -> None:
+        if collate_fn is None:
+            from spikerec.datasets import pad_collate as collate_fn
+        self.recipe, self.datasets, self.n_classes = recipe, datasets, n_classes
+        self.run_dir, self.collate_fn, self.progress, self.val_source = Path(run_dir), collate_fn, progress, val_source
+        cfg = recipe.train
+        if cfg.select_on == "val" and len(datasets.get("val") or []) == 0:
+            raise ConfigError("train.select_on is 'val' but the validation split is empty; "
+                              "set data.val_fraction > 0 or train.select_on=last")
+        self.info: DistInfo = init_distributed(cfg.device)
+        self.device = resolve_device(cfg.device, self.info.local_rank)
+        self.amp = cfg.amp and self.device.type == "cuda"
+        if cfg.sltt:
+            if self.info.enabled or self.amp:
+                raise ConfigError("train.sltt cannot be combined with DDP or AMP yet; "
+                                  "use one process and train.amp=false")
+            check_sltt_model(model)
+        self.model = model.to(self.device)
+        self.net: Callable = model
+        if self.info.enabled:
+            self.net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if cfg.compile and self.device.type == "cuda":
+            self.net = torch.compile(self.net)
+        self.optimizers, self.schedulers = build_optimizers(model, recipe.optim, cfg.epochs)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.callbacks = default_callbacks(recipe, model) + list(callbacks or [])
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"metric": None, "epoch": None}
+        self.start_epoch = 0
+        self.should_stop = False
+        self.train_sampler = ShuffleShardSampler(len(datasets["train"]), self.info, seed=cfg.seed)
+        self.train_loader = DataLoader(datasets["train"], batch_size=cfg.batch_size, sampler=self.train_sampler,
+                                       collate_fn=collate_fn, num_workers=recipe.data.num_workers)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
+            "scaler": self.scaler.state_dict(),
+            "callbacks": [c.state_dict() for c in self.callbacks],
+            "rng": rng_state(),
+            "history": self.history,
+            "best": self.best,
+            "recipe": recipe_to_dict(self.recipe),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        for obj, saved in zip(self.optimizers, state["optimizers"]):
+            obj.load_state_dict(saved)
+        for obj, saved in zip(self.schedulers, state["schedulers"]):
+            obj.load_state_dict(saved)
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        for obj, saved in zip(self.callbacks, state["callbacks"]):
+            obj.load_state_dict(saved)
+        self.history = list(state["history"])
+        self.best = dict(state["best"])
+        self.start_epoch = state["epoch"] + 1
+        set_rng_state(state["rng"])
+
+    # ------------------------------------------------------------------ steps
+    def _loss_and_backward(self, frames: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward + backward of one batch; returns (loss, class scores), both detached."""
+        if self.recipe.train.sltt:
+            return sltt_backward(self.model, frames, labels)
+        with torch.autocast(self.device.type, enabled=self.amp):
+            out = self.net(frames)
+        loss = softmax_sum_cross_entropy(out, labels)
+        self.scaler.scale(loss).backward()
+        return loss.detach(), class_scores(out.detach())
+
+    def _optimizer_step(self) -> None:
+        clip = self.recipe.optim.grad_clip
+        if clip > 0:
+            for opt in self.optimizers:
+                self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        for opt in self.optimizers:
+            self.scaler.step(opt)
+        self.scaler.update()
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+
+    def train_epoch(self, epoch: int, bar) -> dict[str, float]:
+        self.model.train()
+        self.train_sampler.set_epoch(epoch)
+        totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, correct, count
+        for index, batch in enumerate(self.train_loader):
+            frames, labels = unpack_batch(batch, self.device)
+            loss, scores = self._loss_and_backward(frames, labels)
+            if not torch.isfinite(loss):
+                raise NonFiniteError(f"training loss became {loss.item()} at epoch {epoch}, batch {index}; "
+                                     "lower optim.lr / optim.max_lr or set optim.grad_clip")
+            self._optimizer_step()
+            for cb in self.callbacks:
+                cb.on_batch_end(self, index)
+            totals += torch.stack([loss.double() * len(labels), (scores.argmax(1) == labels).sum().double(),
+                                   torch.tensor(float(len(labels)), dtype=torch.float64, device=self.device)])
+            bar.update(1)
+        loss_sum, correct, count = all_reduce_sum(totals, self.info).tolist()
+        return {"train_loss": loss_sum / count, "train_accuracy": correct / count}
+
+    def evaluate_split(self, split: str, integer_delays: bool | None = None) -> dict[str, Any]:
+        """Evaluate the current model on ``split`` (integer delays per the recipe unless given)."""
+        if integer_delays is None:
+            integer_delays = self.recipe.delays.integer_eval
+        loader = eval_loader(self.datasets[split], self.recipe.train.batch_size, self.collate_fn, self.info,
+                             self.recipe.data.num_workers)
+        return evaluate(self.model, loader, self.n_classes, self.device, integer_delays=integer_delays,
+                        info=self.info, amp=self.amp)
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train for ``recipe.train.epochs`` epochs (continuing ``last.pt`` if ``resume``); return the summary."""
+        cfg = self.recipe.train
+        if self.info.is_main:
+            save_recipe(self.recipe, self.run_dir / "recipe.toml")
+        if resume and (self.run_dir / "last.pt").exists():
+            self.load_state_dict(load_checkpoint(self.run_dir / "last.pt", map_location=self.device))
+        key = _selection_key(self.recipe)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=(cfg.epochs - self.start_epoch) * len(self.train_loader), file=sys.stderr,
+                   disable=not (self.progress and self.info.is_main), desc=f"train {self.recipe.name}",
+                   unit="batch", dynamic_ncols=True)
+        with bar:
+            for epoch in range(self.start_epoch, cfg.epochs):
+                if self.should_stop:
+                    break
+                started = time.perf_counter()
+                for cb in self.callbacks:
+                    cb.on_epoch_start(self, epoch)
+                row: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch, bar)}
+                row["lr"] = self.optimizers[0].param_groups[0]["lr"]
+                if len(self.optimizers) > 1:
+                    row["positions_lr"] = self.optimizers[1].param_groups[0]["lr"]
+                for scheduler in self.schedulers:
+                    scheduler.step()
+                if len(self.datasets.get("val") or []):
+                    result = self.evaluate_split("val")
+                    row["val_loss"], row["val_accuracy"] = result["loss"], result["accuracy"]
+                if cfg.select_on == "test":
+                    result = self.evaluate_split("test")
+                    row["test_loss"], row["test_accuracy"] = result["loss"], result["accuracy"]
+                row["seconds"] = time.perf_counter() - started
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, epoch, row)
+                self.history.append(row)
+                improved = self.best["metric"] is None or row[key] > self.best["metric"]
+                if improved:
+                    self.best = {"metric": row[key], "epoch": epoch}
+                if self.info.is_main:
+                    if improved:
+                        save_checkpoint(self.run_dir / "best.pt", {"epoch": epoch, "model": self.model.state_dict(),
+                                                                  "recipe": recipe_to_dict(self.recipe)})
+                    save_checkpoint(self.run_dir / "last.pt", self.state_dict(epoch))
+                    write_metrics(self.run_dir, self.history)
+                barrier(self.info)
+                bar.set_postfix(epoch=epoch, loss=f"{row['train_loss']:.3f}",
+                                val=f"{row.get('val_accuracy', math.nan):.3f}")
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Reload the selected weights, evaluate val and test, write ``summary.json`` and plots."""
+        started = time.perf_counter()
+        best = load_checkpoint(self.run_dir / "best.pt", map_location=self.device)
+        self.model.load_state_dict(best["model"])
+        summary: dict[str, Any] = {
+            "recipe": self.recipe.name,
+            "selected_on": self.recipe.train.select_on,
+            "val_source": self.val_source,
+            "best_epoch": best["epoch"],
+            "epochs": len(self.history),
+            "integer_delays": bool(self.recipe.delays.integer_eval and has_delays(self.model)),
+            "device": str(self.device),
+            "world_size": self.info.world_size,
+            "n_parameters": sum(p.numel() for p in self.model.parameters()),
+        }
+        for split in ("val", "test"):
+            if len(self.datasets.get(split) or []):
+                result = self.evaluate_split(split)
+                summary[f"{split}_accuracy"], summary[f"{split}_loss"] = result["accuracy"], result["loss"]
+            else:
+                summary[f"{split}_accuracy"] = summary[f"{split}_loss"] = None
+        summary["seconds"] = sum(row["seconds"] for row in self.history) + time.perf_counter() - started
+        if self.info.is_main:
+            write_json(self.run_dir / "summary.json", summary)
+            plot_curves(self.run_dir / "curves.png", self.history)
+        barrier(self.info)
+        return summary
