@@ -1,0 +1,245 @@
+"""Frame datasets for training: binned SHD/SSC samples as ``(frames [T_i, C] float32, label)``.
+
+``build_frame_datasets`` returns train/val/test datasets. SHD ships without a validation split, so
+one is held out of the training file (a seeded, class-stratified fraction, or whole speakers);
+SSC uses its official ``ssc_valid.h5``. The test set is used for validation only when asked
+(``val_by="test"``), and ``.val_source`` always says where the validation samples came from.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from spikerec.datasets.binning import bin_ragged, check_params
+from spikerec.datasets.cache import CachedFrames, cached_frames
+from spikerec.datasets.readers import N_CHANNELS, load_events
+from spikerec.errors import ConfigError, DataError
+
+DATASET_SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}
+VAL_BY_CHOICES = ("fraction", "speaker", "test")
+DEFAULT_CACHE_SUBDIR = ".spikerec_cache"
+
+
+class FrameDataset(Dataset):
+    """Binned samples of one split; item ``i`` is ``(FloatTensor [T_i, n_channels], int label)``.
+
+    ``frames`` [sum T, C] counts (may be a memory map), ``offsets`` [N + 1] frame offsets per file
+    sample, ``rows``: which of those samples belong to this split (default: all).
+    """
+
+    def __init__(self, frames: np.ndarray, offsets: np.ndarray, labels: np.ndarray, n_classes: int,
+                 rows: np.ndarray | None = None, val_source: str = "", speakers: np.ndarray | None = None,
+                 class_names: Sequence[str] | None = None, source: str = "", skipped: dict[int, str] | None = None,
+                 dropped_events: int = 0):
+        self._frames = frames
+        self._frames_file = getattr(frames, "filename", None)  # memory map: reopened per process
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.rows = np.arange(len(labels)) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.labels = np.asarray(labels, dtype=np.int64)[self.rows]
+        self.speakers = None if speakers is None else np.asarray(speakers)[self.rows]
+        self.n_channels = int(frames.shape[1])
+        self.n_classes = int(n_classes)
+        self.val_source = val_source
+        self.class_names = list(class_names) if class_names is not None else None
+        self.source = source
+        self.skipped = dict(skipped or {})
+        self.dropped_events = int(dropped_events)
+
+    @property
+    def frames(self) -> np.ndarray:
+        if self._frames is None:
+            self._frames = np.load(self._frames_file, mmap_mode="r")
+        return self._frames
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self._frames_file is not None:  # do not copy a memory map into each spawned worker
+            state["_frames"] = None
+        return state
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Frames per sample [N]."""
+        return np.diff(self.offsets)[self.rows]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        r = self.rows[i]
+        x = np.asarray(self.frames[self.offsets[r]:self.offsets[r + 1]], dtype=np.float32)
+        return torch.from_numpy(x), int(self.labels[i])
+
+    def subset(self, rows: np.ndarray, val_source: str | None = None) -> "FrameDataset":
+        """A dataset over some of this dataset's items (indices into this dataset)."""
+        sub = FrameDataset.__new__(FrameDataset)
+        sub.__dict__.update(self.__dict__)
+        sub.rows = self.rows[np.asarray(rows, dtype=np.int64)]
+        sub.labels = self.labels[np.asarray(rows, dtype=np.int64)]
+        sub.speakers = None if self.speakers is None else self.speakers[np.asarray(rows, dtype=np.int64)]
+        if val_source is not None:
+            sub.val_source = val_source
+        return sub
+
+
+def pad_collate(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack ``(frames [T_i, C], label)`` items into ``(frames [T_max, B, C] float32, labels [B], lengths [B])``.
+
+    Shorter samples are zero-padded at the end; ``lengths`` holds each sample's true T_i.
+    """
+    if len(batch) == 0:
+        raise ConfigError("pad_collate got an empty batch")
+    lengths = torch.tensor([x.shape[0] for x, _ in batch], dtype=torch.long)
+    c = batch[0][0].shape[1]
+    out = torch.zeros(int(lengths.max()), len(batch), c, dtype=torch.float32)
+    for b, (x, _) in enumerate(batch):
+        out[: x.shape[0], b] = x
+    labels = torch.tensor([int(y) for _, y in batch], dtype=torch.long)
+    return out, labels, lengths
+
+
+def frame_params(bin_ms: float, pool: int, max_duration_ms: float | None, binary: bool, n_channels: int,
+                 n_classes: int | None, on_error: str) -> dict:
+    """Every parameter that changes the binned frames (the cache key is built from this)."""
+    return {"bin_ms": float(bin_ms), "pool": int(pool), "binary": bool(binary), "n_channels": int(n_channels),
+            "max_duration_ms": None if max_duration_ms is None else float(max_duration_ms),
+            "n_classes": n_classes, "on_error": on_error}
+
+
+def load_frames(path: str | os.PathLike, bin_ms: float = 10.0, pool: int = 1, max_duration_ms: float | None = None,
+                binary: bool = False, n_channels: int = N_CHANNELS, n_classes: int | None = None,
+                on_error: str = "raise", cache_dir: str | os.PathLike | None = None) -> CachedFrames:
+    """Read, validate and bin one HDF5 file (through the cache when ``cache_dir`` is given)."""
+    check_params(bin_ms, pool, max_duration_ms)
+
+    def build() -> CachedFrames:
+        ev = load_events(path, n_channels=n_channels, n_classes=n_classes, on_error=on_error)
+        binned = bin_ragged(ev.times_ms, ev.units, ev.offsets, n_channels, bin_ms,
+                            max_duration_ms=max_duration_ms, pool=pool, binary=binary)
+        return CachedFrames(frames=binned.frames, offsets=binned.offsets, labels=ev.labels, speakers=ev.speakers,
+                            index=ev.index, dropped_events=int(binned.dropped_events.sum()),
+                            skipped=ev.skipped.reasons, class_names=ev.class_names, from_cache=False)
+
+    params = frame_params(bin_ms, pool, max_duration_ms, binary, n_channels, n_classes, on_error)
+    entry = cached_frames(path, params, cache_dir, build)
+    if entry.skipped:
+        shown = ", ".join(f"#{i}: {r}" for i, r in list(entry.skipped.items())[:5])
+        warnings.warn(f"{path}: skipped {len(entry.skipped)} bad sample(s) ({shown})", stacklevel=2)
+    return entry
+
+
+def split_files(data_dir: str | os.PathLike, dataset: str) -> dict[str, Path]:
+    if dataset not in DATASET_SPLITS:
+        raise ConfigError(f"dataset must be one of {sorted(DATASET_SPLITS)}, got {dataset!r}")
+    return {split: Path(data_dir) / f"{dataset}_{split}.h5" for split in DATASET_SPLITS[dataset]}
+
+
+def fraction_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, class-stratified split of indices into (train, val) with ~``fraction`` in val."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = int(round(fraction * len(idx)))
+        if len(idx) > 1:
+            k = min(max(k, 1), len(idx) - 1)
+        else:
+            k = 0
+        val.append(rng.permutation(idx)[:k])
+    val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
+    return np.setdiff1d(np.arange(len(labels)), val_idx), val_idx
+
+
+def speaker_split(speakers: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Hold out whole speakers (seeded order) until ~``fraction`` of samples are in val."""
+    ids = np.unique(speakers)
+    if len(ids) < 2:
+        raise ConfigError(f"val_by='speaker' needs at least 2 speakers in the training file, found {len(ids)}")
+    order = np.random.default_rng(seed).permutation(ids)
+    held: list[int] = []
+    n_val = 0
+    for s in order[:-1]:  # always keep at least one speaker for training
+        if held and n_val >= fraction * len(speakers):
+            break
+        held.append(int(s))
+        n_val += int(np.sum(speakers == s))
+    is_val = np.isin(speakers, held)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val), sorted(held)
+
+
+def build_frame_datasets(data_dir: str | os.PathLike, dataset: str = "shd", bin_ms: float = 10.0, pool: int = 1,
+                         max_duration_ms: float | None = None, binary: bool = False, val_fraction: float = 0.1,
+                         val_by: str | None = None, seed: int = 0, cache_dir: str | os.PathLike | bool | None = None,
+                         download: bool = False, on_error: str = "raise",
+                         n_channels: int = N_CHANNELS) -> dict[str, FrameDataset]:
+    """Train/val/test ``FrameDataset``s from ``{data_dir}/{dataset}_{split}.h5``.
+
+    Validation split: SSC uses ``ssc_valid.h5`` unless ``val_by`` is given. For SHD (or an explicit
+    ``val_by``): ``"fraction"`` (default) holds out a seeded class-stratified ``val_fraction`` of
+    train; ``"speaker"`` holds out whole training speakers (~``val_fraction`` of samples);
+    ``"test"`` validates on the test set (only when you really want that).
+    ``cache_dir``: None -> ``{data_dir}/.spikerec_cache``; False -> no cache.
+    ``download=True`` fetches missing files from the official host first.
+    """
+    files = split_files(data_dir, dataset)
+    if val_by is not None and val_by not in VAL_BY_CHOICES:
+        raise ConfigError(f"val_by must be one of {VAL_BY_CHOICES} or None, got {val_by!r}")
+    use_official_val = dataset == "ssc" and val_by is None
+    val_by = val_by or "fraction"
+    if not use_official_val and val_by != "test" and not 0.0 < val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    missing = [p for p in files.values() if not p.is_file()]
+    if missing:
+        if not download:
+            raise DataError(f"missing {', '.join(p.name for p in missing)}; run `spikerec data download --dataset "
+                            f"{dataset} --data {data_dir}` (or pass download=True), or make synthetic data with "
+                            f"`spikerec data synth --kind {dataset} --out {data_dir}`", path=str(data_dir))
+        from spikerec.datasets.download import download_dataset
+        download_dataset(dataset, data_dir)
+    if cache_dir is None:
+        cache_dir = Path(data_dir) / DEFAULT_CACHE_SUBDIR
+    elif cache_dir is False:
+        cache_dir = None
+
+    entries = {split: load_frames(path, bin_ms=bin_ms, pool=pool, max_duration_ms=max_duration_ms, binary=binary,
+                                  n_channels=n_channels, on_error=on_error, cache_dir=cache_dir)
+               for split, path in files.items()}
+    n_classes = max(len(e.class_names) if e.class_names else int(e.labels.max()) + 1 for e in entries.values())
+
+    def make(split: str) -> FrameDataset:
+        e = entries[split]
+        return FrameDataset(e.frames, e.offsets, e.labels, n_classes, speakers=e.speakers,
+                            class_names=e.class_names, source=str(files[split]), skipped=e.skipped,
+                            dropped_events=e.dropped_events)
+
+    train, test = make("train"), make("test")
+    train_name = files["train"].name
+    if use_official_val:
+        val = make("valid")
+        source = f"{files['valid'].name} (official SSC validation split)"
+    elif val_by == "test":
+        val = test
+        source = f"{files['test'].name} (the TEST set, as requested with val_by='test')"
+    elif val_by == "speaker":
+        if train.speakers is None:
+            raise DataError("val_by='speaker' needs extra/speaker in the file", path=str(files["train"]))
+        tr, va, held = speaker_split(train.speakers, val_fraction, seed)
+        source = (f"{train_name}: speakers {held} held out ({len(va)} of {len(train)} samples, seed {seed})")
+        train, val = train.subset(tr), train.subset(va)
+    else:
+        tr, va = fraction_split(train.labels, val_fraction, seed)
+        source = f"{train_name}: seeded class-stratified {val_fraction:.0%} of samples (seed {seed}, {len(va)} samples)"
+        train, val = train.subset(tr), train.subset(va)
+    out = {"train": train, "val": val, "test": test}
+    for ds in out.values():
+        ds.val_source = source
+    if val is test:  # separate objects so that setting an attribute on one does not change the other
+        out["val"] = test.subset(np.arange(len(test)))
+    return out
