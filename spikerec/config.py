@@ -35,8 +35,8 @@ class DataConfig:
     max_duration_ms: float = 0.0  # 0 = keep every sample's full length
     binary: bool = False
     val_fraction: float = 0.1  # SHD has no validation split: hold out this fraction of train
-    val_by: str = ""  # "speaker" holds out whole speakers instead of a random fraction
-    cache_dir: str = ""  # "" = no frame cache
+    val_by: str = ""  # "" = dataset default (SHD: stratified fraction; SSC: ssc_valid.h5); "speaker"; "test"
+    cache_dir: str = ""  # "" = DATA/.spikerec_cache
     num_workers: int = 0
 
 
@@ -131,7 +131,7 @@ class Recipe:
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("shd", "ssc"),
-    "data.val_by": ("", "speaker"),
+    "data.val_by": ("", "fraction", "speaker", "test"),
     "model.kind": ("delay_snn", "lif_rsnn", "adlif_rsnn", "meta_snn", "hrsnn"),
     "neuron.reset": ("hard", "soft"),
     "neuron.surrogate": ("atan", "fast_sigmoid", "sigmoid", "triangle", "gaussian"),

@@ -80,9 +80,20 @@ def build_lif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
     return stacked_network(recipe, n_inputs, n_classes, recurrent_lif_neuron, recipe.model.delays)
 
 
+def build_hrsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    """One heterogeneous recurrent layer of ``hidden_sizes[0]`` neurons (gamma-distributed tau, mean ``tau_ms``)."""
+    from spikerec.models.hrsnn import HRSNN, HRSNNConfig
+
+    n = recipe.neuron
+    return HRSNN(HRSNNConfig(n_inputs=n_inputs, n_neurons=recipe.model.hidden_sizes[0], n_outputs=n_classes,
+                             dt_ms=recipe.data.bin_ms, tau_mean_ms=n.tau_ms, threshold=n.threshold,
+                             readout_tau_ms=n.readout_tau_ms, seed=recipe.train.seed))
+
+
 MODEL_BUILDERS: dict[str, Callable[[Recipe, int, int], nn.Module]] = {
     "delay_snn": build_delay_snn,
     "lif_rsnn": build_lif_rsnn,
+    "hrsnn": build_hrsnn,
 }
 
 
