@@ -142,17 +142,20 @@ def split_files(data_dir: str | os.PathLike, dataset: str) -> dict[str, Path]:
 
 
 def fraction_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded, class-stratified split of indices into (train, val) with ~``fraction`` in val."""
+    """Seeded, class-stratified split of indices into (train, val) with round(fraction * N) in val.
+
+    Each class gives ``fraction`` of its samples (largest-remainder rounding, so the total is exact).
+    """
     rng = np.random.default_rng(seed)
-    val = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        k = int(round(fraction * len(idx)))
-        if len(idx) > 1:
-            k = min(max(k, 1), len(idx) - 1)
-        else:
-            k = 0
-        val.append(rng.permutation(idx)[:k])
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = fraction * counts
+    take = np.floor(quota).astype(np.int64)
+    extra = int(round(fraction * len(labels))) - int(take.sum())
+    if extra > 0:  # largest fractional parts first, ties broken by the seed
+        order = np.lexsort((rng.random(len(classes)), -(quota - take)))
+        take[order[:extra]] += 1
+    take = np.minimum(take, np.maximum(counts - 1, 0))  # every class keeps a training sample
+    val = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
     val_idx = np.sort(np.concatenate(val)) if val else np.zeros(0, np.int64)
     return np.setdiff1d(np.arange(len(labels)), val_idx), val_idx
 

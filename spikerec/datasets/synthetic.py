@@ -123,8 +123,13 @@ class _DelayMotifs:
             raise ConfigError(f"delay-motifs supports at most {len(perms)} classes, got {n_classes}")
         pick = rng.choice(len(perms), n_classes, replace=False)
         self.classes = [self.offsets_ms[list(perms[i])] for i in pick]
-        starts = np.linspace(40, N_CHANNELS - 40 - self.group_size, self.groups).astype(int)
-        self.group_channels = starts[:, None] + np.arange(self.group_size)[None, :]
+        self.group_channels = self.group_channels_for(N_CHANNELS)
+
+    @classmethod
+    def group_channels_for(cls, n_channels: int) -> np.ndarray:
+        """Channel indices [groups, group_size] of the volley groups, spread over the channel range."""
+        starts = np.linspace(40, n_channels - 40 - cls.group_size, cls.groups).astype(int)
+        return starts[:, None] + np.arange(cls.group_size)[None, :]
 
     def sample(self, rng: np.random.Generator, label: int, spk: _Speaker) -> tuple[np.ndarray, np.ndarray]:
         onset = rng.uniform(5.0, 100.0)
