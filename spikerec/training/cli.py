@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from spikerec.config import list_recipes, load_recipe
@@ -21,6 +22,8 @@ def _train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / recipe.name
     summary = train(recipe, args.data, out, resume=args.resume, download=args.download, progress=not args.quiet)
     summary["run_dir"] = str(out)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     human = (f"{recipe.name}: val accuracy {_pct(summary['val_accuracy'])}, test accuracy "
              f"{_pct(summary['test_accuracy'])} (model selected on {summary['selected_on']}, best epoch "
              f"{summary['best_epoch']}), {summary['epochs']} epochs in {summary['seconds']:.1f} s -> {out}")
