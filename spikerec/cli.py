@@ -20,6 +20,7 @@ from spikerec.io import to_jsonable
 SUBCOMMAND_MODULES = [
     "spikerec.datasets.cli",
     "spikerec.training.cli",
+    "spikerec.pruning.cli",
 ]
 
 

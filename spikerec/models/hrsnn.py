@@ -211,7 +211,7 @@ def spike_fn(x: torch.Tensor, slope: float) -> torch.Tensor:
     if not x.requires_grad:
         return heaviside
     soft = x / (1.0 + slope * x.abs())
-    return heaviside + soft - soft.detach()
+    return heaviside + (soft - soft.detach())
 
 
 def hrsnn_run(currents: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor, threshold: float,
@@ -427,6 +427,57 @@ def sparsity_counts(model: HRSNN, reference: HRSNN) -> dict:
             "neuron_sparsity": 1.0 - n1 / n0, "synapse_sparsity": 1.0 - s1 / max(s0, 1)}
 
 
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Readout training (closed form): the reservoir-computing route, no backprop through time
+# ----------------------------------------------------------------------------------------------
+
+def ridge_regression(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ridge fit targets ~ features @ W.T + b. features [S, F], targets [S, O] -> (W [O, F], b [O]).
+
+    Solved in float64 on centred data (the bias is not penalised).
+    """
+    f, y = features.double(), targets.double()
+    f_mean, y_mean = f.mean(0), y.mean(0)
+    fc, yc = f - f_mean, y - y_mean
+    gram = fc.T @ fc + ridge * fc.shape[0] * torch.eye(fc.shape[1], dtype=torch.float64)
+    w = torch.linalg.solve(gram, fc.T @ yc).T
+    return w.float(), (y_mean - w @ f_mean).float()
+
+
+def fit_readout(model: HRSNN, x: torch.Tensor, targets: torch.Tensor, washout: int = 0, ridge: float = 1e-3) -> HRSNN:
+    """Fit ``model.readout`` in closed form (ridge) on the filtered-spike features; returns model.
+
+    x: [T, B, n_inputs]. targets: [T, B, n_outputs] float (per-step regression, the first
+    ``washout`` steps ignored) or LongTensor [B] of class labels (classification: one-hot targets
+    against the time-averaged features; predict with ``model(x).mean(0).argmax(-1)``).
+    """
+    with torch.no_grad():
+        spikes, _ = model.run(x)
+        feats = model.features(spikes)
+        if targets.dtype in (torch.int64, torch.int32):
+            f = feats.mean(0)
+            y = torch.nn.functional.one_hot(targets.long(), model.config.n_outputs).float()
+        else:
+            if targets.shape[:2] != x.shape[:2]:
+                raise ShapeError(f"regression targets must be [T, B, O] matching x {tuple(x.shape[:2])}, "
+                                 f"got {tuple(targets.shape)}")
+            f = feats[washout:].reshape(-1, feats.shape[-1])
+            y = targets[washout:].reshape(-1, targets.shape[-1])
+        w, b = ridge_regression(f, y, ridge)
+        model.readout.weight.copy_(w)
+        model.readout.bias.copy_(b)
+    return model
+
+
+def synaptic_operations(model: HRSNN, spikes: torch.Tensor) -> float:
+    """Recurrent synaptic operations per sample: sum over steps of spikes x out-degree. spikes [T, B, N]."""
+    out_degree = model.mask.sum(dim=0)  # column j = presynaptic neuron j
+    return float((spikes * out_degree).sum() / spikes.shape[1])
+
+
 __all__ = ["HRSNN", "HRSNNConfig", "hrsnn_run", "step_jacobian_product", "spectral_radius",
            "sample_gamma_tau_ms", "sample_taus_for_clusters", "cluster_tau_params", "exponential_trace",
-           "sparsity_counts"]
+           "sparsity_counts", "ridge_regression", "fit_readout", "synaptic_operations"]
