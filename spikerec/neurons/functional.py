@@ -24,14 +24,56 @@ All kernels work on any device with plain torch ops; they are written for CPU fi
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-from spikerec.errors import ConfigError, ParameterError, ShapeError
+from spikerec.errors import ConfigError, NonFiniteError, ParameterError, ShapeError
+from spikerec.neurons import _cpu_kernel
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "reset_membrane", "decay_from_tau", "check_sequence"]
+__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "reset_membrane", "decay_from_tau", "check_sequence",
+           "set_backend", "get_backend", "backend"]
+
+_BACKENDS = ("auto", "torch", "c")
+_backend = os.environ.get("SPIKEREC_KERNEL", "auto")
+
+
+def set_backend(name: str) -> None:
+    """Kernel for the non-recurrent LIF: ``"auto"`` (compiled C on CPU when a compiler exists, else
+    torch ops), ``"torch"`` (always torch ops), ``"c"`` (compiled C; error if unavailable).
+    Also settable with the environment variable ``SPIKEREC_KERNEL``."""
+    global _backend
+    if name not in _BACKENDS:
+        raise ConfigError(f"unknown kernel backend {name!r}; choose one of {list(_BACKENDS)}")
+    _backend = name
+
+
+def get_backend() -> str:
+    return _backend
+
+
+@contextmanager
+def backend(name: str):
+    """Context manager form of :func:`set_backend` (restores the previous choice)."""
+    previous = _backend
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+def _use_c_kernel(x: torch.Tensor, cfg: "LIFConfig", weight) -> bool:
+    if _backend == "torch" or weight is not None:
+        return False
+    ok = _cpu_kernel.supports(x, cfg.surrogate)
+    if _backend == "c" and not ok:
+        raise ConfigError("kernel backend 'c' requested but the compiled kernel cannot run this call "
+                          f"(device={x.device}, dtype={x.dtype}, surrogate={cfg.surrogate}); use 'auto' or 'torch'")
+    return ok
 
 
 @dataclass(frozen=True)
@@ -43,6 +85,7 @@ class LIFConfig:
     detach_reset: bool = False
     decay_input: bool = True
     surrogate: Surrogate = get_surrogate("atan")
+    check_finite: bool = False  # raise NonFiniteError on NaN/inf input (modules set it in training mode)
 
     def __post_init__(self) -> None:
         if self.reset not in ("hard", "soft"):
@@ -60,6 +103,18 @@ def decay_from_tau(tau_ms: torch.Tensor | float, dt_ms: float) -> torch.Tensor:
         raise ParameterError(f"tau_ms must be > dt_ms={dt_ms} for every neuron (forward Euler is unstable otherwise); "
                              f"got tau_ms={first} ({int(bad.sum())} offending value(s))")
     return 1.0 - dt_ms / tau
+
+
+def check_finite(x: torch.Tensor, where: str) -> None:
+    """Raise ``NonFiniteError`` if ``x`` holds NaN or inf (one reduction in the common, finite case)."""
+    if bool(torch.isfinite(x.sum())):
+        return
+    bad = ~torch.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        first = tuple(int(i) for i in bad.nonzero()[0])
+        raise NonFiniteError(f"{where} holds {n_bad} NaN/inf value(s), first at index {list(first)} "
+                             f"(value {x[first].item()}); clean the input or lower the learning rate")
 
 
 def check_sequence(x: torch.Tensor, n_neurons: int, name: str = "input") -> None:
@@ -89,6 +144,17 @@ class _LIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, s0, beta, threshold, weight, cfg: LIFConfig):
+        ctx.cfg = cfg
+        ctx.use_c = _use_c_kernel(x, cfg, weight)
+        if ctx.use_c:
+            S, H, n_bad = _cpu_kernel.lif_forward(x, v0, beta, threshold, cfg)
+            if n_bad and cfg.check_finite:
+                check_finite(x, "LIF input")
+                check_finite(v0, "LIF initial membrane")
+            ctx.save_for_backward(x, v0, s0, beta, threshold, weight, H, S)
+            return S, H
+        if cfg.check_finite:
+            check_finite(x, "LIF input")
         T = x.shape[0]
         k = 1 - beta
         vr = cfg.v_reset
@@ -118,7 +184,6 @@ class _LIFFunction(torch.autograd.Function):
                 v = h - threshold * spk
             S[t] = spk
             s_prev = S[t]
-        ctx.cfg = cfg
         ctx.save_for_backward(x, v0, s0, beta, threshold, weight, H, S)
         return S, H
 
@@ -128,6 +193,12 @@ class _LIFFunction(torch.autograd.Function):
         cfg: LIFConfig = ctx.cfg
         need_x, need_v0, need_s0, need_beta, need_th, need_w = ctx.needs_input_grad[:6]
         T, B, N = H.shape
+        if ctx.use_c:
+            gx, gv0, accb, acct = _cpu_kernel.lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg,
+                                                           need_beta, need_th)
+            gbeta = None if accb is None else (accb.sum(0) if beta.dim() == 1 else accb.sum())
+            gth = None if acct is None else (acct.sum(0) if threshold.dim() == 1 else acct.sum())
+            return gx if need_x else None, gv0 if need_v0 else None, None, gbeta, gth, None, None
         k = 1 - beta
         sg = cfg.surrogate.grad(H - threshold)
         # A[t] = dV[t]/dH[t] through the reset (including the spike path unless detached), times beta.
@@ -210,13 +281,15 @@ def lif_multistep(
     recurrent_weight: torch.Tensor | None = None,
     s0: torch.Tensor | None = None,
     return_membrane: bool = False,
+    check_finite: bool = False,
 ):
     """Run a LIF layer over ``x`` ``[T, B, N]`` (input currents); fused forward and backward.
 
     ``decay`` is ``beta = 1 - dt/tau`` (scalar or ``[N]``), ``threshold`` scalar or ``[N]``; ``v0``
     ``[B, N]`` initial membrane (None = ``v_reset``). ``recurrent_weight`` ``[N, N]`` feeds ``S[t-1]``
     back (``s0`` ``[B, N]`` = spikes before the first step). Gradients flow to x, v0, s0, decay,
-    threshold and recurrent_weight when they require grad.
+    threshold and recurrent_weight when they require grad. ``check_finite`` raises
+    ``NonFiniteError`` for NaN/inf input (free on the compiled path, one reduction otherwise).
 
     Returns ``(spikes, v_last)`` or, with ``return_membrane``, ``(spikes, v_last, v_seq)`` where
     ``v_seq`` is the membrane after reset at every step (SpikingJelly's ``v_seq``).
@@ -225,7 +298,7 @@ def lif_multistep(
         raise ShapeError(f"lif_multistep expects x of shape [T, B, N], got {list(x.shape)}")
     T, B, N = x.shape
     cfg = LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset, decay_input=decay_input,
-                    surrogate=get_surrogate(surrogate))
+                    surrogate=get_surrogate(surrogate), check_finite=check_finite)
     beta = torch.as_tensor(decay, dtype=x.dtype, device=x.device)
     th = torch.as_tensor(threshold, dtype=x.dtype, device=x.device)
     for name, p in (("decay", beta), ("threshold", th)):

@@ -15,30 +15,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from spikerec.errors import NonFiniteError, ParameterError, ShapeError
+from spikerec.errors import ParameterError, ShapeError
 from spikerec.neurons import functional as NF
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["TimeConstant", "LIF", "LI", "RecurrentLIF", "LIFState", "RecurrentState", "check_finite"]
-
-
-def check_finite(x: torch.Tensor, where: str) -> None:
-    """Raise ``NonFiniteError`` if ``x`` holds NaN or inf (one reduction in the common, finite case)."""
-    if torch.isfinite(x.sum()):
-        return
-    bad = ~torch.isfinite(x)
-    n_bad = int(bad.sum())
-    if n_bad:
-        first = tuple(int(i) for i in bad.nonzero()[0])
-        raise NonFiniteError(f"{where}: input holds {n_bad} NaN/inf value(s), first at index {first} "
-                             f"(value {x[first].item()}); clean the input or lower the learning rate")
+__all__ = ["TimeConstant", "LIF", "LI", "RecurrentLIF", "LIFState", "RecurrentState"]
 
 
 class TimeConstant(nn.Module):
     """Per-neuron time constant ``tau_ms`` ``[N]`` that stays valid (``tau > dt``) while training.
 
-    Learnable: ``tau = dt + softplus(raw)`` with an unconstrained parameter ``raw`` (so the Euler decay
-    ``beta = 1 - dt/tau`` stays in ``(0, 1)``); fixed: the exact values in a buffer.
+    Learnable: ``tau = dt + softplus(raw)`` with an unconstrained parameter ``raw``, so the Euler decay
+    ``beta = 1 - dt/tau`` stays in ``[0, 1)`` (0 only where softplus underflows); fixed: the exact
+    values in a buffer (so fixed-tau dynamics are bit-reproducible).
     """
 
     def __init__(self, tau_ms: float | torch.Tensor, n: int, dt_ms: float, learn: bool = False):
@@ -131,14 +120,13 @@ class LIF(nn.Module):
 
     def _check(self, x: torch.Tensor) -> None:
         NF.check_sequence(x, self.n_neurons)
-        if self.training:
-            check_finite(x, type(self).__name__)
 
     def _run(self, x: torch.Tensor, state, return_membrane: bool):
         v0 = None if state is None else state.v
         out = NF.lif_multistep(x, v0, self.decay, self.threshold, v_reset=self.cfg.v_reset, reset=self.cfg.reset,
                                detach_reset=self.cfg.detach_reset, decay_input=self.cfg.decay_input,
-                               surrogate=self.cfg.surrogate, return_membrane=return_membrane)
+                               surrogate=self.cfg.surrogate, return_membrane=return_membrane,
+                               check_finite=self.training)
         return out[0], LIFState(out[1]), (out[2] if return_membrane else None)
 
     def forward(self, x: torch.Tensor, return_membrane: bool = False, state=None):
@@ -195,7 +183,7 @@ class RecurrentLIF(LIF):
         out = NF.lif_multistep(x, v0, self.decay, self.threshold, v_reset=self.cfg.v_reset, reset=self.cfg.reset,
                                detach_reset=self.cfg.detach_reset, decay_input=self.cfg.decay_input,
                                surrogate=self.cfg.surrogate, recurrent_weight=self.effective_recurrent_weight(),
-                               s0=s0, return_membrane=return_membrane)
+                               s0=s0, return_membrane=return_membrane, check_finite=self.training)
         return out[0], RecurrentState(out[1], out[0][-1]), (out[2] if return_membrane else None)
 
     def initial_state(self, batch_size: int, device=None, dtype=torch.float32) -> RecurrentState:
@@ -229,7 +217,7 @@ class LI(nn.Module):
     def forward(self, x: torch.Tensor, state: LIFState | None = None) -> torch.Tensor:
         NF.check_sequence(x, self.n_neurons)
         if self.training:
-            check_finite(x, "LI")
+            NF.check_finite(x, "LI input")
         return NF.li_multistep(x, None if state is None else state.v, self.decay, self.decay_input)
 
     def initial_state(self, batch_size: int, device=None, dtype=torch.float32) -> LIFState:

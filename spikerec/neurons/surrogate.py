@@ -122,7 +122,8 @@ class Gaussian(Surrogate):
         return g if self.scale == 1.0 else g * self.scale
 
 
-_REGISTRY: dict[str, type[Surrogate]] = {cls.name: cls for cls in (ATan, FastSigmoid, Sigmoid, Triangle, Gaussian)}
+BUILTIN = (ATan, FastSigmoid, Sigmoid, Triangle, Gaussian)
+_REGISTRY: dict[str, type[Surrogate]] = {cls.name: cls for cls in BUILTIN}
 
 
 def names() -> list[str]:
