@@ -1,0 +1,172 @@
+"""Export a trained torch model to the :class:`~spikerec.hardware.network.Network` IR.
+
+What changes on export (and why it does not change what the network computes in evaluation):
+
+* delays are rounded to integer steps (``DelayedLinear.integer_delays()``, i.e. integer-delay mode);
+* eval-mode BatchNorm ``y*s + (beta - mean*s)``, ``s = gamma/sqrt(var+eps)``, is folded into the
+  synapse: ``W' = s[:, None] * W`` and ``bias' = s*bias + beta - mean*s`` (float32, so folded
+  weights carry one float32 rounding; see docs/hardware.md for the agreement policy);
+* dropout is dropped (identity in evaluation);
+* pruning masks (``torch.nn.utils.prune``'s ``weight_mask``, ``RecurrentLIF.recurrent_mask``,
+  ``HRSNN.mask``) are applied and kept in ``Layer.mask`` for counting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from spikerec.errors import ConfigError
+from spikerec.hardware.network import Layer, Network
+
+__all__ = ["network_from_model"]
+
+
+def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_inputs: int | None = None,
+                       input_pooling: int = 1, metadata: dict | None = None) -> Network:
+    """IR of a :class:`~spikerec.models.SpikingNetwork` (LIF / recurrent LIF hidden blocks, LI readout).
+
+    ``sparse``: store weights as CSR (True), dense (False) or CSR when at most half the weights
+    are non-zero ("auto"). ``input_pooling``: channel pooling the model's data used (metadata only).
+    """
+    from spikerec.models import SpikingNetwork
+
+    if not isinstance(model, SpikingNetwork):
+        raise ConfigError(f"Network.from_model supports spikerec.models.SpikingNetwork (delay_snn, lif_rsnn); got "
+                          f"{type(model).__name__}")
+    layers: list[Layer] = []
+    dt_ms = None
+    for i, block in enumerate(model.blocks):
+        name = f"hidden{i}"
+        weight, delay, bias, mask = _synapse_arrays(block.synapse, name)
+        weight, bias = _fold_batchnorm(block.norm, weight, bias)
+        neuron = block.neuron
+        kind_ok = type(neuron).__name__ in ("LIF", "RecurrentLIF")
+        if not kind_ok:
+            raise ConfigError(f"Network.from_model: layer {name!r} uses {type(neuron).__name__}; only LIF and "
+                              f"RecurrentLIF neurons have an IR equivalent (adaptive and meta-neurons do not)")
+        rec = None
+        if hasattr(neuron, "effective_recurrent_weight"):
+            rec = neuron.effective_recurrent_weight().detach().double().cpu().numpy()
+        dt_ms = _same_dt(dt_ms, neuron.dt_ms, name)
+        layers.append(_layer(name, "lif", weight, delay, bias, neuron.decay, neuron.threshold, neuron.cfg.reset,
+                             neuron.cfg.v_reset, neuron.cfg.decay_input, rec, mask, sparse))
+    weight, delay, bias, mask = _synapse_arrays(model.readout.synapse, "readout")
+    li = model.readout.integrator
+    dt_ms = _same_dt(dt_ms, li.dt_ms, "readout")
+    layers.append(_layer("readout", "li", weight, delay, bias, li.decay, torch.zeros(li.n_neurons), "hard", 0.0,
+                         li.decay_input, None, mask, sparse))
+    first_in = layers[0].n_in
+    if n_inputs is not None and n_inputs != first_in:
+        raise ConfigError(f"Network.from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
+    net = Network(layers=layers, dt_ms=float(dt_ms), n_inputs=first_in, input_pooling=int(input_pooling),
+                  n_classes=layers[-1].n_out, readout="softmax_sum",
+                  metadata={"source": type(model).__name__, "model_kind": getattr(model, "kind", ""),
+                            **(metadata or {})})
+    return net.validate("Network.from_model")
+
+
+def _same_dt(current: float | None, new: float, where: str) -> float:
+    if current is not None and abs(current - new) > 1e-9:
+        raise ConfigError(f"Network.from_model: layer {where!r} has dt_ms={new} but earlier layers use {current}")
+    return float(new)
+
+
+def _synapse_arrays(synapse: nn.Module, name: str):
+    """(weight float64 [out, in], delay int64 [out, in] | None, bias float64 [out] | None, mask bool | None)."""
+    from spikerec.delays import DelayedLinear
+
+    with torch.no_grad():
+        mask = getattr(synapse, "weight_mask", None)  # torch.nn.utils.prune leaves weight = orig * mask
+        bias = None if synapse.bias is None else synapse.bias.detach().double().cpu().numpy()
+        if isinstance(synapse, DelayedLinear):
+            w = synapse.weight.detach().double().cpu().numpy()
+            d = synapse.integer_delays().cpu().numpy()
+            m = None if mask is None else mask.detach().cpu().numpy().astype(bool)
+            weight, delay = _merge_taps(w, d, name)
+            if m is not None:
+                m = m.any(axis=2)
+            return weight, delay, bias, m
+        if isinstance(synapse, nn.Linear):
+            m = None if mask is None else mask.detach().cpu().numpy().astype(bool)
+            return synapse.weight.detach().double().cpu().numpy(), None, bias, m
+    raise ConfigError(f"Network.from_model: layer {name!r} has synapse {type(synapse).__name__}; "
+                      f"supported: nn.Linear, DelayedLinear")
+
+
+def _merge_taps(w: np.ndarray, d: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """One (weight, delay) per synapse from [out, in, kernel_count] taps; taps must share a delay."""
+    if w.shape[2] == 1:
+        return w[:, :, 0], d[:, :, 0]
+    live = w != 0
+    d_live = np.where(live, d, -1)
+    first = d_live.max(axis=2, keepdims=True)
+    clash = live & (d != first)
+    if clash.any():
+        o, i, _ = np.argwhere(clash)[0]
+        raise ConfigError(f"Network.from_model: layer {name!r} has {int(clash.any(axis=2).sum())} synapse(s) whose "
+                          f"kernel_count={w.shape[2]} taps round to different delays (first: out {o}, in {i}); the IR "
+                          f"holds one delay per synapse, so train with kernel_count=1")
+    return w.sum(axis=2), np.maximum(first[:, :, 0], 0)
+
+
+def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray | None):
+    """Fold eval-mode BatchNorm1d into (weight, bias) in float64."""
+    if norm is None:
+        return weight, bias
+    if not norm.track_running_stats or norm.running_mean is None:
+        raise ConfigError("Network.from_model: BatchNorm without running statistics cannot be folded")
+    mean = norm.running_mean.detach().double().cpu().numpy()
+    var = norm.running_var.detach().double().cpu().numpy()
+    gamma = norm.weight.detach().double().cpu().numpy() if norm.affine else np.ones_like(mean)
+    beta = norm.bias.detach().double().cpu().numpy() if norm.affine else np.zeros_like(mean)
+    scale = gamma / np.sqrt(var + norm.eps)
+    b = np.zeros_like(mean) if bias is None else bias
+    return weight * scale[:, None], b * scale + beta - mean * scale
+
+
+def _layer(name, kind, weight, delay, bias, decay, threshold, reset, reset_value, decay_input, rec, mask,
+           sparse) -> Layer:
+    n_out = weight.shape[0]
+    w32 = weight.astype(np.float32)
+    if mask is not None:
+        w32 = np.where(mask, w32, np.float32(0))
+    as_csr = _want_sparse(w32, sparse)
+    d = None
+    if delay is not None and delay.size and delay.max() > 0:
+        d = np.where(w32 != 0, delay, 0).astype(np.int32)
+    rec32 = None if rec is None else rec.astype(np.float32)
+    if as_csr:
+        csr = sp.csr_array(w32)
+        csr.eliminate_zeros()
+        csr.sort_indices()
+        if d is not None:
+            rows = np.repeat(np.arange(n_out), np.diff(csr.indptr))
+            d = sp.csr_array((d[rows, csr.indices].astype(np.int32), csr.indices.copy(), csr.indptr.copy()),
+                             shape=csr.shape)
+        w32 = csr
+        if rec32 is not None and _want_sparse(rec32, sparse):
+            rec32 = sp.csr_array(rec32)
+            rec32.eliminate_zeros()
+            rec32.sort_indices()
+    return Layer(name=name, kind=kind, weight=w32, delay=d,
+                 bias=None if bias is None else np.asarray(bias, dtype=np.float32),
+                 decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, reset_value=float(reset_value),
+                 decay_input=bool(decay_input), recurrent_weight=rec32,
+                 mask=None if mask is None else np.asarray(mask, dtype=bool))
+
+
+def _want_sparse(w: np.ndarray, sparse: str | bool) -> bool:
+    if sparse == "auto":
+        return np.count_nonzero(w) <= 0.5 * w.size
+    return bool(sparse)
+
+
+def _f32(value: Any, n: int | None = None) -> np.ndarray:
+    """The float32 values the torch kernel uses (decay is computed in float32 there)."""
+    arr = torch.as_tensor(value).detach().float().cpu().numpy() if torch.is_tensor(value) else np.asarray(value, np.float32)
+    return np.broadcast_to(arr, (n,)).copy() if n is not None and arr.ndim == 0 else arr.astype(np.float32)
