@@ -30,7 +30,7 @@ class BinnedFrames:
     """Frames of N samples stacked along time: sample ``i`` is ``frames[offsets[i]:offsets[i + 1]]``.
 
     ``frames`` [sum T_i, C] unsigned integer counts (uint8 when binary or every count fits, else
-    uint16/uint32); ``dropped_events``: events beyond ``max_duration_ms`` per sample [N].
+    uint16/uint32, widened only as far as the largest count needs); ``dropped_events``: events beyond ``max_duration_ms`` per sample [N].
     """
 
     frames: np.ndarray
@@ -118,11 +118,9 @@ def _fill(rows: np.ndarray, channel: np.ndarray, n_rows: int, c_out: int, binary
     chunk_rows = max(1, _CHUNK_CELLS // c_out)
     starts = np.arange(0, n_rows, chunk_rows)
     bounds = np.searchsorted(rows, np.append(starts, n_rows))
-    busiest = int(np.max(np.diff(bounds))) if len(starts) else 0
-    # the most events one chunk holds bounds every count in it, so this dtype can never overflow
-    dtype = np.uint8 if binary or busiest <= 0xFF else np.uint16 if busiest <= 0xFFFF else np.uint32
-    out = np.zeros((n_rows, c_out), dtype=dtype)
-    flat_out = out.reshape(-1)
+    # Start with uint8 (half the memory traffic of tonic's int16) and widen the whole array the first
+    # time a chunk holds a larger count: counts are exact and never wrap.
+    out = np.zeros((n_rows, c_out), dtype=np.uint8)
     for k, lo in enumerate(starts):
         a, b = bounds[k], bounds[k + 1]
         if a == b:
@@ -131,7 +129,9 @@ def _fill(rows: np.ndarray, channel: np.ndarray, n_rows: int, c_out: int, binary
         c = np.bincount((rows[a:b] - lo) * c_out + channel[a:b], minlength=(hi - lo) * c_out)
         if binary:
             np.minimum(c, 1, out=c)
-        flat_out[lo * c_out:hi * c_out] = c
+        elif b - a > np.iinfo(out.dtype).max and c.max() > np.iinfo(out.dtype).max:
+            out = out.astype(np.uint16 if c.max() <= 0xFFFF else np.uint32)
+        out.reshape(-1)[lo * c_out:hi * c_out] = c
     return out
 
 
