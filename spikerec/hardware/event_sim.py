@@ -1,0 +1,330 @@
+"""Event-driven simulator of a :class:`~spikerec.hardware.network.Network`, the way neuromorphic chips run it.
+
+Only spikes move. Each event (a spike, or a non-zero input-frame entry carrying its value) is fanned
+out through its presynaptic CSR row ``(post, weight, delay)`` into a per-layer ring buffer of
+``max_delay + 1`` slots, at slot ``(t + delay) mod R``; recurrent spikes land in a separate buffer read
+at ``t + 1``. On the dt grid every neuron then reads its slot, updates with the exported parameters
+(the exact formulas of :mod:`spikerec.neurons.functional`, operation for operation) and emits
+spikes. Work is ``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron updates per step.
+
+Precision policy: currents and membranes are float64 (parameters are the IR's float32 values).
+Event accumulation sums synapses in a different order than a matmul, so spike-exactness against
+a torch model holds by design when that model also runs in float64 with the same parameters
+(:func:`spikerec.hardware.reference.torch_reference`): the order-dependent error (~1e-16 relative)
+can only flip a spike whose membrane is that close to threshold. Against the trained float32
+model the agreement is measured and reported (docs/hardware.md).
+
+Counts (per layer, and ``"total"``): ``input_spikes`` (events arriving), ``synaptic_events``
+(events x fan-out actually delivered, feed-forward + recurrent), ``neuron_updates`` (``n_out`` per
+step) and ``spikes_out``; per-sample means under those names and sums under ``<name>_total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from spikerec.errors import ShapeError
+from spikerec.hardware.network import Layer, Network
+
+__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "COUNT_KEYS"]
+
+COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
+_EMPTY_I = np.zeros(1, dtype=np.int64)
+_EMPTY_F = np.zeros(1, dtype=np.float64)
+
+
+# -- kernels (one sample, one step; the batched and streaming paths both call these) -------------
+
+@njit(cache=True, nogil=True)
+def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
+                ring, t, v, rec_cur, bias, beta, k, th, vr, decay_input, hard, spiking, out_idx, counts):
+    """Deliver ``n_events`` input events, update the layer, emit spikes into ``out_idx``.
+
+    ``counts`` [4] int64 accumulates input events, synaptic events, neuron updates, spikes.
+    Returns the number of output spikes. ``v`` holds the membrane after the step (``li``: output).
+    """
+    R = ring.shape[0]
+    slot = t % R
+    ops = 0
+    for e in range(n_events):
+        j = in_idx[e]
+        x = in_val[e]
+        start, stop = ff_ptr[j], ff_ptr[j + 1]
+        for p in range(start, stop):
+            ring[(slot + ff_d[p]) % R, ff_post[p]] += ff_w[p] * x
+        ops += stop - start
+    cur = ring[slot]
+    n_out = v.shape[0]
+    n_spk = 0
+    for o in range(n_out):
+        xo = cur[o] + bias[o]
+        cur[o] = 0.0
+        if decay_input:
+            u = xo * k[o] if vr == 0.0 else (xo + vr) * k[o]
+        else:
+            u = xo if vr == 0.0 else xo + k[o] * vr
+        h = v[o] * beta[o]
+        h = h + u
+        if has_rec:
+            r = rec_cur[o]
+            rec_cur[o] = 0.0
+            h = h + r * k[o] if decay_input else h + r
+        if spiking and h >= th[o]:
+            out_idx[n_spk] = o
+            n_spk += 1
+            v[o] = vr if hard else h - th[o]
+        else:
+            v[o] = h
+    if has_rec:
+        for e in range(n_spk):
+            j = out_idx[e]
+            start, stop = rec_ptr[j], rec_ptr[j + 1]
+            for p in range(start, stop):
+                rec_cur[rec_post[p]] += rec_w[p]
+            ops += stop - start
+    counts[0] += n_events
+    counts[1] += ops
+    counts[2] += n_out
+    counts[3] += n_spk
+    return n_spk
+
+
+@njit(cache=True, nogil=True)
+def _frame_events(frame, idx, val):
+    """Non-zero entries of one input frame as an event list; returns the count."""
+    n = 0
+    for j in range(frame.shape[0]):
+        x = frame[j]
+        if x != 0.0:
+            idx[n] = j
+            val[n] = x
+            n += 1
+    return n
+
+
+# -- compiled layer tables ------------------------------------------------------------------------
+
+@dataclass
+class _Tables:
+    """Per-layer fan-out tables (presynaptic CSR) and float64 parameters."""
+
+    ff_ptr: np.ndarray
+    ff_post: np.ndarray
+    ff_w: np.ndarray
+    ff_d: np.ndarray
+    rec_ptr: np.ndarray
+    rec_post: np.ndarray
+    rec_w: np.ndarray
+    has_rec: bool
+    ring_slots: int
+    bias: np.ndarray
+    beta: np.ndarray
+    k: np.ndarray
+    th: np.ndarray
+    vr: float
+    decay_input: bool
+    hard: bool
+    spiking: bool
+
+
+def _fanout(matrix, delay) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Presynaptic CSR (ptr [n_in+1], post, weight float64, delay int64) of the non-zero weights."""
+    w = sp.csr_array(matrix) if not sp.issparse(matrix) else matrix
+    d = None
+    if delay is not None:
+        d = sp.csr_array(delay) if not sp.issparse(delay) else delay
+    coo = sp.coo_array(w)
+    keep = coo.data != 0
+    rows, cols, vals = coo.row[keep], coo.col[keep], coo.data[keep]
+    if d is None:
+        dl = np.zeros(rows.size, dtype=np.int64)
+    else:
+        dl = np.asarray(sp.csr_array(d)[rows, cols]).astype(np.int64).reshape(-1) if rows.size else np.zeros(0, np.int64)
+    order = np.lexsort((rows, cols))  # by presynaptic column, then postsynaptic row
+    n_in = w.shape[1]
+    ptr = np.zeros(n_in + 1, dtype=np.int64)
+    np.add.at(ptr, cols + 1, 1)
+    return (np.cumsum(ptr), rows[order].astype(np.int64), vals[order].astype(np.float64), dl[order])
+
+
+def _tables(layer: Layer) -> _Tables:
+    ff_ptr, ff_post, ff_w, ff_d = _fanout(layer.weight, layer.delay)
+    if layer.recurrent_weight is not None:
+        rec_ptr, rec_post, rec_w, _ = _fanout(layer.recurrent_weight, None)
+        has_rec = True
+    else:
+        rec_ptr, rec_post, rec_w, has_rec = np.zeros(2, np.int64), _EMPTY_I, _EMPTY_F, False
+    beta = layer.decay.astype(np.float64)
+    bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias.astype(np.float64)
+    return _Tables(ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
+                   int(ff_d.max()) + 1 if ff_d.size else 1, bias, beta, 1.0 - beta,
+                   layer.threshold.astype(np.float64), float(layer.reset_value), bool(layer.decay_input),
+                   layer.reset == "hard", layer.kind == "lif")
+
+
+# -- state and results ----------------------------------------------------------------------------
+
+@dataclass
+class SimState:
+    """Streaming state for ``batch_size`` samples: per layer membrane, ring buffer, recurrent input."""
+
+    t: int
+    v: list[np.ndarray]  # [B, n_out] float64
+    ring: list[np.ndarray]  # [B, R, n_out] float64
+    rec: list[np.ndarray]  # [B, n_out] float64
+    counts: np.ndarray  # [n_layers, B, 4] int64 running counts
+
+
+@dataclass
+class SimResult:
+    """Output of :meth:`EventSimulator.run`.
+
+    ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for ``li`` layers); ``membrane``: per layer
+    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); ``predictions`` [B]; ``counts``
+    (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64.
+    """
+
+    spikes: list[np.ndarray | None]
+    membrane: list[np.ndarray | None]
+    predictions: np.ndarray
+    counts: dict[str, dict[str, float]]
+    counts_per_sample: np.ndarray = field(repr=False)
+
+    @property
+    def output(self) -> np.ndarray:
+        """The last layer's membrane [T, B, n_classes] (float32)."""
+        return self.membrane[-1]
+
+
+def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum") -> np.ndarray:
+    """Predicted class per sample from a readout membrane [T, B, K] (float64 arithmetic)."""
+    m = np.asarray(membrane, dtype=np.float64)
+    if readout == "membrane_sum":
+        return m.sum(axis=0).argmax(axis=1)
+    e = np.exp(m - m.max(axis=2, keepdims=True))
+    return (e / e.sum(axis=2, keepdims=True)).sum(axis=0).argmax(axis=1)
+
+
+def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
+    """Per-layer and total counts: means per sample under COUNT_KEYS, sums under ``<key>_total``."""
+    out: dict[str, dict[str, float]] = {}
+    b = max(per_sample.shape[1], 1)
+    for name, rows in [*zip(names, per_sample), ("total", per_sample.sum(axis=0))]:
+        totals = rows.sum(axis=0)
+        entry = {key: float(totals[i]) / b for i, key in enumerate(COUNT_KEYS)}
+        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(COUNT_KEYS)})
+        out[name] = entry
+    return out
+
+
+# -- simulator ------------------------------------------------------------------------------------
+
+class EventSimulator:
+    """Event-driven simulation of ``network``: ``run(frames [T, B, n_inputs])`` or streaming ``step``."""
+
+    def __init__(self, network: Network):
+        network.validate()
+        self.network = network
+        self.tables = [_tables(layer) for layer in network.layers]
+        self.names = [layer.name for layer in network.layers]
+
+    # streaming --------------------------------------------------------------------------------
+    def initial_state(self, batch_size: int = 1) -> SimState:
+        """Zero membranes (``reset_value`` for spiking layers, as the torch kernels start) and buffers."""
+        v = [np.full((batch_size, la.n_out), tb.vr if tb.spiking else 0.0)
+             for la, tb in zip(self.network.layers, self.tables)]
+        return SimState(0, v, [np.zeros((batch_size, tb.ring_slots, la.n_out))
+                               for la, tb in zip(self.network.layers, self.tables)],
+                        [np.zeros((batch_size, la.n_out)) for la in self.network.layers],
+                        np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
+
+    def step(self, frame_t, state: SimState) -> tuple[dict[str, Any], SimState]:
+        """One dt step for ``frame_t`` [B, n_inputs] (or [n_inputs] for batch 1).
+
+        Returns ``({"spikes": [per layer list of spiking-neuron index arrays per sample],
+        "output": readout membrane [B, K] float64}, state)``; ``state`` is updated in place.
+        """
+        frame = np.asarray(frame_t, dtype=np.float64)
+        if frame.ndim == 1:
+            frame = frame[None]
+        B = state.v[0].shape[0]
+        if frame.shape != (B, self.network.n_inputs):
+            raise ShapeError(f"EventSimulator.step: frame must be [{B}, {self.network.n_inputs}], got {list(frame.shape)}")
+        spikes: list[list[np.ndarray]] = []
+        for b in range(B):
+            idx = np.empty(self.network.n_inputs, dtype=np.int64)
+            val = np.empty(self.network.n_inputs, dtype=np.float64)
+            n = _frame_events(frame[b], idx, val)
+            per_layer = []
+            for li, tb in enumerate(self.tables):
+                out_idx = np.empty(state.v[li].shape[1], dtype=np.int64)
+                n_spk = _layer_step(idx, val, n, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post,
+                                    tb.rec_w, tb.has_rec, state.ring[li][b], state.t, state.v[li][b], state.rec[li][b],
+                                    tb.bias, tb.beta, tb.k, tb.th, tb.vr, tb.decay_input, tb.hard, tb.spiking,
+                                    out_idx, state.counts[li, b])
+                idx, n = out_idx, n_spk
+                val = np.ones(max(n_spk, 1))
+                per_layer.append(out_idx[:n_spk].copy())
+            spikes.append(per_layer)
+        state.t += 1
+        layers_first = [[spikes[b][li] for b in range(B)] for li in range(len(self.tables))]
+        return {"spikes": layers_first, "output": state.v[-1].copy()}, state
+
+    # batched ----------------------------------------------------------------------------------
+    def run(self, frames) -> SimResult:
+        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch); returns a :class:`SimResult`."""
+        x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
+            raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
+                             f"got {list(x.shape)}")
+        T, B, _ = x.shape
+        state = self.initial_state(B)
+        counts = state.counts
+        spikes, membranes = [], []
+        inp = x
+        for li, (layer, tb) in enumerate(zip(self.network.layers, self.tables)):
+            spk = np.zeros((T, B, layer.n_out), dtype=np.uint8) if tb.spiking else None
+            mem = None if tb.spiking else np.zeros((T, B, layer.n_out), dtype=np.float32)
+            _run_layer(inp, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post, tb.rec_w, tb.has_rec,
+                       state.ring[li], state.v[li], state.rec[li], tb.bias, tb.beta, tb.k, tb.th, tb.vr,
+                       tb.decay_input, tb.hard, tb.spiking, spk if spk is not None else np.zeros((1, 1, 1), np.uint8),
+                       mem if mem is not None else np.zeros((1, 1, 1), np.float32), counts[li])
+            spikes.append(spk)
+            membranes.append(mem)
+            inp = spk
+        out = membranes[-1]
+        preds = predict_from_membrane(out, self.network.readout) if out is not None else \
+            spikes[-1].sum(axis=0).argmax(axis=1)
+        return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts)
+
+
+@njit(cache=True, nogil=True)
+def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, rec_cur, bias, beta, k,
+               th, vr, decay_input, hard, spiking, spk_out, mem_out, counts):
+    """A whole layer over all steps and samples: ``inp`` [T, B, n_in] (frames or 0/1 spikes)."""
+    T, B, n_in = inp.shape
+    n_out = v.shape[1]
+    idx = np.empty(n_in, dtype=np.int64)
+    val = np.empty(n_in, dtype=np.float64)
+    out_idx = np.empty(n_out, dtype=np.int64)
+    frame = np.empty(n_in, dtype=np.float64)
+    for b in range(B):
+        for t in range(T):
+            for j in range(n_in):
+                frame[j] = inp[t, b, j]
+            n = _frame_events(frame, idx, val)
+            n_spk = _layer_step(idx, val, n, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
+                                ring[b], t, v[b], rec_cur[b], bias, beta, k, th, vr, decay_input, hard, spiking,
+                                out_idx, counts[b])
+            if spiking:
+                for e in range(n_spk):
+                    spk_out[t, b, out_idx[e]] = 1
+            else:
+                for o in range(n_out):
+                    mem_out[t, b, o] = v[b, o]
