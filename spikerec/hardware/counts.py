@@ -1,0 +1,440 @@
+"""Workload counts of a spiking network on real inputs: what an energy model multiplies by pJ.
+
+``count_workload(network_or_model, frames, lengths=None)`` runs a
+:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays) or a
+:class:`~spikerec.hardware.network.Network` (through the event simulator) on ``frames`` [T, B, C] and
+counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are not counted):
+
+* ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
+  event whose value scales the weight, as in the IR and NeuroBench);
+* ``synaptic_ops``: feed-forward synaptic events = sum over events of the presynaptic fan-out
+  (non-zero weights only, so pruned synapses cost nothing). Delays move an event in time but not its
+  count: every event is delivered to all its targets;
+* ``recurrent_ops``: spikes emitted x recurrent fan-out (they arrive one step later);
+* ``dense_macs``: MACs of the same layer run densely as an ANN, ``steps x n_in x n_out`` (+ ``n_out^2``
+  recurrent), i.e. NeuroBench's "Dense"; ``ann_macs``: the same ANN skipping pruned weights
+  (``steps x`` non-zero synapses), the baseline the energy report uses;
+* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step) and ``spikes_out``;
+* memory traffic: ``weight_reads`` (one per synaptic event), ``state_reads``/``state_writes`` (membrane
+  read and written once per neuron update), and for the ANN baseline ``ann_weight_reads``,
+  ``ann_activation_reads`` (``steps x n_in``) and ``ann_activation_writes`` (``steps x n_out``);
+* ``time_steps``.
+
+Whole-network figures: ``activation_sparsity`` (1 - spikes / (spiking neurons x steps), over the
+spiking layers only, NeuroBench's definition with our LIF registered as activation),
+``connection_sparsity`` (zero weights / all weights), ``parameter_count`` and ``footprint_bytes``.
+Optionally (``crossbar=CrossbarGeometry(...)``) crossbar counts for the memristive energy model:
+``crossbar_row_reads``, ``adc_conversions``, ``tile_steps`` (see :class:`CrossbarGeometry`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from spikerec.errors import ConfigError, ShapeError
+
+__all__ = ["COUNT_KEYS", "CrossbarGeometry", "LayerStructure", "Workload", "count_workload", "count_dataset",
+           "structure_from_model", "structure_from_network"]
+
+COUNT_KEYS = ("time_steps", "input_spikes", "synaptic_ops", "recurrent_ops", "dense_macs", "ann_macs",
+              "neuron_updates", "spikes_out", "weight_reads", "state_reads", "state_writes", "ann_weight_reads",
+              "ann_activation_reads", "ann_activation_writes")
+CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
+
+
+@dataclass(frozen=True)
+class CrossbarGeometry:
+    """How a layer's weight matrix is cut into crossbar tiles (inputs drive rows, outputs are columns).
+
+    ``rows`` x ``cols`` cells per tile; ``cols_per_weight`` = 2 for a differential (G+ / G-) pair.
+    Per step, every input event drives its row in each tile of its row block (``crossbar_row_reads``);
+    every tile with at least one driven row converts all its columns (``adc_conversions``, one per
+    column, ADCs shared as the simulator's config says); ``tile_steps`` = tiles x steps (static periphery).
+    A recurrent weight matrix occupies its own tiles driven by the layer's previous-step spikes.
+    """
+
+    rows: int = 128
+    cols: int = 128
+    cols_per_weight: int = 2
+
+    def __post_init__(self):
+        for name in ("rows", "cols", "cols_per_weight"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"crossbar geometry: {name} must be >= 1, got {getattr(self, name)}")
+        if self.cols_per_weight > self.cols:
+            raise ConfigError(f"crossbar geometry: cols_per_weight={self.cols_per_weight} > cols={self.cols}")
+
+    def column_tiles(self, n_out: int) -> int:
+        return math.ceil(n_out * self.cols_per_weight / self.cols)
+
+    def row_tiles(self, n_in: int) -> int:
+        return math.ceil(n_in / self.rows)
+
+    def columns_used(self, n_out: int) -> int:
+        """ADC conversions when one row block of a layer is active (all used columns of its tiles)."""
+        return n_out * self.cols_per_weight
+
+
+@dataclass
+class LayerStructure:
+    """What counting needs to know about one layer (no weights values, only who connects to whom)."""
+
+    name: str
+    kind: str  # "lif" (spiking) | "li" (non-spiking readout)
+    n_in: int
+    n_out: int
+    fan_out: np.ndarray  # int64 [n_in]: non-zero feed-forward synapses per presynaptic channel
+    recurrent_fan_out: np.ndarray | None  # int64 [n_out] or None
+    n_parameters: int = 0
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.fan_out.sum())
+
+    @property
+    def n_recurrent_synapses(self) -> int:
+        return 0 if self.recurrent_fan_out is None else int(self.recurrent_fan_out.sum())
+
+    @property
+    def n_possible(self) -> int:
+        """All feed-forward + recurrent weight positions (dense size)."""
+        return self.n_in * self.n_out + (self.n_out * self.n_out if self.recurrent_fan_out is not None else 0)
+
+
+@dataclass
+class Workload:
+    """Counts summed over ``n_samples`` samples; ``per_sample()`` gives the means.
+
+    ``layers``: {layer name: {count key: total}}; ``structure``: the layers counted; whole-network
+    ``parameter_count``, ``footprint_bytes`` and ``connection_sparsity`` are static.
+    """
+
+    structure: list[LayerStructure]
+    layers: dict[str, dict[str, float]]
+    n_samples: int
+    parameter_count: int
+    footprint_bytes: int
+    crossbar: CrossbarGeometry | None = None
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return COUNT_KEYS + (CROSSBAR_KEYS if self.crossbar is not None else ())
+
+    def total(self) -> dict[str, float]:
+        """Counts summed over layers (still summed over samples)."""
+        return {k: float(sum(layer[k] for layer in self.layers.values())) for k in self.keys}
+
+    def per_sample(self) -> dict[str, dict[str, float]]:
+        """{layer name | "total": {key: mean per sample}}."""
+        n = max(self.n_samples, 1)
+        out = {name: {k: v / n for k, v in counts.items()} for name, counts in self.layers.items()}
+        out["total"] = {k: v / n for k, v in self.total().items()}
+        return out
+
+    @property
+    def activation_sparsity(self) -> float:
+        """1 - spikes / (neuron updates), over spiking ("lif") layers; NaN without spiking layers."""
+        spiking = [s.name for s in self.structure if s.kind == "lif"]
+        updates = sum(self.layers[n]["neuron_updates"] for n in spiking)
+        spikes = sum(self.layers[n]["spikes_out"] for n in spiking)
+        return 1.0 - spikes / updates if updates else float("nan")
+
+    @property
+    def connection_sparsity(self) -> float:
+        """Fraction of zero weights among all feed-forward and recurrent weight positions."""
+        possible = sum(s.n_possible for s in self.structure)
+        present = sum(s.n_synapses + s.n_recurrent_synapses for s in self.structure)
+        return 1.0 - present / possible
+
+    def merge(self, other: "Workload") -> "Workload":
+        """Sum of two workloads of the same network (e.g. two batches)."""
+        if [s.name for s in self.structure] != [s.name for s in other.structure] or self.crossbar != other.crossbar:
+            raise ConfigError("Workload.merge: the workloads come from different networks or crossbar geometries")
+        layers = {name: {k: v + other.layers[name][k] for k, v in counts.items()} for name, counts in self.layers.items()}
+        return Workload(self.structure, layers, self.n_samples + other.n_samples, self.parameter_count,
+                        self.footprint_bytes, self.crossbar, self.source, {**self.extra, **other.extra})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: per-sample means per layer and in total, plus the static figures."""
+        per = self.per_sample()
+        return {
+            "n_samples": self.n_samples,
+            "source": self.source,
+            "synaptic_ops": per["total"]["synaptic_ops"] + per["total"]["recurrent_ops"],
+            "activation_sparsity": self.activation_sparsity,
+            "connection_sparsity": self.connection_sparsity,
+            "parameter_count": self.parameter_count,
+            "footprint_bytes": self.footprint_bytes,
+            "per_sample": per,
+            "layers": [{"name": s.name, "kind": s.kind, "n_in": s.n_in, "n_out": s.n_out, "n_synapses": s.n_synapses,
+                        "n_recurrent_synapses": s.n_recurrent_synapses} for s in self.structure],
+            **({"crossbar": vars(self.crossbar)} if self.crossbar is not None else {}),
+        }
+
+
+# -- structure ------------------------------------------------------------------------------------
+
+def _column_nonzeros(m) -> np.ndarray:
+    """Non-zero entries per column of a dense/CSR matrix [n_out, n_in] -> int64 [n_in] (the fan-out)."""
+    if sp.issparse(m):
+        coo = sp.coo_array(m)
+        return np.bincount(coo.col[coo.data != 0], minlength=m.shape[1]).astype(np.int64)
+    return np.count_nonzero(np.asarray(m), axis=0).astype(np.int64)
+
+
+def structure_from_network(network) -> list[LayerStructure]:
+    """Counting structure of a :class:`~spikerec.hardware.network.Network`.
+
+    ``n_parameters`` = synapses + stored delays + per-neuron decay, threshold (and bias).
+    """
+    from spikerec.hardware.network import nonzero_count
+
+    out = []
+    for layer in network.layers:
+        rec = None if layer.recurrent_weight is None else _column_nonzeros(layer.recurrent_weight)
+        n_delays = 0 if layer.delay is None else nonzero_count(layer.weight)  # one stored delay per synapse
+        n_params = layer.n_synapses + n_delays + layer.n_out * 2 + (0 if layer.bias is None else layer.n_out)
+        out.append(LayerStructure(layer.name, layer.kind, layer.n_in, layer.n_out, _column_nonzeros(layer.weight),
+                                  rec, n_params))
+    return out
+
+
+def _synapse_fan_out(synapse: torch.nn.Module, name: str) -> np.ndarray:
+    from spikerec.delays import DelayedLinear
+
+    with torch.no_grad():
+        w = synapse.weight.detach()
+        if isinstance(synapse, DelayedLinear):
+            w = w.ne(0).any(dim=2)  # [out, in]: a synapse exists if any of its taps is non-zero
+        elif not isinstance(synapse, torch.nn.Linear):
+            raise ConfigError(f"count_workload: layer {name!r} has synapse {type(synapse).__name__}; supported: "
+                              f"nn.Linear, DelayedLinear")
+        return w.ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
+
+
+def structure_from_model(model: torch.nn.Module) -> list[LayerStructure]:
+    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR)."""
+    from spikerec.models import SpikingNetwork
+
+    if not isinstance(model, SpikingNetwork):
+        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork or a hardware Network; got "
+                          f"{type(model).__name__} (HRSNN: count its exported Network instead)")
+    out = []
+    for i, block in enumerate(model.blocks):
+        name = f"hidden{i}"
+        rec = None
+        if hasattr(block.neuron, "effective_recurrent_weight"):
+            with torch.no_grad():
+                rec = block.neuron.effective_recurrent_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
+        syn = block.synapse
+        out.append(LayerStructure(name, "lif", int(syn.in_features), int(syn.out_features),
+                                  _synapse_fan_out(syn, name), rec, _n_params(block)))
+    syn = model.readout.synapse
+    out.append(LayerStructure("readout", "li", int(syn.in_features), int(syn.out_features),
+                              _synapse_fan_out(syn, "readout"), None, _n_params(model.readout)))
+    return out
+
+
+def _n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# -- activity -------------------------------------------------------------------------------------
+
+def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Run ``model`` (eval, integer delays) and capture (layer input, layer output spikes) per layer."""
+    from spikerec.training.evaluate import delay_eval_context
+
+    captured: dict[int, list] = {}
+    handles = []
+    layers = [*model.blocks, model.readout]
+    for index, layer in enumerate(layers):
+        captured[index] = [None, None]
+        handles.append(layer.synapse.register_forward_pre_hook(
+            lambda mod, args, i=index: captured[i].__setitem__(0, args[0].detach())))
+        if index < len(model.blocks):
+            handles.append(layer.neuron.register_forward_hook(
+                lambda mod, args, out, i=index: captured[i].__setitem__(1, out.detach())))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), delay_eval_context(model, True):
+            model(frames)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return [(captured[i][0], captured[i][1]) for i in range(len(layers))]
+
+
+def _network_activity(network, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Run the event simulator on ``frames`` and return (layer input, layer output spikes) per layer."""
+    from spikerec.hardware.event_sim import EventSimulator
+
+    result = EventSimulator(network).run(frames)
+    out, x = [], frames
+    for layer, spikes in zip(network.layers, result.spikes):
+        s = None if layer.kind != "lif" else torch.as_tensor(np.asarray(spikes)).to(torch.float32)
+        out.append((x, s))
+        x = s
+    return out
+
+
+# -- counting -------------------------------------------------------------------------------------
+
+def _valid_mask(t: int, lengths: torch.Tensor) -> torch.Tensor:
+    """[T, B] bool: step t of sample b is real (not padding)."""
+    return torch.arange(t).unsqueeze(1) < lengths.unsqueeze(0)
+
+
+def _events_per_channel(x: torch.Tensor, valid: torch.Tensor) -> np.ndarray:
+    """Non-zero entries per (sample, channel) over valid steps: int64 [B, C]."""
+    return ((x != 0) & valid.unsqueeze(-1)).sum(dim=0).cpu().numpy().astype(np.int64)
+
+
+def _row_block_activity(x: torch.Tensor, valid: torch.Tensor, rows: int) -> np.ndarray:
+    """Steps at which each row block of ``rows`` channels has at least one event: int64 [B] summed over blocks."""
+    t, b, c = x.shape
+    pad = (-c) % rows
+    active = (x != 0) & valid.unsqueeze(-1)
+    if pad:
+        active = torch.cat([active, active.new_zeros(t, b, pad)], dim=-1)
+    return active.view(t, b, -1, rows).any(dim=-1).sum(dim=(0, 2)).cpu().numpy().astype(np.int64)
+
+
+def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | None, lengths: np.ndarray,
+                  valid: torch.Tensor, crossbar: CrossbarGeometry | None) -> dict[str, np.ndarray]:
+    """Per-sample counts (int64 [B]) of one layer."""
+    events = _events_per_channel(x, valid)  # [B, n_in]
+    steps = lengths.astype(np.int64)
+    c: dict[str, np.ndarray] = {"time_steps": steps, "input_spikes": events.sum(axis=1),
+                                "synaptic_ops": events @ s.fan_out}
+    spikes_out = np.zeros_like(steps)
+    recurrent = np.zeros_like(steps)
+    if spikes is not None:
+        out_events = _events_per_channel(spikes, valid)  # [B, n_out]
+        spikes_out = out_events.sum(axis=1)
+        if s.recurrent_fan_out is not None:
+            recurrent = out_events @ s.recurrent_fan_out
+    c["recurrent_ops"] = recurrent
+    c["dense_macs"] = steps * s.n_possible
+    c["ann_macs"] = steps * (s.n_synapses + s.n_recurrent_synapses)
+    c["neuron_updates"] = steps * s.n_out
+    c["spikes_out"] = spikes_out
+    c["weight_reads"] = c["synaptic_ops"] + recurrent
+    c["state_reads"] = c["neuron_updates"]
+    c["state_writes"] = c["neuron_updates"]
+    c["ann_weight_reads"] = c["ann_macs"]
+    c["ann_activation_reads"] = steps * (s.n_in + (s.n_out if s.recurrent_fan_out is not None else 0))
+    c["ann_activation_writes"] = c["neuron_updates"]
+    if crossbar is not None:
+        col_tiles = crossbar.column_tiles(s.n_out)
+        tiles = crossbar.row_tiles(s.n_in) * col_tiles
+        active_blocks = _row_block_activity(x, valid, crossbar.rows)
+        row_reads = c["input_spikes"] * col_tiles
+        if s.recurrent_fan_out is not None and spikes is not None:
+            tiles += crossbar.row_tiles(s.n_out) * col_tiles
+            # recurrent tiles are driven by the previous step's spikes: the spikes of steps 0 .. len-2
+            prev_valid = _valid_mask(valid.shape[0], torch.as_tensor(np.maximum(lengths - 1, 0)))
+            active_blocks = active_blocks + _row_block_activity(spikes, prev_valid, crossbar.rows)
+            row_reads = row_reads + _events_per_channel(spikes, prev_valid).sum(axis=1) * col_tiles
+        c["crossbar_row_reads"] = row_reads
+        c["adc_conversions"] = active_blocks * crossbar.columns_used(s.n_out)
+        c["tile_steps"] = steps * tiles
+    return c
+
+
+def _as_frames(frames) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(frames) if not torch.is_tensor(frames) else frames).to(torch.float32).cpu()
+    if x.dim() != 3:
+        raise ShapeError(f"count_workload: frames must be [T, B, C] (time-major), got shape {list(x.shape)}")
+    return x
+
+
+def count_workload(network_or_model, frames, lengths=None, *, crossbar: CrossbarGeometry | None = None) -> Workload:
+    """Count the workload of ``network_or_model`` on ``frames`` [T, B, C] (see the module docstring).
+
+    ``lengths`` [B] (steps per sample, default T): later steps are padding and are not counted.
+    A torch :class:`~spikerec.models.SpikingNetwork` runs in eval mode with integer delays; a
+    :class:`~spikerec.hardware.network.Network` runs in the event simulator.
+    """
+    from spikerec.hardware.network import Network
+
+    x = _as_frames(frames)
+    t, b, _ = x.shape
+    lengths = np.full(b, t, dtype=np.int64) if lengths is None else np.asarray(
+        torch.as_tensor(lengths).cpu(), dtype=np.int64)
+    if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
+        raise ShapeError(f"count_workload: lengths must be [B={b}] integers in [0, T={t}], got {lengths.tolist()}")
+    if isinstance(network_or_model, Network):
+        structure = structure_from_network(network_or_model)
+        activity = _network_activity(network_or_model, x)
+        n_params = sum(s.n_parameters for s in structure)
+        footprint = _network_footprint(network_or_model)
+        source = "network"
+    elif isinstance(network_or_model, torch.nn.Module):
+        structure = structure_from_model(network_or_model)
+        device = next(network_or_model.parameters()).device
+        activity = [(a.cpu(), None if s is None else s.cpu()) for a, s in _model_activity(network_or_model, x.to(device))]
+        n_params = sum(p.numel() for p in network_or_model.parameters())
+        footprint = sum(p.numel() * p.element_size() for p in network_or_model.parameters()) + sum(
+            buf.numel() * buf.element_size() for buf in network_or_model.buffers())
+        source = "model"
+    else:
+        raise ConfigError(f"count_workload: expected a spikerec Network or SpikingNetwork, got "
+                          f"{type(network_or_model).__name__}")
+    if structure[0].n_in != x.shape[2]:
+        raise ShapeError(f"count_workload: frames have {x.shape[2]} channels but the first layer reads "
+                         f"{structure[0].n_in}")
+    valid = _valid_mask(t, torch.as_tensor(lengths))
+    layers = {}
+    for s, (inp, spikes) in zip(structure, activity):
+        counts = _layer_counts(s, inp, spikes, lengths, valid, crossbar)
+        layers[s.name] = {k: float(v.sum()) for k, v in counts.items()}
+    return Workload(structure, layers, b, int(n_params), int(footprint), crossbar, source)
+
+
+def _network_footprint(network) -> int:
+    """Bytes of the IR's arrays as stored (dense arrays, or CSR data + indices + indptr)."""
+    total = 0
+    for layer in network.layers:
+        for value in (layer.weight, layer.delay, layer.recurrent_weight, layer.bias, layer.decay, layer.threshold):
+            if value is None:
+                continue
+            if sp.issparse(value):
+                total += value.data.nbytes + value.indices.nbytes + value.indptr.nbytes
+            else:
+                total += np.asarray(value).nbytes
+    return total
+
+
+def count_dataset(network_or_model, batches: Iterable, *, crossbar: CrossbarGeometry | None = None,
+                  max_samples: int | None = None) -> Workload:
+    """Sum :func:`count_workload` over ``batches`` of ``(frames [T, B, C], labels, lengths)`` (``pad_collate``)."""
+    total = None
+    seen = 0
+    for batch in batches:
+        frames = batch[0]
+        lengths = batch[2] if len(batch) > 2 else None
+        if max_samples is not None and seen + frames.shape[1] > max_samples:
+            keep = max_samples - seen
+            frames = frames[:, :keep]
+            lengths = None if lengths is None else lengths[:keep]
+        if frames.shape[1] == 0:
+            break
+        w = count_workload(network_or_model, frames, lengths, crossbar=crossbar)
+        total = w if total is None else total.merge(w)
+        seen += frames.shape[1]
+        if max_samples is not None and seen >= max_samples:
+            break
+    if total is None:
+        raise ConfigError("count_dataset: no samples to count (empty data split?)")
+    return total
