@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -52,6 +53,15 @@ def test_dataloader_with_workers(shd_dir, tmp_path):
         assert frames.shape[1:] == (len(labels), 140) and frames.max() <= 1 and frames.shape[0] == lengths.max()
         seen += len(labels)
     assert seen == len(ds["val"])
+
+
+def test_pickles_without_copying_the_memory_map(shd_dir, tmp_path):
+    ds = build_frame_datasets(shd_dir, "shd", pool=5, cache_dir=tmp_path / "c")["val"]
+    blob = pickle.dumps(ds)  # what a spawned DataLoader worker receives
+    assert len(blob) < 100_000 < ds.frames.nbytes
+    clone = pickle.loads(blob)
+    np.testing.assert_array_equal(clone[2][0], ds[2][0])
+    assert clone[2][1] == ds[2][1] and clone.val_source == ds.val_source
 
 
 def test_validation_splits(shd_dir, tmp_path):

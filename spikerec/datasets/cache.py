@@ -87,7 +87,9 @@ def cached_frames(source: str | os.PathLike, params: dict[str, Any], cache_dir: 
     with atomic_path(index_path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-    return entry
+    loaded = _load(frames_path, index_path)  # memory-mapped, like every later cache hit
+    loaded.from_cache = False
+    return loaded
 
 
 def _load(frames_path: Path, index_path: Path) -> CachedFrames:
