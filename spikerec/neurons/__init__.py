@@ -7,8 +7,10 @@ Tensors are time-major ``[T, B, N]`` float32; times in ms. Math lives in
 from __future__ import annotations
 
 from spikerec.neurons import functional, surrogate
-from spikerec.neurons.modules import LI, LIF, LIFState, RecurrentLIF, RecurrentState, TimeConstant
+from spikerec.neurons.modules import (AdaptiveLIF, AdaptiveState, LI, LIF, LIFState, RecurrentLIF, RecurrentState,
+                                      TimeConstant)
 from spikerec.neurons.surrogate import Surrogate
 
-__all__ = ["LIF", "LI", "RecurrentLIF", "LIFState", "RecurrentState", "TimeConstant", "Surrogate",
+__all__ = ["LIF", "LI", "RecurrentLIF", "AdaptiveLIF", "LIFState", "RecurrentState", "AdaptiveState", "TimeConstant",
+           "Surrogate",
            "functional", "surrogate"]

@@ -34,7 +34,7 @@ from spikerec.errors import ConfigError, NonFiniteError, ParameterError, ShapeEr
 from spikerec.neurons import _cpu_kernel
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "reset_membrane", "decay_from_tau", "check_sequence",
+__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "adlif_multistep", "reset_membrane", "decay_from_tau", "check_sequence",
            "set_backend", "get_backend", "backend"]
 
 _BACKENDS = ("auto", "torch", "c")
@@ -374,3 +374,166 @@ def li_multistep(x: torch.Tensor, v0: torch.Tensor | None, decay: torch.Tensor |
     elif v0.shape != (B, N):
         raise ShapeError(f"v0 must have shape [{B}, {N}], got {list(v0.shape)}")
     return _LIFunction.apply(x, v0, beta, decay_input)
+
+
+class _AdLIFFunction(torch.autograd.Function):
+    """Adaptive LIF (Bittar & Garner 2022); outputs spikes ``S``, pre-reset membrane ``H``, adaptation ``Wa``."""
+
+    @staticmethod
+    def forward(ctx, x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg: LIFConfig):
+        if cfg.check_finite:
+            check_finite(x, "AdaptiveLIF input")
+        T = x.shape[0]
+        u = x * (1 - alpha)
+        H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+        h_prev, s_prev, w = h0, s0, w0
+        for t in range(T):
+            w = torch.mul(w, beta_w, out=Wa[t]).addcmul_(h_prev, a).addcmul_(s_prev, b)
+            v = _reset_nograd(h_prev, s_prev, threshold, cfg)
+            h = torch.mul(v, alpha, out=H[t]).add_(u[t]).addcmul_(w, alpha - 1)
+            if weight is not None:
+                h.addcmul_(torch.mm(s_prev, weight.t()), 1 - alpha)
+            S[t] = h >= threshold
+            h_prev, s_prev = h, S[t]
+        ctx.cfg = cfg
+        ctx.save_for_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa)
+        return S, H, Wa
+
+    @staticmethod
+    def backward(ctx, gS, gH, gWa):
+        x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa = ctx.saved_tensors
+        cfg: LIFConfig = ctx.cfg
+        needs = ctx.needs_input_grad
+        T, B, N = H.shape
+        sg = cfg.surrogate.grad(H - threshold)
+        if cfg.reset == "hard":
+            dvds = None if cfg.detach_reset else (cfg.v_reset - H)
+            dvdh = 1 - S
+        else:
+            dvds = None if cfg.detach_reset else -threshold * torch.ones_like(H)
+            dvdh = torch.ones_like(H)
+        A = dvdh if dvds is None else dvdh + dvds * sg
+        A = A * alpha
+        C = torch.zeros_like(H) if gS is None else gS * sg
+        if gH is not None:
+            C = C + gH
+        GH = torch.empty_like(H)
+        Gw = torch.empty_like(H)
+        one_m_alpha = 1 - alpha
+        gh_next = torch.zeros_like(H[0])
+        gw_next = torch.zeros_like(H[0])
+        for t in range(T - 1, -1, -1):
+            # spike path at t: from w[t+1] (b), the recurrent input at t+1, plus the external/reset terms in C, A
+            gs_extra = gw_next * b
+            if weight is not None:
+                gs_extra = gs_extra + torch.mm(gh_next * one_m_alpha, weight)
+            gh = torch.addcmul(C[t], A[t], gh_next).addcmul_(gw_next, a).addcmul_(sg[t], gs_extra)
+            GH[t] = gh
+            gw = torch.mul(gw_next, beta_w).sub_(gh * one_m_alpha)
+            if gWa is not None:
+                gw.add_(gWa[t])
+            Gw[t] = gw
+            gh_next, gw_next = GH[t], Gw[t]
+        # adjoints of the initial state (h0, s0, w0): the t = 0 step reads v(h0, s0), w0 and s0
+        gv_init = GH[0] * alpha
+        v_init_dvdh = (1 - s0) if cfg.reset == "hard" else torch.ones_like(s0)
+        gh0 = gv_init * v_init_dvdh + Gw[0] * a
+        gs0 = Gw[0] * b
+        if not cfg.detach_reset:
+            gs0 = gs0 + gv_init * ((cfg.v_reset - h0) if cfg.reset == "hard" else -threshold)
+        if weight is not None:
+            gs0 = gs0 + torch.mm(GH[0] * one_m_alpha, weight)
+        gw0 = Gw[0] * beta_w
+        h_prev = torch.cat([h0.unsqueeze(0), H[:-1]], 0)
+        s_prev = torch.cat([s0.unsqueeze(0), S[:-1]], 0)
+        w_prev = torch.cat([w0.unsqueeze(0), Wa[:-1]], 0)
+
+        def per_neuron(g, p):
+            g = g.sum((0, 1))
+            return g if p.dim() == 1 else g.sum()
+
+        gI = GH * one_m_alpha
+        grads = {}
+        if needs[4]:  # alpha: dH/dalpha = V[t-1] - (I[t] - W[t])
+            inp = x if weight is None else x + torch.matmul(s_prev, weight.t())
+            v_prev = _reset_nograd(h_prev, s_prev, threshold, cfg)
+            grads["alpha"] = per_neuron(GH * (v_prev - inp + Wa), alpha)
+        if needs[5]:
+            grads["beta_w"] = per_neuron(Gw * w_prev, beta_w)
+        if needs[6]:
+            grads["a"] = per_neuron(Gw * h_prev, a)
+        if needs[7]:
+            grads["b"] = per_neuron(Gw * s_prev, b)
+        if needs[8]:
+            gV = torch.zeros_like(H)
+            gV[:-1] = GH[1:] * alpha
+            gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
+            if dvds is not None:
+                gs_tot.addcmul_(gV, dvds)
+            gs_tot[:-1] += Gw[1:] * b
+            if weight is not None:
+                gs_tot[:-1] += torch.matmul(gI[1:], weight)
+            g = -(gs_tot * sg)
+            if cfg.reset == "soft":
+                g.sub_(gV * S)
+                # the t = 0 step also resets the given initial state with the threshold
+                g0 = -(gv_init * s0)
+                grads["th"] = per_neuron(g, threshold) + (g0.sum(0) if threshold.dim() == 1 else g0.sum())
+            else:
+                grads["th"] = per_neuron(g, threshold)
+        gW = gI.reshape(-1, N).t().mm(s_prev.reshape(-1, N)) if needs[9] else None
+        return (gI if needs[0] else None, gh0 if needs[1] else None, gs0 if needs[2] else None,
+                gw0 if needs[3] else None, grads.get("alpha"), grads.get("beta_w"), grads.get("a"), grads.get("b"),
+                grads.get("th"), gW, None)
+
+
+def adlif_multistep(
+    x: torch.Tensor,
+    state: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    decay: torch.Tensor | float,
+    adapt_decay: torch.Tensor | float,
+    a: torch.Tensor | float,
+    b: torch.Tensor | float,
+    threshold: torch.Tensor | float = 1.0,
+    *,
+    v_reset: float = 0.0,
+    reset: str = "soft",
+    detach_reset: bool = False,
+    surrogate: str | Surrogate = "atan",
+    recurrent_weight: torch.Tensor | None = None,
+    check_finite: bool = False,
+):
+    """Adaptive LIF (adLIF, Bittar & Garner 2022) over ``x`` ``[T, B, N]``; fused forward and backward.
+
+    With ``alpha`` = ``decay``, ``beta`` = ``adapt_decay`` (per neuron), pre-reset membrane ``U`` and
+    adaptation current ``W``::
+
+        W[t] = beta W[t-1] + a U[t-1] + b S[t-1]
+        U[t] = alpha R(U[t-1], S[t-1]) + (1 - alpha) (X[t] + S[t-1] @ W_rec^T - W[t])
+        S[t] = U[t] >= threshold
+
+    ``R`` is the reset (soft: ``U - threshold*S`` as in the paper; hard: ``v_reset`` where ``S``).
+    ``state`` = ``(U, S, W)`` of the previous step, each ``[B, N]`` (None = zeros).
+    Returns ``(spikes, membrane U, adaptation W, last_state)``.
+    """
+    if x.dim() != 3:
+        raise ShapeError(f"adlif_multistep expects x of shape [T, B, N], got {list(x.shape)}")
+    T, B, N = x.shape
+    cfg = LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset, decay_input=True,
+                    surrogate=get_surrogate(surrogate), check_finite=check_finite)
+    params = []
+    for name, p in (("decay", decay), ("adapt_decay", adapt_decay), ("a", a), ("b", b), ("threshold", threshold)):
+        p = torch.as_tensor(p, dtype=x.dtype, device=x.device)
+        if p.dim() > 1 or (p.dim() == 1 and p.shape[0] != N):
+            raise ShapeError(f"{name} must be a scalar or of shape [{N}], got {list(p.shape)}")
+        params.append(p)
+    if state is None:
+        z = torch.zeros(B, N, dtype=x.dtype, device=x.device)
+        state = (z, z, z)
+    for name, s in zip(("U", "S", "W"), state):
+        if s.shape != (B, N):
+            raise ShapeError(f"state {name} must have shape [{B}, {N}], got {list(s.shape)}")
+    if recurrent_weight is not None and recurrent_weight.shape != (N, N):
+        raise ShapeError(f"recurrent_weight must have shape [{N}, {N}], got {list(recurrent_weight.shape)}")
+    S, H, Wa = _AdLIFFunction.apply(x, *state, *params, recurrent_weight, cfg)
+    return S, H, Wa, (H[-1], S[-1], Wa[-1])

@@ -1,4 +1,4 @@
-"""``nn.Module`` shells around the fused kernels: LIF, LI readout, recurrent LIF.
+"""``nn.Module`` shells around the fused kernels: LIF, LI readout, recurrent LIF, adaptive LIF.
 
 Modules hold parameters (time constants, thresholds, recurrent weights) and validate inputs; the
 math is in :mod:`spikerec.neurons.functional`. All take time-major ``[T, B, N]`` input currents.
@@ -19,7 +19,7 @@ from spikerec.errors import ParameterError, ShapeError
 from spikerec.neurons import functional as NF
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["TimeConstant", "LIF", "LI", "RecurrentLIF", "LIFState", "RecurrentState"]
+__all__ = ["TimeConstant", "LIF", "LI", "RecurrentLIF", "AdaptiveLIF", "LIFState", "RecurrentState", "AdaptiveState"]
 
 
 class TimeConstant(nn.Module):
@@ -229,3 +229,93 @@ class LI(nn.Module):
             raise ShapeError(f"step expects x_t of shape [B, {self.n_neurons}], got {list(x_t.shape)}")
         h = self.forward(x_t.unsqueeze(0), state)[0]
         return h, LIFState(h)
+
+
+class AdaptiveState(NamedTuple):
+    u: torch.Tensor  # [B, N] membrane of the last step, before reset
+    s: torch.Tensor  # [B, N] spikes of the last step
+    w: torch.Tensor  # [B, N] adaptation current
+
+
+class AdaptiveLIF(nn.Module):
+    """Adaptive LIF (adLIF) layer after Bittar & Garner (2022), optionally recurrent.
+
+    ``W[t] = beta W[t-1] + a U[t-1] + b S[t-1]``;
+    ``U[t] = alpha (U[t-1] - threshold S[t-1]) + (1 - alpha)(X[t] + S[t-1] W_rec^T - W[t])``;
+    ``S[t] = U[t] >= threshold``. ``alpha = 1 - dt/tau_ms``, ``beta = 1 - dt/tau_adapt_ms`` (Euler, as for
+    :class:`LIF`; the paper uses ``exp(-dt/tau)``, which differs by O((dt/tau)^2)). ``a`` (sub-threshold
+    coupling) and ``b`` (spike-triggered adaptation) are per-neuron and, like the paper, kept in
+    ``[-1, 1]`` and ``[0, 2]`` (clamped in the forward). ``reset="soft"`` is the paper's; ``"hard"`` is offered.
+    """
+
+    def __init__(self, n_neurons: int, tau_ms: float | torch.Tensor = 20.0, tau_adapt_ms: float | torch.Tensor = 150.0,
+                 a: float | torch.Tensor = 0.0, b: float | torch.Tensor = 1.0, dt_ms: float = 1.0,
+                 threshold: float = 1.0, reset: str = "soft", reset_value: float = 0.0, detach_reset: bool = False,
+                 surrogate: str | Surrogate = "atan", surrogate_kwargs: dict | None = None, recurrent: bool = False,
+                 recurrent_mask: torch.Tensor | None = None, learn_tau: bool = True, learn_adaptation: bool = True,
+                 learn_threshold: bool = False):
+        super().__init__()
+        self.n_neurons = int(n_neurons)
+        self.dt_ms = float(dt_ms)
+        self.tau = TimeConstant(tau_ms, n_neurons, dt_ms, learn_tau)
+        self.tau_adapt = TimeConstant(tau_adapt_ms, n_neurons, dt_ms, learn_tau)
+        for name, value in (("a", a), ("b", b), ("threshold", threshold)):
+            t = torch.as_tensor(value, dtype=torch.float32).expand(n_neurons).clone()
+            learn = learn_threshold if name == "threshold" else learn_adaptation
+            if learn:
+                setattr(self, name, nn.Parameter(t))
+            else:
+                self.register_buffer(name, t)
+        self.cfg = NF.LIFConfig(v_reset=float(reset_value), reset=reset, detach_reset=detach_reset, decay_input=True,
+                                surrogate=get_surrogate(surrogate, **(surrogate_kwargs or {})))
+        if recurrent:
+            bound = 1.0 / math.sqrt(n_neurons)
+            self.recurrent_weight = nn.Parameter(torch.empty(n_neurons, n_neurons).uniform_(-bound, bound))
+        else:
+            self.recurrent_weight = None
+        if recurrent_mask is not None:
+            if not recurrent:
+                raise ParameterError("recurrent_mask given but recurrent=False")
+            mask = torch.as_tensor(recurrent_mask)
+            if mask.shape != (n_neurons, n_neurons):
+                raise ShapeError(f"recurrent_mask must have shape [{n_neurons}, {n_neurons}], got {list(mask.shape)}")
+            self.register_buffer("recurrent_mask", mask.to(torch.float32))
+        else:
+            self.recurrent_mask = None
+        self.tau_distribution: dict | None = None
+
+    @property
+    def tau_ms(self) -> torch.Tensor:
+        return self.tau.tau_ms()
+
+    @property
+    def decay(self) -> torch.Tensor:
+        return self.tau.decay()
+
+    def effective_recurrent_weight(self) -> torch.Tensor | None:
+        w = self.recurrent_weight
+        return w if (w is None or self.recurrent_mask is None) else w * self.recurrent_mask
+
+    def _run(self, x: torch.Tensor, state):
+        NF.check_sequence(x, self.n_neurons)
+        return NF.adlif_multistep(x, None if state is None else tuple(state), self.tau.decay(), self.tau_adapt.decay(),
+                                  self.a.clamp(-1.0, 1.0), self.b.clamp(0.0, 2.0), self.threshold,
+                                  v_reset=self.cfg.v_reset, reset=self.cfg.reset, detach_reset=self.cfg.detach_reset,
+                                  surrogate=self.cfg.surrogate, recurrent_weight=self.effective_recurrent_weight(),
+                                  check_finite=self.training)
+
+    def forward(self, x: torch.Tensor, return_membrane: bool = False, state: AdaptiveState | None = None):
+        """``x`` ``[T, B, N]`` -> spikes, or ``(spikes, membrane before reset)``."""
+        spikes, u, _, _ = self._run(x, state)
+        return (spikes, u) if return_membrane else spikes
+
+    def initial_state(self, batch_size: int, device=None, dtype=torch.float32) -> AdaptiveState:
+        z = torch.zeros(batch_size, self.n_neurons, device=device, dtype=dtype)
+        return AdaptiveState(z, z.clone(), z.clone())
+
+    def step(self, x_t: torch.Tensor, state: AdaptiveState | None = None):
+        """One step: ``x_t`` ``[B, N]`` -> ``(spikes [B, N], new_state)``."""
+        if x_t.dim() != 2:
+            raise ShapeError(f"step expects x_t of shape [B, {self.n_neurons}], got {list(x_t.shape)}")
+        spikes, _, _, last = self._run(x_t.unsqueeze(0), state)
+        return spikes[0], AdaptiveState(*last)
