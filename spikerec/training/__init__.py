@@ -14,13 +14,13 @@ from spikerec.training.checkpoint import load_checkpoint, save_checkpoint
 from spikerec.training.evaluate import evaluate
 from spikerec.training.losses import class_scores, predict, softmax_sum_cross_entropy
 from spikerec.training.optim import build_optimizers
-from spikerec.training.runs import evaluate_run, load_datasets, train
+from spikerec.training.runs import evaluate_run, load_datasets, load_run_model, train
 from spikerec.training.seeding import seed_everything
 from spikerec.training.sltt import sltt_backward
 from spikerec.training.trainer import Trainer
 
 __all__ = [
     "Callback", "EarlyStopping", "PositionClampCallback", "SigmaAnnealingCallback", "Trainer",
-    "build_optimizers", "class_scores", "evaluate", "evaluate_run", "load_checkpoint", "load_datasets",
+    "build_optimizers", "class_scores", "evaluate", "evaluate_run", "load_checkpoint", "load_datasets", "load_run_model",
     "predict", "save_checkpoint", "seed_everything", "sltt_backward", "softmax_sum_cross_entropy", "train",
 ]

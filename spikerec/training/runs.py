@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from spikerec.config import Recipe, load_recipe
 from spikerec.errors import CheckpointError
 from spikerec.io import write_json
@@ -45,11 +47,11 @@ def train(recipe: Recipe, data_dir: str | Path, run_dir: str | Path, *, resume: 
     return trainer.fit(resume=resume)
 
 
-def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto",
-                 integer_delays: bool | None = None) -> dict[str, Any]:
-    """Accuracy of a run's selected model (``best.pt``) on ``split``, using the run's own recipe.
+def load_run_model(run_dir: str | Path, data_dir: str | Path,
+                   device: str = "cpu") -> tuple[nn.Module, Recipe, dict]:
+    """The selected model (``best.pt``) of a run written by :func:`train` in eval mode, its recipe and datasets.
 
-    Writes ``confusion_{split}.png`` into ``run_dir``; integer delays unless the recipe says otherwise.
+    The run's own ``recipe.toml`` decides the architecture and how the data in ``data_dir`` is binned.
     """
     from spikerec.models import build_model
 
@@ -58,15 +60,26 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
         raise CheckpointError(f"{run_dir}: no recipe.toml; is this a run directory written by 'spikerec train'?")
     recipe = load_recipe(run_dir / "recipe.toml")
     datasets = load_datasets(recipe, data_dir)
+    train_set = datasets["train"]
+    model = build_model(recipe, train_set.n_channels, train_set.n_classes)
+    model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=resolve_device(device))["model"])
+    return model.to(resolve_device(device)).eval(), recipe, datasets
+
+
+def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto",
+                 integer_delays: bool | None = None) -> dict[str, Any]:
+    """Accuracy of a run's selected model (``best.pt``) on ``split``, using the run's own recipe.
+
+    Writes ``confusion_{split}.png`` into ``run_dir``; integer delays unless the recipe says otherwise.
+    """
+    from spikerec.datasets import pad_collate
+
+    run_dir = Path(run_dir)
+    model, recipe, datasets = load_run_model(run_dir, data_dir, device)
     dataset = datasets[split]
     if len(dataset) == 0:
         raise CheckpointError(f"{data_dir}: split '{split}' is empty; choose another --split")
-    model = build_model(recipe, dataset.n_channels, dataset.n_classes)
     target = resolve_device(device)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=target)["model"])
-    model.to(target)
-    from spikerec.datasets import pad_collate
-
     use_integer = recipe.delays.integer_eval if integer_delays is None else integer_delays
     loader = eval_loader(dataset, recipe.train.batch_size, pad_collate, DistInfo())
     result = evaluate(model, loader, dataset.n_classes, target, integer_delays=use_integer)
