@@ -1,0 +1,200 @@
+"""Run a :class:`~spikerec.hardware.network.Network` with every synaptic current computed by crossbars.
+
+Per layer, the feed-forward matrix and (if present) the recurrent matrix are each programmed onto
+crossbar tiles (:func:`~spikerec.hardware.crossbar.tiles.map_matrix`). Per-synapse delays become
+delay lines: every distinct (presynaptic neuron ``j``, delay ``d``) pair present in the layer gets its
+own word line driven by ``s_j[t - d]``, and the column of synapse ``(o, j)`` sits on line
+``(j, D[o, j])``. Input frames holding integer spike counts ``c`` are applied as ``max c`` successive
+binary reads (read ``r`` drives the lines with ``c >= r``) whose converted outputs are summed.
+Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
+of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_membrane`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from spikerec.errors import ShapeError
+from spikerec.hardware.crossbar.devices import CrossbarConfig, get_config
+from spikerec.hardware.crossbar.tiles import MappedMatrix, map_matrix
+from spikerec.hardware.event_sim import predict_from_membrane
+from spikerec.hardware.network import Layer, Network, to_dense
+
+__all__ = ["CrossbarSimulator", "CrossbarResult", "neuron_update", "delay_lines"]
+
+_CHUNK_ELEMENTS = 4_000_000  # reads x word lines per matmul block (bounds memory at ~32 MB per block)
+
+
+def neuron_update(v: np.ndarray, x: np.ndarray, rec: np.ndarray | None, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    """One dt step for a batch: membrane ``v [B, N]``, input current ``x [B, N]`` (bias included),
+    recurrent current ``rec [B, N]`` or None -> (new membrane, spikes bool [B, N]).
+
+    The IR's update, in the event simulator's order of operations (so float64 results match)::
+
+        decay_input: H = beta*V + k*(X + v_reset) (+ k*r)      else: H = beta*V + (X + k*v_reset) (+ r)
+    """
+    beta = layer.decay.astype(np.float64)
+    k = 1.0 - beta
+    vr = float(layer.reset_value)
+    if layer.decay_input:
+        u = x * k if vr == 0.0 else (x + vr) * k
+    else:
+        u = x if vr == 0.0 else x + k * vr
+    h = v * beta + u
+    if rec is not None:
+        h = h + rec * k if layer.decay_input else h + rec
+    if layer.kind != "lif":
+        return h, np.zeros(h.shape, dtype=bool)
+    spikes = h >= layer.threshold.astype(np.float64)
+    if layer.reset == "hard":
+        h = np.where(spikes, vr, h)
+    else:
+        h = h - layer.threshold.astype(np.float64) * spikes
+    return h, spikes
+
+
+def delay_lines(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word lines of a layer: (weights ``[n_out, L]``, source neuron ``[L]``, delay ``[L]``).
+
+    Without delays the lines are the inputs themselves. With delays there is one line per distinct
+    (source, delay) pair among the non-zero synapses, ordered by source then delay.
+    """
+    w = to_dense(layer.weight).astype(np.float64)
+    if layer.max_delay == 0:
+        return w, np.arange(layer.n_in), np.zeros(layer.n_in, dtype=np.int64)
+    d = layer.dense_delay()
+    post, pre = np.nonzero(w)
+    span = layer.max_delay + 1
+    keys = pre * span + d[post, pre]
+    line_keys, line_of = np.unique(keys, return_inverse=True)
+    w_lines = np.zeros((layer.n_out, line_keys.size))
+    w_lines[post, line_of] = w[post, pre]
+    return w_lines, line_keys // span, line_keys % span
+
+
+@dataclass
+class _MappedLayer:
+    layer: Layer
+    src: np.ndarray
+    delay: np.ndarray
+    ff: MappedMatrix
+    rec: MappedMatrix | None
+
+
+@dataclass
+class CrossbarResult:
+    """Output of :meth:`CrossbarSimulator.run`: ``spikes`` per layer ``[T, B, n_out]`` uint8 (None for
+    ``li``), ``membrane`` per layer (``li`` only, float32), ``predictions`` [B], ADC ``clipped`` and
+    ``conversions`` counts per layer."""
+
+    spikes: list[np.ndarray | None]
+    membrane: list[np.ndarray | None]
+    predictions: np.ndarray
+    clipped: list[int] = field(default_factory=list)
+    conversions: list[int] = field(default_factory=list)
+
+
+class CrossbarSimulator:
+    """A Network programmed onto crossbars with a device preset; ``run(frames [T, B, n_inputs])``.
+
+    The programmed conductances (all device randomness) are fixed at construction from ``seed``;
+    per-read noise draws continue across ``run`` calls.
+    """
+
+    def __init__(self, network: Network, preset: str | CrossbarConfig = "pcm", seed: int = 0, **overrides: Any):
+        network.validate()
+        self.network = network
+        self.config = get_config(preset, **overrides)
+        self.seed = seed
+        root = np.random.SeedSequence(seed)
+        self.layers: list[_MappedLayer] = []
+        for layer, (ff_seed, rec_seed) in zip(network.layers, (s.spawn(2) for s in root.spawn(len(network.layers)))):
+            w_lines, src, delay = delay_lines(layer)
+            rec = None if layer.recurrent_weight is None else map_matrix(layer.recurrent_weight, self.config, rec_seed)
+            self.layers.append(_MappedLayer(layer, src, delay, map_matrix(w_lines, self.config, ff_seed), rec))
+
+    def layer_report(self) -> list[dict[str, Any]]:
+        """Per layer: word lines, tiles, devices, stuck devices and the drift-compensation gain."""
+        out = []
+        for m in self.layers:
+            mats = [m.ff] + ([m.rec] if m.rec is not None else [])
+            out.append({"name": m.layer.name, "word_lines": int(m.src.size) + (m.layer.n_out if m.rec else 0),
+                        "tiles": sum(x.n_tiles for x in mats), "devices": sum(2 * x.g_pos.size for x in mats),
+                        "stuck_devices": sum(int(np.count_nonzero(x.stuck)) for x in mats),
+                        "drift_gain": [x.gain for x in mats]})
+        return out
+
+    def _line_inputs(self, m: _MappedLayer, spikes: np.ndarray) -> np.ndarray:
+        """Word-line drive ``[T, B, L]`` from presynaptic activity ``[T, B, n_in]`` through the delay lines."""
+        T = spikes.shape[0]
+        if not m.delay.any():
+            return spikes[:, :, m.src]
+        pad = int(m.delay.max())
+        padded = np.concatenate([np.zeros((pad,) + spikes.shape[1:], spikes.dtype), spikes])
+        out = np.empty(spikes.shape[:2] + (m.src.size,), spikes.dtype)
+        for d in np.unique(m.delay):
+            lines = np.nonzero(m.delay == d)[0]
+            out[:, :, lines] = padded[pad - d:pad - d + T][:, :, m.src[lines]]
+        return out
+
+    def _feedforward(self, m: _MappedLayer, drive: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Crossbar currents ``[T, B, n_out]`` for a non-negative integer drive ``[T, B, L]``."""
+        T, B, L = drive.shape
+        flat = drive.reshape(T * B, L)
+        out = np.zeros((T * B, m.layer.n_out))
+        clipped = conversions = 0
+        step = max(1, _CHUNK_ELEMENTS // max(L, 1))
+        for start in range(0, T * B, step):
+            block = flat[start:start + step]
+            for r in range(1, int(block.max(initial=0)) + 1):
+                y, c, n = m.ff.read((block >= r).astype(np.float64))
+                out[start:start + step] += y
+                clipped, conversions = clipped + c, conversions + n
+        return out.reshape(T, B, m.layer.n_out), clipped, conversions
+
+    def run(self, frames) -> CrossbarResult:
+        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch; binary or non-negative integer counts)."""
+        x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
+        if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
+            raise ShapeError(f"crossbar simulation: frames must be [T, B, {self.network.n_inputs}] (time-major), "
+                             f"got {list(x.shape)}")
+        if x.size and (np.any(x < 0) or np.any(x != np.round(x))):
+            raise ShapeError("crossbar simulation: word lines take binary spikes; frames must hold non-negative "
+                             "integer spike counts (bin without normalisation, or use binary=True)")
+        T, B, _ = x.shape
+        activity = x.astype(np.int64)
+        spikes_out, membranes, clipped, conversions = [], [], [], []
+        for m in self.layers:
+            layer = m.layer
+            current, c, n = self._feedforward(m, self._line_inputs(m, activity))
+            if layer.bias is not None:
+                current += layer.bias.astype(np.float64)
+            v = np.full((B, layer.n_out), float(layer.reset_value) if layer.kind == "lif" else 0.0)
+            spk = np.zeros((T, B, layer.n_out), dtype=np.uint8)
+            mem = np.zeros((T, B, layer.n_out), dtype=np.float32)
+            prev = np.zeros((B, layer.n_out))
+            for t in range(T):
+                rec = None
+                if m.rec is not None:
+                    rec, cr, nr = m.rec.read(prev) if prev.any() else (np.zeros_like(prev), 0, 0)
+                    c, n = c + cr, n + nr
+                v, s = neuron_update(v, current[t], rec, layer)
+                spk[t] = s
+                mem[t] = v
+                prev = s.astype(np.float64)
+            clipped.append(c)
+            conversions.append(n)
+            if layer.kind == "lif":
+                spikes_out.append(spk)
+                membranes.append(None)
+            else:
+                spikes_out.append(None)
+                membranes.append(mem)
+            activity = spk.astype(np.int64)
+        out = membranes[-1]
+        preds = predict_from_membrane(out, self.network.readout) if out is not None else \
+            spikes_out[-1].sum(axis=0).argmax(axis=1)
+        return CrossbarResult(spikes_out, membranes, preds, clipped, conversions)
