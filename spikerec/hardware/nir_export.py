@@ -35,8 +35,13 @@ from spikerec.io import atomic_path, to_jsonable
 __all__ = ["to_nir", "from_nir", "save_nir", "load_nir"]
 
 
-def to_nir(network: Network, dt_s: float | None = None):
-    """NIR graph of ``network`` (see module docstring for the encoding)."""
+def to_nir(network: Network, dt_s: float | None = None, unit_r: bool = False):
+    """NIR graph of ``network`` (see module docstring for the encoding).
+
+    ``unit_r``: emit ``r = 1`` everywhere, folding ``r = tau/dt`` of ``decay_input=False`` layers into
+    their input and recurrent weights (for importers that ignore ``r``, e.g. norse; costs one float32
+    rounding of those weights, so the round trip is then no longer bit-exact).
+    """
     import nir
 
     network.validate()
@@ -49,15 +54,16 @@ def to_nir(network: Network, dt_s: float | None = None):
             raise ConfigError(f"to_nir: layer {layer.name!r} uses reset={layer.reset!r}; NIR's LIF only resets to "
                               f"v_reset (hard reset), so soft-reset networks cannot be exported")
         neuron = f"{layer.name}.{layer.kind}"
-        nodes[neuron] = _neuron_node(layer, dt_s)
-        w = to_dense(layer.weight).astype(np.float32)
+        nodes[neuron], r = _neuron_node(layer, dt_s, unit_r)
+        scale = r if unit_r and not layer.decay_input else None
+        w = _scaled(to_dense(layer.weight), scale)
         d = layer.dense_delay()
         groups = sorted(set(np.unique(d[w != 0]).tolist()) | ({0} if layer.bias is not None or not w.any() else set()))
         for delay in groups:
             wd = np.where(d == delay, w, np.float32(0)) if len(groups) > 1 else w
             key = f"{layer.name}.w{delay}"
-            bias = layer.bias if delay == 0 else None
-            nodes[key] = nir.Affine(weight=wd, bias=bias.astype(np.float32)) if bias is not None \
+            bias = _scaled(layer.bias, scale) if delay == 0 and layer.bias is not None else None
+            nodes[key] = nir.Affine(weight=wd, bias=bias) if bias is not None \
                 else nir.Linear(weight=wd)
             edges.append((prev, key))
             if delay == 0:
@@ -67,7 +73,7 @@ def to_nir(network: Network, dt_s: float | None = None):
                 nodes[dkey] = nir.Delay(delay=np.full(layer.n_out, delay * dt_s))
                 edges += [(key, dkey), (dkey, neuron)]
         if layer.recurrent_weight is not None:
-            nodes[f"{layer.name}.rec"] = nir.Linear(weight=to_dense(layer.recurrent_weight).astype(np.float32))
+            nodes[f"{layer.name}.rec"] = nir.Linear(weight=_scaled(to_dense(layer.recurrent_weight), scale))
             edges += [(neuron, f"{layer.name}.rec"), (f"{layer.name}.rec", neuron)]
         prev = neuron
     nodes["output"] = nir.Output(output_type=np.array([network.n_classes]))
@@ -79,7 +85,15 @@ def to_nir(network: Network, dt_s: float | None = None):
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def _neuron_node(layer: Layer, dt_s: float):
+def _scaled(a: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """``a`` (rows scaled by ``scale`` [n_out] in float64 first) as float32."""
+    if scale is None:
+        return np.asarray(a, dtype=np.float32)
+    return (a.astype(np.float64) * (scale[:, None] if a.ndim == 2 else scale)).astype(np.float32)
+
+
+def _neuron_node(layer: Layer, dt_s: float, unit_r: bool = False):
+    """(NIR neuron node, the r the IR dynamics need [n_out])."""
     import nir
 
     beta = layer.decay.astype(np.float64)
@@ -87,10 +101,11 @@ def _neuron_node(layer: Layer, dt_s: float):
         raise ConfigError(f"to_nir: layer {layer.name!r} has decay 1 (no leak, tau = inf); NIR needs a finite tau")
     tau = dt_s / (1.0 - beta)
     r = np.ones_like(tau) if layer.decay_input else tau / dt_s
+    r_node = np.ones_like(tau) if unit_r else r
     vr = np.full_like(tau, layer.reset_value)
     if layer.kind == "li":
-        return nir.LI(tau=tau, r=r, v_leak=np.zeros_like(tau))
-    return nir.LIF(tau=tau, r=r, v_leak=vr, v_threshold=layer.threshold.astype(np.float32), v_reset=vr.copy())
+        return nir.LI(tau=tau, r=r_node, v_leak=np.zeros_like(tau)), r
+    return nir.LIF(tau=tau, r=r_node, v_leak=vr, v_threshold=layer.threshold.astype(np.float32), v_reset=vr.copy()), r
 
 
 def save_nir(network: Network, path: str | Path, dt_s: float | None = None) -> Path:
