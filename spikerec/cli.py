@@ -21,6 +21,8 @@ SUBCOMMAND_MODULES = [
     "spikerec.datasets.cli",
     "spikerec.training.cli",
     "spikerec.pruning.cli",
+    "spikerec.hardware.energy_cli",
+    "spikerec.demo.cli",
 ]
 
 

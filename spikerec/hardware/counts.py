@@ -53,7 +53,7 @@ class CrossbarGeometry:
     """How a layer's weight matrix is cut into crossbar tiles (inputs drive rows, outputs are columns).
 
     ``rows`` x ``cols`` cells per tile; ``cols_per_weight`` = 2 for a differential (G+ / G-) pair.
-    Per step, every input event drives its row in each tile of its row block (``crossbar_row_reads``);
+    Per step, every input event drives its row in each column tile of the layer (``crossbar_row_reads``);
     every tile with at least one driven row converts all its columns (``adc_conversions``, one per
     column, ADCs shared as the simulator's config says); ``tile_steps`` = tiles x steps (static periphery).
     A recurrent weight matrix occupies its own tiles driven by the layer's previous-step spikes.
@@ -161,6 +161,17 @@ class Workload:
         layers = {name: {k: v + other.layers[name][k] for k, v in counts.items()} for name, counts in self.layers.items()}
         return Workload(self.structure, layers, self.n_samples + other.n_samples, self.parameter_count,
                         self.footprint_bytes, self.crossbar, self.source, {**self.extra, **other.extra})
+
+    def simulator_counts(self) -> dict[str, dict[str, float]]:
+        """The counts under the event simulator's names and layout (``EventSimulator.run(...).counts``):
+        per-sample means and ``<name>_total`` sums; ``synaptic_events`` = ``synaptic_ops + recurrent_ops``."""
+        n = max(self.n_samples, 1)
+        out = {}
+        for name, c in [*self.layers.items(), ("total", self.total())]:
+            sums = {"input_spikes": c["input_spikes"], "synaptic_events": c["synaptic_ops"] + c["recurrent_ops"],
+                    "neuron_updates": c["neuron_updates"], "spikes_out": c["spikes_out"]}
+            out[name] = {**{k: v / n for k, v in sums.items()}, **{f"{k}_total": int(v) for k, v in sums.items()}}
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per-sample means per layer and in total, plus the static figures."""
@@ -342,10 +353,10 @@ def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | Non
         row_reads = c["input_spikes"] * col_tiles
         if s.recurrent_fan_out is not None and spikes is not None:
             tiles += crossbar.row_tiles(s.n_out) * col_tiles
-            # recurrent tiles are driven by the previous step's spikes: the spikes of steps 0 .. len-2
-            prev_valid = _valid_mask(valid.shape[0], torch.as_tensor(np.maximum(lengths - 1, 0)))
-            active_blocks = active_blocks + _row_block_activity(spikes, prev_valid, crossbar.rows)
-            row_reads = row_reads + _events_per_channel(spikes, prev_valid).sum(axis=1) * col_tiles
+            # recurrent tiles are driven by the layer's own spikes (read one step later; like recurrent_ops,
+            # every spike counts, also those of the last step)
+            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.rows)
+            row_reads = row_reads + spikes_out * col_tiles
         c["crossbar_row_reads"] = row_reads
         c["adc_conversions"] = active_blocks * crossbar.columns_used(s.n_out)
         c["tile_steps"] = steps * tiles
@@ -374,32 +385,34 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
         torch.as_tensor(lengths).cpu(), dtype=np.int64)
     if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
         raise ShapeError(f"count_workload: lengths must be [B={b}] integers in [0, T={t}], got {lengths.tolist()}")
-    if isinstance(network_or_model, Network):
+    is_network = isinstance(network_or_model, Network)
+    if is_network:
         structure = structure_from_network(network_or_model)
-        activity = _network_activity(network_or_model, x)
-        n_params = sum(s.n_parameters for s in structure)
-        footprint = _network_footprint(network_or_model)
-        source = "network"
     elif isinstance(network_or_model, torch.nn.Module):
         structure = structure_from_model(network_or_model)
-        device = next(network_or_model.parameters()).device
-        activity = [(a.cpu(), None if s is None else s.cpu()) for a, s in _model_activity(network_or_model, x.to(device))]
-        n_params = sum(p.numel() for p in network_or_model.parameters())
-        footprint = sum(p.numel() * p.element_size() for p in network_or_model.parameters()) + sum(
-            buf.numel() * buf.element_size() for buf in network_or_model.buffers())
-        source = "model"
     else:
         raise ConfigError(f"count_workload: expected a spikerec Network or SpikingNetwork, got "
                           f"{type(network_or_model).__name__}")
     if structure[0].n_in != x.shape[2]:
         raise ShapeError(f"count_workload: frames have {x.shape[2]} channels but the first layer reads "
                          f"{structure[0].n_in}")
+    if is_network:
+        activity = _network_activity(network_or_model, x)
+        n_params = sum(s.n_parameters for s in structure)
+        footprint = _network_footprint(network_or_model)
+    else:
+        param = next(network_or_model.parameters())
+        activity = [(a.cpu(), None if s is None else s.cpu())
+                    for a, s in _model_activity(network_or_model, x.to(param.device, param.dtype))]
+        n_params = sum(p.numel() for p in network_or_model.parameters())
+        footprint = sum(p.numel() * p.element_size() for p in network_or_model.parameters()) + sum(
+            buf.numel() * buf.element_size() for buf in network_or_model.buffers())
     valid = _valid_mask(t, torch.as_tensor(lengths))
     layers = {}
     for s, (inp, spikes) in zip(structure, activity):
         counts = _layer_counts(s, inp, spikes, lengths, valid, crossbar)
         layers[s.name] = {k: float(v.sum()) for k, v in counts.items()}
-    return Workload(structure, layers, b, int(n_params), int(footprint), crossbar, source)
+    return Workload(structure, layers, b, int(n_params), int(footprint), crossbar, "network" if is_network else "model")
 
 
 def _network_footprint(network) -> int:

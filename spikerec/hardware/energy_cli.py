@@ -1,0 +1,143 @@
+"""``spikerec energy RUN_DIR|NETWORK_FILE --data DIR``: measured workload and energy per sample.
+
+A run directory (written by ``spikerec train``) is counted with its torch model (best.pt, integer
+delays); a network file (``.h5``, the hardware IR) with the event simulator. Padding steps of a batch
+are not counted. Writes ``energy.json``, ``energy.md`` and ``energy.png`` into ``--out`` (default
+``RUN_DIR/energy_<split>`` or ``<file stem>_energy_<split>`` next to the network file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from spikerec.errors import CheckpointError, ConfigError
+
+
+def _datasets_for_run(run_dir: Path, data_dir: str):
+    from spikerec.config import load_recipe
+    from spikerec.training.runs import load_datasets
+
+    recipe = load_recipe(run_dir / "recipe.toml")
+    return recipe, load_datasets(recipe, data_dir)
+
+
+def _model_for_run(run_dir: Path, recipe, dataset):
+    from spikerec.models import build_model
+    from spikerec.training.checkpoint import load_checkpoint
+
+    model = build_model(recipe, dataset.n_channels, dataset.n_classes)
+    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
+    return model.eval()
+
+
+def _dataset_kind(network, data_dir: Path) -> str:
+    """Which data set a network file was trained on: its metadata, else the files present in ``data_dir``."""
+    kind = network.metadata.get("dataset")
+    if kind:
+        return str(kind)
+    found = [k for k in ("shd", "ssc") if (data_dir / f"{k}_test.h5").exists()]
+    if len(found) != 1:
+        raise ConfigError(f"{data_dir}: cannot tell the data set of this network (metadata has no 'dataset' and the "
+                          f"directory holds {'both' if found else 'neither'} shd_test.h5 / ssc_test.h5)")
+    return found[0]
+
+
+def _datasets_for_network(network, data_dir: str):
+    from spikerec.datasets import build_frame_datasets
+
+    meta = network.metadata
+    return build_frame_datasets(data_dir, dataset=_dataset_kind(network, Path(data_dir)), bin_ms=network.dt_ms,
+                                pool=network.input_pooling, binary=bool(meta.get("binary", False)),
+                                max_duration_ms=meta.get("max_duration_ms") or None)
+
+
+def _crossbar_overrides(items: list[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in ("rows", "cols", "cols_per_weight", "adc_bits"):
+            raise ConfigError(f"--crossbar {item!r}: expected KEY=INT with KEY one of rows, cols, cols_per_weight, "
+                              f"adc_bits")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            raise ConfigError(f"--crossbar {item!r}: {value!r} is not an integer") from None
+    return out
+
+
+def run_energy(target: str | Path, data_dir: str, hardware: list[str] | None = None, split: str = "test",
+               baseline: str = "ann-45nm", out_dir: str | Path | None = None, batch_size: int = 64,
+               max_samples: int | None = None, crossbar_config: Any = None) -> dict[str, Any]:
+    """Count the workload of a run directory or network file on ``split`` and write the energy report."""
+    from torch.utils.data import DataLoader
+
+    from spikerec.datasets import pad_collate
+    from spikerec.hardware.counts import count_dataset
+    from spikerec.hardware.energy.report import (DEFAULT_HARDWARE, crossbar_geometry, energy_report,
+                                                 resolve_models, write_report)
+
+    models = resolve_models(hardware or DEFAULT_HARDWARE, baseline, crossbar_config)
+    target = Path(target)
+    if target.is_dir():
+        if not (target / "recipe.toml").exists():
+            raise CheckpointError(f"{target}: no recipe.toml; is this a run directory written by 'spikerec train'?")
+        recipe, datasets = _datasets_for_run(target, data_dir)
+        subject = _model_for_run(target, recipe, datasets[split])
+        default_out = target / f"energy_{split}"
+    else:
+        from spikerec.hardware.network import Network
+
+        subject = Network.load(target)
+        datasets = _datasets_for_network(subject, data_dir)
+        default_out = target.with_name(f"{target.stem}_energy_{split}")
+    dataset = datasets[split]
+    if len(dataset) == 0:
+        raise ConfigError(f"{data_dir}: split '{split}' is empty; choose another --split")
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
+    workload = count_dataset(subject, loader, crossbar=crossbar_geometry(models), max_samples=max_samples)
+    report = energy_report(workload, models, baseline)
+    report.update({"target": str(target), "split": split})
+    report["files"] = write_report(report, out_dir or default_out)
+    return report
+
+
+def _energy(args: argparse.Namespace) -> int:
+    from spikerec.cli import print_result
+    from spikerec.hardware.energy.report import markdown_report
+
+    print(f"spikerec energy: counting {args.target} on split '{args.split}' ...", file=sys.stderr)
+    report = run_energy(args.target, args.data, args.hardware, args.split, args.baseline, args.out, args.batch_size,
+                        args.max_samples, _crossbar_overrides(args.crossbar))
+    human = markdown_report(report) + f"\nreport: {report['files']['markdown']}, plot: {report['files']['plot']}"
+    print_result(report, args.json, human)
+    return 0
+
+
+def register(subparsers) -> None:
+    from spikerec.hardware.energy.report import BASELINE, DEFAULT_HARDWARE
+    from spikerec.hardware.energy.tables import list_models
+
+    p = subparsers.add_parser(
+        "energy", help="measured workload (synaptic ops, spikes, memory traffic) and energy per sample",
+        description="Count the workload of a trained run (RUN_DIR) or an exported network file (.h5) on a data "
+                    "split and price it with energy models (packaged: " + ", ".join(list_models()) + "; or a "
+                    "path to your own .toml). Energies are joules per sample: SynOps-only and memory-inclusive, "
+                    "beside the ANN baseline.")
+    p.add_argument("target", help="run directory written by 'spikerec train', or a network .h5 file")
+    p.add_argument("--data", required=True, help="data directory (shd_*.h5 or ssc_*.h5)")
+    p.add_argument("--hardware", nargs="+", metavar="NAME", default=list(DEFAULT_HARDWARE),
+                   help=f"energy models (names or .toml paths; default: {' '.join(DEFAULT_HARDWARE)})")
+    p.add_argument("--baseline", default=BASELINE, help=f"ANN baseline model (default {BASELINE})")
+    p.add_argument("--split", choices=["test", "val", "train"], default="test")
+    p.add_argument("--crossbar", action="append", metavar="KEY=INT",
+                   help="crossbar geometry for crossbar models: rows, cols, cols_per_weight, adc_bits (repeatable)")
+    p.add_argument("--max-samples", type=int, help="count only the first N samples of the split")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", help="report directory (default RUN_DIR/energy_SPLIT or FILE_energy_SPLIT)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    p.set_defaults(func=_energy)
