@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = [
     "spikerec.datasets.cli",
     "spikerec.training.cli",
     "spikerec.pruning.cli",
+    "spikerec.hardware.cli",
     "spikerec.hardware.energy_cli",
     "spikerec.demo.cli",
 ]
