@@ -69,13 +69,21 @@ def test_delays_move_events_but_do_not_change_feedforward_counts():
 
 def test_crossbar_counts_hand_computed():
     # rows=2: inputs {0,1} and {2} are two row blocks; n_out=2 fits one column tile; recurrent 2x2 is one more tile
-    w = count_workload(tiny_network(), FRAMES, crossbar=CrossbarGeometry(rows=2, cols=2, cols_per_weight=1))
+    w = count_workload(tiny_network(), FRAMES, crossbar=CrossbarGeometry(rows=2, cols=2))
     h = w.layers["hidden0"]
     assert h["tile_steps"] == 3 * 3
     assert h["crossbar_row_reads"] == 3 + 5  # input events + recurrent spikes, one column tile each
     assert h["adc_conversions"] == (3 + 3) * 2  # active (block, step) pairs: ff t0 b0, t1 b0, t1 b1; rec t0, t1, t2
-    with pytest.raises(ConfigError, match="cols_per_weight"):
-        CrossbarGeometry(rows=2, cols=2, cols_per_weight=3)
+    with pytest.raises(ConfigError, match="rows"):
+        CrossbarGeometry(rows=0, cols=2)
+
+
+def test_crossbar_tiles_match_the_crossbar_simulator_mapping():
+    from spikerec.hardware.crossbar import get_config, map_matrix
+
+    w = np.random.default_rng(0).normal(size=(70, 300)).astype(np.float32)
+    cfg = get_config("ideal", tile_rows=64, tile_cols=32)
+    assert CrossbarGeometry(64, 32).tiles(300, 70) == map_matrix(w, cfg).n_tiles == 5 * 3
 
 
 def _model(kind: str, batchnorm: bool, pruned: bool = False) -> torch.nn.Module:

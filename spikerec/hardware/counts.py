@@ -50,35 +50,32 @@ CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
 
 @dataclass(frozen=True)
 class CrossbarGeometry:
-    """How a layer's weight matrix is cut into crossbar tiles (inputs drive rows, outputs are columns).
+    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.crossbar` does.
 
-    ``rows`` x ``cols`` cells per tile; ``cols_per_weight`` = 2 for a differential (G+ / G-) pair.
-    Per step, every input event drives its row in each column tile of the layer (``crossbar_row_reads``);
-    every tile with at least one driven row converts all its columns (``adc_conversions``, one per
-    column, ADCs shared as the simulator's config says); ``tile_steps`` = tiles x steps (static periphery).
-    A recurrent weight matrix occupies its own tiles driven by the layer's previous-step spikes.
+    Inputs drive word lines (``rows`` per tile); each output is a differential column pair (``cols``
+    pairs per tile) with its own ADC. Per step, every input event drives its row in each column tile of
+    the layer (``crossbar_row_reads``); every tile with at least one driven row converts each of its
+    column pairs once (``adc_conversions``); ``tile_steps`` = tiles x steps (static periphery). A
+    recurrent weight matrix occupies its own tiles, driven by the layer's spikes.
     """
 
-    rows: int = 128
-    cols: int = 128
-    cols_per_weight: int = 2
+    rows: int = 256
+    cols: int = 256
 
     def __post_init__(self):
-        for name in ("rows", "cols", "cols_per_weight"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"crossbar geometry: {name} must be >= 1, got {getattr(self, name)}")
-        if self.cols_per_weight > self.cols:
-            raise ConfigError(f"crossbar geometry: cols_per_weight={self.cols_per_weight} > cols={self.cols}")
+        for name in ("rows", "cols"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"crossbar geometry: {name} must be an integer >= 1, got {getattr(self, name)!r}")
 
     def column_tiles(self, n_out: int) -> int:
-        return math.ceil(n_out * self.cols_per_weight / self.cols)
+        return math.ceil(n_out / self.cols)
 
     def row_tiles(self, n_in: int) -> int:
         return math.ceil(n_in / self.rows)
 
-    def columns_used(self, n_out: int) -> int:
-        """ADC conversions when one row block of a layer is active (all used columns of its tiles)."""
-        return n_out * self.cols_per_weight
+    def tiles(self, n_in: int, n_out: int) -> int:
+        """Tiles of a [n_out, n_in] matrix (``MappedMatrix.n_tiles`` of the crossbar simulator)."""
+        return self.row_tiles(n_in) * self.column_tiles(n_out)
 
 
 @dataclass
@@ -348,17 +345,17 @@ def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | Non
     c["ann_activation_writes"] = c["neuron_updates"]
     if crossbar is not None:
         col_tiles = crossbar.column_tiles(s.n_out)
-        tiles = crossbar.row_tiles(s.n_in) * col_tiles
+        tiles = crossbar.tiles(s.n_in, s.n_out)
         active_blocks = _row_block_activity(x, valid, crossbar.rows)
         row_reads = c["input_spikes"] * col_tiles
         if s.recurrent_fan_out is not None and spikes is not None:
-            tiles += crossbar.row_tiles(s.n_out) * col_tiles
+            tiles += crossbar.tiles(s.n_out, s.n_out)
             # recurrent tiles are driven by the layer's own spikes (read one step later; like recurrent_ops,
             # every spike counts, also those of the last step)
             active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.rows)
             row_reads = row_reads + spikes_out * col_tiles
         c["crossbar_row_reads"] = row_reads
-        c["adc_conversions"] = active_blocks * crossbar.columns_used(s.n_out)
+        c["adc_conversions"] = active_blocks * s.n_out  # one per column pair of the active row block's tiles
         c["tile_steps"] = steps * tiles
     return c
 

@@ -5,7 +5,7 @@ A model file (see ``models/*.toml`` for the packaged ones) holds::
     name, description, kind = "snn" | "ann"
     [constants]  NAME = { value, unit ("fJ" | "pJ" | "nJ" | "uJ" | "mJ" | "J"), source, secondary?, note? }
     [memory]     weight_bits, state_bits, [[memory.sram]] { max_bytes (inf allowed), access_bits, energy = {...} }
-    [crossbar]   rows, cols, cols_per_weight, adc_bits           (only for models using crossbar counts)
+    [crossbar]   rows, cols (column pairs), adc_bits             (only for models using crossbar counts)
     [[terms]]    name, count = KEY | [KEYS], category = "compute" | "memory" | "periphery",
                  energy = CONSTANT | [CONSTANTS]  or  memory = "weights" | "state",  per = 1.0, synops = false
 
@@ -105,21 +105,16 @@ class EnergyModel:
         return rows
 
     def with_crossbar_config(self, config: Any) -> "EnergyModel":
-        """This model re-targeted to a crossbar simulator configuration (object or dict).
-
-        Reads ``tile_rows``/``rows``, ``tile_cols``/``cols``, ``differential`` or ``cols_per_weight`` and
-        ``adc_bits`` when present; the ADC energy is rescaled by ``2**(adc_bits - model adc_bits)``
-        (constant Walden figure of merit).
+        """This model re-targeted to a crossbar configuration: a
+        :class:`spikerec.hardware.crossbar.CrossbarConfig` (``tile_rows``, ``tile_cols``, ``adc_bits``) or a
+        dict with ``rows``/``cols``/``adc_bits``. The ADC energy is rescaled by ``2**(adc_bits - model
+        adc_bits)`` (constant Walden figure of merit); ``adc_bits = None`` (ideal ADC) keeps the model's.
         """
         if self.crossbar is None:
             raise ConfigError(f"energy model {self.name!r} has no [crossbar] section to configure")
         get = (lambda k: config.get(k)) if isinstance(config, dict) else (lambda k: getattr(config, k, None))
         rows = _first(get, ("tile_rows", "rows"), self.crossbar.rows)
         cols = _first(get, ("tile_cols", "cols"), self.crossbar.cols)
-        cpw = _first(get, ("cols_per_weight",), None)
-        if cpw is None:
-            diff = get("differential")
-            cpw = self.crossbar.cols_per_weight if diff is None else (2 if diff else 1)
         bits = _first(get, ("adc_bits",), self.adc_bits)
         constants = dict(self.constants)
         if bits is not None and self.adc_bits is not None and "adc_conversion" in constants and bits != self.adc_bits:
@@ -128,7 +123,7 @@ class EnergyModel:
             constants["adc_conversion"] = Constant(c.name, c.joules * scale, c.value * scale, c.unit, c.source,
                                                    c.secondary, f"{c.note}; rescaled x{scale:g} to {bits}-bit ADC")
         return EnergyModel(self.name, self.description, self.kind, constants, self.terms, self.weight_bits,
-                           self.state_bits, self.sram, CrossbarGeometry(int(rows), int(cols), int(cpw)),
+                           self.state_bits, self.sram, CrossbarGeometry(int(rows), int(cols)),
                            None if bits is None else int(bits), self.path)
 
 
@@ -232,8 +227,8 @@ def parse_model(data: dict, where: str = "energy model") -> EnergyModel:
     crossbar, adc_bits = None, None
     if "crossbar" in data:
         cb = _typed(where, data, "crossbar", dict)
-        _unknown(where, cb, ("rows", "cols", "cols_per_weight", "adc_bits"), "crossbar.")
-        geometry = {k: _typed(where, cb, k, int, prefix="crossbar.") for k in ("rows", "cols", "cols_per_weight")}
+        _unknown(where, cb, ("rows", "cols", "adc_bits"), "crossbar.")
+        geometry = {k: _typed(where, cb, k, int, prefix="crossbar.") for k in ("rows", "cols")}
         crossbar = CrossbarGeometry(**geometry)
         adc_bits = _typed(where, cb, "adc_bits", int, required=False, prefix="crossbar.")
     terms = []
@@ -251,7 +246,7 @@ def parse_model(data: dict, where: str = "energy model") -> EnergyModel:
             if c not in known_counts:
                 _fail(where, f"{prefix}count", f"unknown count {c!r}; known: {list(known_counts)}")
             if c in CROSSBAR_KEYS and crossbar is None:
-                _fail(where, f"{prefix}count", f"count {c!r} needs a [crossbar] section (rows, cols, cols_per_weight)")
+                _fail(where, f"{prefix}count", f"count {c!r} needs a [crossbar] section (rows, cols)")
         category = _typed(where, raw, "category", str, prefix=prefix)
         if category not in CATEGORIES:
             _fail(where, f"{prefix}category", f"must be one of {list(CATEGORIES)}, got {category!r}")
