@@ -142,3 +142,16 @@ def test_offline_error_names_url_and_manual_steps(tmp_path):
         dl.download_dataset("shd", tmp_path, base_url=url, timeout=5)
     msg = str(err.value)
     assert f"{url}shd_train.h5.zip" in msg and "by hand" in msg and "--data" in msg
+
+
+def test_cli_download(server, tmp_path, capsys):
+    from spikerec.cli import main
+
+    out = tmp_path / "data"
+    assert main(["data", "download", "--dataset", "ssc", "--variant", "gz", "--data", str(out),
+                 "--base-url", server["url"], "--json"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("{")
+    assert (out / "ssc_valid.h5").is_file()
+    assert main(["data", "download", "--dataset", "shd", "--data", str(out), "--base-url", server["url"]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "md5 mismatch" in err  # built-in SHD md5 vs the synthetic archive
