@@ -18,6 +18,7 @@ _LAZY = {
     "to_nir": "spikerec.hardware.nir_export",
     "from_nir": "spikerec.hardware.nir_export",
     "export_lava": "spikerec.hardware.lava_export",
+    "simulate_crossbar": "spikerec.hardware.crossbar.evaluate",
 }
 
 __all__ = sorted(_LAZY)
