@@ -143,10 +143,11 @@ class SpikeFile:
 
     @property
     def class_names(self) -> list[str] | None:
-        f = self._handle()
-        if KEYS_KEY not in f:
-            return None
-        return [k.decode() if isinstance(k, bytes) else str(k) for k in f[KEYS_KEY][()]]
+        if not hasattr(self, "_class_names"):  # read once: sample() consults it on every call
+            f = self._handle()
+            self._class_names = ([k.decode() if isinstance(k, bytes) else str(k) for k in f[KEYS_KEY][()]]
+                                 if KEYS_KEY in f else None)
+        return self._class_names
 
     @property
     def n_classes(self) -> int | None:
