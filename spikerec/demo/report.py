@@ -1,0 +1,68 @@
+"""``report.md`` for a demo run: the numbers as tables, the figures inline, every artefact listed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from spikerec.io import atomic_write_text
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f} %"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _sections(r: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if "data" in r:
+        d = r["data"]
+        lines += ["## Data", "",
+                  f"Synthetic `{d['kind']}` set in the SHD file layout: {d['train_samples']} training and "
+                  f"{d['test_samples']} test samples, {d['classes']} classes, {d['channels']} channels. Classes differ "
+                  "only in the relative timing of channel groups, which is what synaptic delays can learn.", ""]
+    if "train_delays" in r:
+        lines += ["## Training: what delays buy", ""]
+        rows = [[name, _pct(r[f"train_{key}"]["val_accuracy"]), _pct(r[f"train_{key}"]["test_accuracy"]),
+                 r[f"train_{key}"]["n_parameters"], f"{r[f'train_{key}']['seconds']:.1f}"]
+                for name, key in (("learned delays", "delays"), ("no delays", "no-delays"))]
+        lines += _table(["model", "val accuracy", "test accuracy", "parameters", "train s"], rows)
+    if "eval" in r:
+        e = r["eval"]
+        lines += ["## Integer delays (what hardware runs)", "",
+                  f"Test accuracy with rounded integer delays: **{_pct(e['integer_delay_accuracy'])}** "
+                  f"(continuous positions: {_pct(e['continuous_delay_accuracy'])}, {e['samples']} samples).", ""]
+    if "pruning" in r:
+        p = r["pruning"]
+        lines += ["## Lyapunov noise pruning of a heterogeneous recurrent SNN", "",
+                  "Pruned without task data, then trained on the task:", ""]
+        lines += _table(["neuron sparsity", "synapse sparsity", "lambda_max before (1/ms)", "lambda_max after (1/ms)",
+                         "test accuracy"],
+                        [[f"{p['neuron_sparsity']:.2f}", f"{p['synapse_sparsity']:.2f}",
+                          f"{p['lyapunov_max_before']:.4f}", f"{p['lyapunov_max_after']:.4f}",
+                          _pct(p["test_accuracy"])]])
+    return lines
+
+
+def write_report(demo) -> Path:
+    """Write ``demo.out/report.md`` from ``demo.results`` and ``demo.figures``."""
+    r = demo.results
+    lines = ["# spikerec demo report", "",
+             f"{'Quick' if r.get('quick') else 'Full'} run, seed {demo.seed}, {r.get('seconds', 0):.0f} s in total.", ""]
+    lines += _sections(r)
+    if demo.figures:
+        lines += ["## Figures", ""]
+        for name, path in demo.figures.items():
+            lines += [f"### {name.replace('_', ' ')}", "", f"![{name}]({os.path.relpath(path, demo.out)})", ""]
+    lines += ["## Artefacts", ""]
+    for path in sorted(p for p in demo.out.rglob("*") if p.is_file() and ".spikerec_cache" not in p.parts):
+        lines.append(f"- `{path.relative_to(demo.out)}`")
+    report = demo.out / "report.md"
+    atomic_write_text(report, "\n".join(lines) + "\n")
+    return report
