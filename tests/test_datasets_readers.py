@@ -121,3 +121,15 @@ def test_multiworker_dataloader_reads_every_sample(tmp_path):
     got = sorted((int(ev["t"][0]), len(ev), y) for ev, y in loader)
     want = sorted((int(np.rint(times[i].astype(np.float16).astype(np.float64).min() * 1e6)), len(times[i]), labels[i]) for i in range(12))
     assert got == want
+
+
+def test_compensating_length_mismatches_do_not_misattribute_errors(tmp_path):
+    times, units, labels = _good(6)
+    times[1] = np.append(times[1], 0.4)  # one time too many ...
+    units[2] = units[2][:-1]  # ... one unit too few: the flat arrays still have equal length
+    units[4][0] = 900
+    path = _write(tmp_path / "f.h5", times, units, labels)
+    ev = load_events(path, on_error="skip")
+    assert sorted(ev.skipped.reasons) == [1, 2, 4] and "unit" in ev.skipped.reasons[4]
+    np.testing.assert_array_equal(ev.index, [0, 3, 5])
+    np.testing.assert_array_equal(ev.sample(1)[1], units[3])

@@ -254,7 +254,7 @@ class SpikeFile:
         n_classes = self.n_classes
         if n_classes is not None:
             mark(labels >= n_classes, lambda i: f"label {labels[i]} out of range [0, {n_classes})")
-        if len(flat_t) == len(flat_u):  # per-event checks need aligned events
+        if np.array_equal(lengths, unit_lengths):  # vectorised per-event checks need aligned samples
             sample_of = np.repeat(np.arange(len(lengths)), lengths)
             bad_t = ~np.isfinite(flat_t) | (flat_t < 0)
             if bad_t.any():
