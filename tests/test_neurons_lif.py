@@ -217,3 +217,18 @@ def test_bad_input_raises_typed_errors():
         LI(4).train()(bad)
     with pytest.raises(ConfigError):
         NF.set_backend("cuda-magic")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("reset", ["hard", "soft"])
+def test_cuda_matches_cpu(reset):
+    x, v0, beta, th = _params(T=20, B=4, N=16, dtype=torch.float32)
+    outs = []
+    for device in ("cpu", "cuda"):
+        args = [t.detach().to(device).requires_grad_() for t in (x, v0, beta, th)]
+        S, _, V = NF.lif_multistep(*args, reset=reset, return_membrane=True)
+        grads = torch.autograd.grad(S.sum() + V.square().sum(), args)
+        outs.append([t.cpu() for t in (S, V, *grads)])
+    assert torch.equal(outs[0][0], outs[1][0])
+    for a, b in zip(outs[0][1:], outs[1][1:]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -19,7 +19,10 @@ Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-
 A recurrent layer adds ``S[t-1] @ W_rec^T`` to ``X[t]``. ``detach_reset`` stops the gradient through
 the spike inside the reset (not through the spike output).
 
-All kernels work on any device with plain torch ops; they are written for CPU first.
+Backends: the non-recurrent LIF runs a compiled C kernel on CPU when a C compiler is available
+(:mod:`spikerec.neurons._cpu_kernel`, one pass per direction, bitwise-identical forward); everywhere
+else (CUDA, recurrent and adaptive layers, no compiler) the same ``autograd.Function`` runs on plain
+torch ops, whose whole-tensor backward suits GPUs. Choose with :func:`set_backend` or ``SPIKEREC_KERNEL``.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from spikerec.errors import ConfigError, NonFiniteError, ParameterError, ShapeEr
 from spikerec.neurons import _cpu_kernel
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "adlif_multistep", "reset_membrane", "decay_from_tau", "check_sequence",
-           "set_backend", "get_backend", "backend"]
+__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "adlif_multistep", "reset_membrane", "decay_from_tau",
+           "check_sequence", "check_finite", "set_backend", "get_backend", "backend"]
 
 _BACKENDS = ("auto", "torch", "c")
 _backend = os.environ.get("SPIKEREC_KERNEL", "auto")
@@ -257,7 +260,7 @@ class _LIFFunction(torch.autograd.Function):
             gV[:-1] = GH[1:] * beta  # gradient on V[t] from H[t+1]
             gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
             if dvds is not None:
-                gs_tot.addcmul_(gV, dvds if torch.is_tensor(dvds) else torch.as_tensor(dvds))
+                gs_tot.addcmul_(gV, dvds)
             if weight is not None:
                 gs_tot[:-1] += torch.matmul(gI_all[1:], weight)
             g = -(gs_tot * sg)
