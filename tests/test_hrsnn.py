@@ -13,7 +13,7 @@ from spikerec.models.hrsnn import HRSNN, HRSNNConfig, fit_readout, spectral_radi
 def test_gamma_timescales_and_shapes():
     model = HRSNN(n_neurons=400, n_inputs=3, n_outputs=2, tau_shape=4.0, tau_mean_ms=30.0, seed=0)
     tau = model.tau_ms.numpy()
-    assert tau.shape == (400,) and tau.min() >= model.config.tau_min_ms
+    assert tau.shape == (400,) and tau.min() >= model.config.tau_floor_ms == 2.0
     assert tau.mean() == pytest.approx(30.0, rel=0.1)
     assert tau.var() == pytest.approx(30.0**2 / 4.0, rel=0.3)  # gamma: var = mean^2 / shape
     out, spikes, membrane = model(torch.randn(20, 5, 3), return_states=True)

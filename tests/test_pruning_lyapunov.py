@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.models.hrsnn import HRSNN, spike_fn, step_jacobian_product
+from spikerec.models.hrsnn import HRSNN, step_jacobian_product, surrogate_for
 from spikerec.pruning.lyapunov import henon_step, hrsnn_lyapunov_spectrum, linear_map_step, lyapunov_spectrum
 
 
@@ -61,7 +61,7 @@ def test_hrsnn_jacobian_product_matches_autograd():
     theta, slope = model.config.threshold, model.config.surrogate_slope
 
     def step(v):
-        s = spike_fn(v - theta, slope)
+        s = surrogate_for(slope)(v - theta)
         return alpha * v * (1 - s.detach()) + (1 - alpha) * (w @ s + cur)
 
     jac = torch.autograd.functional.jacobian(step, u)

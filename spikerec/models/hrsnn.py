@@ -7,15 +7,17 @@ an optional clustered variant (several clusters, each with its own timescale dis
 inter-connected). A binary ``mask`` multiplies the recurrent weights, so pruning is structural:
 a pruned synapse is a zero in the mask, a pruned neuron is physically removed (see ``select``).
 
-Dynamics per step t (time in ms, ``alpha = exp(-dt/tau)`` per neuron, reset detached)::
+Dynamics per step t (time in ms, ``alpha = 1 - dt/tau`` per neuron, reset detached)::
 
     u_t = alpha * u_{t-1} * (1 - s_{t-1}) + (1 - alpha) * (W s_{t-1} + W_in x_t + b)
     s_t = H(u_t - threshold)
 
-i.e. the "decay_input" LIF convention (input is low-pass filtered, so every timescale has unit DC
-gain and heterogeneity changes dynamics, not gain), hard reset to 0. Training gradients use a fast-
-sigmoid surrogate ``1 / (1 + slope |u - threshold|)^2`` for dH/du; the Lyapunov Jacobian uses the
-same derivative (see ``step_jacobian_product``).
+i.e. the LIF of ``spikerec.neurons`` with ``decay_input=True`` (input is low-pass filtered, so every
+timescale has unit DC gain and heterogeneity changes dynamics, not gain), hard reset to 0 with
+``detach_reset=True``; the forward and its hand-written BPTT backward are the fused
+``spikerec.neurons.functional.lif_multistep`` kernel with a recurrent weight. Gradients use the
+fast-sigmoid surrogate ``1 / (1 + slope |u - threshold|)^2`` for dH/du; the Lyapunov Jacobian uses
+the same derivative (see ``step_jacobian_product``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from torch import nn
 
 from spikerec.errors import CheckpointError, ConfigError, ShapeError
 from spikerec.io import atomic_path, write_json
+from spikerec.neurons.functional import decay_from_tau, li_multistep, lif_multistep
+from spikerec.neurons.surrogate import Surrogate
+from spikerec.neurons.surrogate import get as get_surrogate
 
 FORMAT_VERSION = 1
 
@@ -66,7 +71,7 @@ class HRSNNConfig:
     bias: float = 1.0
     tau_shape: float = 3.0
     tau_mean_ms: float = 20.0
-    tau_min_ms: float = 2.0
+    tau_min_ms: float | None = None
     tau_max_ms: float = 500.0
     n_clusters: int = 1
     p_inter: float = 0.01
@@ -88,14 +93,22 @@ class HRSNNConfig:
             raise ConfigError(f"HRSNN p_connect must be in (0, 1], got {self.p_connect}")
         if self.excitatory_fraction is not None and not 0.0 < self.excitatory_fraction < 1.0:
             raise ConfigError(f"excitatory_fraction must be None or in (0, 1), got {self.excitatory_fraction}")
-        if self.tau_min_ms <= 0 or self.tau_shape <= 0 or self.tau_mean_ms <= 0 or self.dt_ms <= 0:
-            raise ConfigError("tau_min_ms, tau_shape, tau_mean_ms and dt_ms must be positive")
+        if self.tau_shape <= 0 or self.tau_mean_ms <= 0 or self.dt_ms <= 0:
+            raise ConfigError("tau_shape, tau_mean_ms and dt_ms must be positive")
+        if self.tau_min_ms is not None and self.tau_min_ms <= self.dt_ms:
+            raise ConfigError(f"tau_min_ms ({self.tau_min_ms}) must exceed dt_ms ({self.dt_ms}) for a stable "
+                              f"Euler step; leave it None for 2 * dt_ms")
         if self.n_clusters < 1 or self.n_clusters > self.n_neurons:
             raise ConfigError(f"n_clusters must be in [1, n_neurons], got {self.n_clusters}")
         for name in ("cluster_tau_means_ms", "cluster_tau_shapes"):
             value = getattr(self, name)
             if value is not None and len(value) != self.n_clusters:
                 raise ConfigError(f"{name} needs one entry per cluster ({self.n_clusters}), got {len(value)}")
+
+    @property
+    def tau_floor_ms(self) -> float:
+        """Smallest allowed tau: ``tau_min_ms`` or, when None, 2 * dt_ms."""
+        return self.tau_min_ms if self.tau_min_ms is not None else 2.0 * self.dt_ms
 
     @classmethod
     def from_dict(cls, data: dict) -> "HRSNNConfig":
@@ -114,8 +127,8 @@ def sample_gamma_tau_ms(n: int, shape: float, mean_ms: float, rng: np.random.Gen
                         tau_min_ms: float, tau_max_ms: float) -> np.ndarray:
     """n membrane time constants (ms) from gamma(shape, scale=mean/shape), clipped to [min, max].
 
-    Clipping keeps tau > dt so the Euler/exponential update stays a contraction; the clip range is
-    recorded in the config, nothing is changed silently.
+    Clipping keeps tau > dt so the Euler update stays a contraction; the clip range is recorded in
+    the config, nothing is changed silently.
     """
     return np.clip(rng.gamma(shape, mean_ms / shape, size=n), tau_min_ms, tau_max_ms)
 
@@ -196,46 +209,25 @@ def spectral_radius(weight: np.ndarray | torch.Tensor) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(w))))
 
 
-def fast_sigmoid_grad(x: torch.Tensor, slope: float) -> torch.Tensor:
-    """Surrogate derivative dH/dx ~ 1 / (1 + slope |x|)^2 (SuperSpike / fast sigmoid)."""
-    return 1.0 / (1.0 + slope * x.abs()) ** 2
-
-
-def spike_fn(x: torch.Tensor, slope: float) -> torch.Tensor:
-    """Heaviside forward, fast-sigmoid surrogate backward (straight-through form).
-
-    ``x / (1 + slope |x|)`` has derivative ``1 / (1 + slope |x|)^2``; adding it and subtracting its
-    detached copy leaves the forward value H(x) and routes the gradient through the surrogate.
-    """
-    heaviside = (x >= 0).to(x.dtype)
-    if not x.requires_grad:
-        return heaviside
-    soft = x / (1.0 + slope * x.abs())
-    return heaviside + (soft - soft.detach())
+def surrogate_for(slope: float) -> Surrogate:
+    """The fast-sigmoid surrogate ``1 / (1 + slope |x|)^2`` used for training and the Jacobian."""
+    return get_surrogate("fast_sigmoid", slope=float(slope))
 
 
 def hrsnn_run(currents: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor, threshold: float,
-              slope: float, u0: torch.Tensor | None = None, s0: torch.Tensor | None = None
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the recurrent LIF layer over time.
+              slope: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the recurrent LIF layer over time (fused ``lif_multistep`` kernel).
 
     currents: [T, B, N] external input currents (W_in x_t + b). weight: [N, N] effective recurrent
-    weights (post, pre), already masked. alpha: [N] per-neuron decay exp(-dt/tau).
-    Returns (spikes [T, B, N], membrane [T, B, N]) with membrane the pre-reset potential u_t.
+    weights (post, pre), already masked. alpha: [N] per-neuron decay 1 - dt/tau.
+    Returns (spikes [T, B, N], membrane [T, B, N]) with membrane the potential after reset.
     """
     if currents.dim() != 3 or currents.shape[-1] != weight.shape[0]:
         raise ShapeError(f"hrsnn_run expects currents [T, B, {weight.shape[0]}], got {tuple(currents.shape)}")
-    steps, batch, n = currents.shape
-    u = currents.new_zeros(batch, n) if u0 is None else u0
-    s = currents.new_zeros(batch, n) if s0 is None else s0
-    gain = 1.0 - alpha
-    spikes, membrane = [], []
-    for t in range(steps):
-        u = alpha * u * (1.0 - s.detach()) + gain * (s @ weight.T + currents[t])
-        s = spike_fn(u - threshold, slope)
-        spikes.append(s)
-        membrane.append(u)
-    return torch.stack(spikes), torch.stack(membrane)
+    spikes, _, membrane = lif_multistep(currents, None, alpha, threshold, reset="hard", detach_reset=True,
+                                        decay_input=True, surrogate=surrogate_for(slope),
+                                        recurrent_weight=weight, return_membrane=True)
+    return spikes, membrane
 
 
 def step_jacobian_product(q: torch.Tensor, u_prev: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor,
@@ -243,23 +235,20 @@ def step_jacobian_product(q: torch.Tensor, u_prev: torch.Tensor, weight: torch.T
     """J_t @ q for the map u_{t-1} -> u_t, without forming J (q: [N, k]).
 
     J_t = diag(alpha (1 - s_{t-1})) + diag(1 - alpha) W diag(sigma'(u_{t-1} - threshold)),
-    with s_{t-1} = H(u_{t-1} - threshold), sigma' the surrogate derivative and the reset treated as
-    detached (the same convention as training), so a spiking neuron forgets its past potential.
+    with s_{t-1} = H(u_{t-1} - threshold), u the pre-reset potential, sigma' the surrogate derivative
+    and the reset treated as detached (the same convention as training), so a spiking neuron
+    forgets its past potential.
     """
     s = (u_prev >= threshold).to(q.dtype)
     leak = (alpha * (1.0 - s)).unsqueeze(1) * q
-    through = weight @ (fast_sigmoid_grad(u_prev - threshold, slope).unsqueeze(1) * q)
+    through = weight @ (surrogate_for(slope).grad(u_prev - threshold).unsqueeze(1) * q)
     return leak + (1.0 - alpha).unsqueeze(1) * through
 
 
 def exponential_trace(spikes: torch.Tensor, tau_ms: float, dt_ms: float) -> torch.Tensor:
-    """Low-pass filtered spikes r_t = beta r_{t-1} + (1 - beta) s_t, beta = exp(-dt/tau). [T, ...]."""
-    beta = math.exp(-dt_ms / tau_ms)
-    out, r = [], torch.zeros_like(spikes[0])
-    for t in range(spikes.shape[0]):
-        r = beta * r + (1.0 - beta) * spikes[t]
-        out.append(r)
-    return torch.stack(out)
+    """Low-pass filtered spikes r_t = beta r_{t-1} + (1 - beta) s_t, beta = 1 - dt/tau: a leaky
+    integrator (``li_multistep``, decay_input=True) over [T, B, N]."""
+    return li_multistep(spikes, None, decay_from_tau(tau_ms, dt_ms).item(), decay_input=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,7 +290,7 @@ class HRSNN(nn.Module):
         n = cfg.n_neurons
         cluster_ids = cluster_assignment(n, cfg.n_clusters)
         shapes, means = cluster_tau_params(cfg)
-        tau = sample_taus_for_clusters(cluster_ids, shapes, means, rng, cfg.tau_min_ms, cfg.tau_max_ms)
+        tau = sample_taus_for_clusters(cluster_ids, shapes, means, rng, cfg.tau_floor_ms, cfg.tau_max_ms)
         adj = build_adjacency(cfg, cluster_ids, rng)
         w = build_recurrent_weights(cfg, adj, rng)
         w_in = rng.standard_normal((n, cfg.n_inputs)) * cfg.input_scale / math.sqrt(cfg.n_inputs)
@@ -320,8 +309,8 @@ class HRSNN(nn.Module):
 
     @property
     def alpha(self) -> torch.Tensor:
-        """Per-neuron decay exp(-dt/tau), [N]."""
-        return torch.exp(-self.config.dt_ms / self.tau_ms)
+        """Per-neuron decay 1 - dt/tau, [N] (``spikerec.neurons.functional.decay_from_tau``)."""
+        return decay_from_tau(self.tau_ms, self.config.dt_ms).to(self.tau_ms)
 
     def effective_weight(self) -> torch.Tensor:
         """Masked recurrent weights W * mask, [N, N] (post, pre)."""
@@ -478,6 +467,6 @@ def synaptic_operations(model: HRSNN, spikes: torch.Tensor) -> float:
     return float((spikes * out_degree).sum() / spikes.shape[1])
 
 
-__all__ = ["HRSNN", "HRSNNConfig", "hrsnn_run", "step_jacobian_product", "spectral_radius",
+__all__ = ["HRSNN", "HRSNNConfig", "hrsnn_run", "surrogate_for", "step_jacobian_product", "spectral_radius",
            "sample_gamma_tau_ms", "sample_taus_for_clusters", "cluster_tau_params", "exponential_trace",
            "sparsity_counts", "ridge_regression", "fit_readout", "synaptic_operations"]

@@ -74,7 +74,7 @@ def optimize_timescales(model, evaluate: Callable[[object], tuple[float, float]]
             for c in clusters:
                 shapes[c], means[c] = params[f"shape_{c}"], params[f"mean_ms_{c}"]
             rng = np.random.default_rng(search.seed)
-            tau = sample_taus_for_clusters(cluster_ids, shapes, means, rng, cfg.tau_min_ms, cfg.tau_max_ms)
+            tau = sample_taus_for_clusters(cluster_ids, shapes, means, rng, cfg.tau_floor_ms, cfg.tau_max_ms)
             candidate.tau_ms.copy_(torch.from_numpy(tau))
 
     def objective(trial) -> float:
