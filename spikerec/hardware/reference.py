@@ -34,7 +34,7 @@ def torch_reference(network: Network, frames, dtype: torch.dtype = torch.float64
             y = y if bias is None else y + bias
         else:
             d = torch.from_numpy(layer.dense_delay())
-            y = integer_delayed_linear(x, w.unsqueeze(2), d.unsqueeze(2), bias, kernel_size=int(d.max()) + 1)
+            y = integer_delayed_linear(x, w.unsqueeze(2), d.unsqueeze(2), bias=bias, kernel_size=int(d.max()) + 1)
         decay = torch.from_numpy(layer.decay).to(dtype)
         if layer.kind == "li":
             x = NF.li_multistep(y, None, decay, layer.decay_input)
