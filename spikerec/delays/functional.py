@@ -20,14 +20,14 @@ import math
 
 import torch
 
-from spikerec.delays.kernels import delayed_matmul, integer_delayed_matmul
+from spikerec.delays import kernels
 
 SIGMA_OFFSET = 0.27  # DCLS adds this to |SIG|: the Gaussian never gets narrower than 0.27 steps
 NORM_EPS = 1e-7  # DCLS normalisation guard
 INTERPOLATIONS = ("gauss", "linear")
-# Gaussian taps further than this many standard deviations from the centre weigh < exp(-8^2/2) ~ 1e-14
+# Gaussian taps further than this many standard deviations from the centre weigh < exp(-7^2/2) ~ 2e-11
 # relative to the centre; dropping them changes nothing at float32 precision.
-TRUNCATE_SIGMAS = 8.0
+TRUNCATE_SIGMAS = 7.0
 
 
 def kernel_size(max_delay_ms: float, dt_ms: float) -> int:
@@ -66,7 +66,7 @@ def tap_window(sigma: float, kernel_size: int, interpolation: str) -> int:
     """
     if interpolation == "linear":
         return min(kernel_size, 2)
-    radius = math.ceil(TRUNCATE_SIGMAS * effective_sigma(sigma)) + 1
+    radius = math.ceil(TRUNCATE_SIGMAS * effective_sigma(sigma))
     return min(kernel_size, 2 * radius + 1)
 
 
@@ -123,17 +123,24 @@ def banded_kernel(weight: torch.Tensor, positions: torch.Tensor, sigma: float, k
 def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma: float,
                    kernel_size: int, interpolation: str = "gauss", bias: torch.Tensor | None = None) -> torch.Tensor:
     """Causal delayed linear map: x [T, B, Cin] -> y [T, B, Cout] with interpolated delays."""
-    y = delayed_matmul(x, banded_kernel(weight, positions, sigma, kernel_size, interpolation))
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+    window = tap_window(sigma, kernel_size, interpolation)
+    if kernels.compiled_available(weight, positions):
+        kall = kernels.build_kernel(weight, positions, effective_sigma(sigma), interpolation == "gauss", window,
+                                    kernel_size)
+    else:
+        kall = banded_kernel(weight, positions, sigma, kernel_size, interpolation).flip(-1).permute(1, 2, 0)
+    y = kernels.delayed_matmul(x, kall)
     return y if bias is None else y + bias
 
 
-def integer_delayed_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
-                           bias: torch.Tensor | None = None, kernel_size: int | None = None) -> torch.Tensor:
+def integer_delayed_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, kernel_size: int,
+                           bias: torch.Tensor | None = None) -> torch.Tensor:
     """Causal linear map with integer delays: ``y[t, b, o] = sum_{i,c} W[o,i,c] x[t - D[o,i,c], b, i]``.
 
-    x [T, B, Cin]; weight and delays [Cout, Cin, kc]; delays in steps, each in [0, K-1]
-    (``kernel_size`` K defaults to ``delays.max() + 1``).
+    x [T, B, Cin]; weight and delays [Cout, Cin, kc]; delays in steps, each in [0, kernel_size-1].
     Differentiable with respect to ``x`` and ``weight``.
     """
-    y = integer_delayed_matmul(x, weight, delays, kernel_size)
+    y = kernels.integer_delayed_matmul(x, weight, delays, kernel_size)
     return y if bias is None else y + bias

@@ -1,8 +1,12 @@
 """Compute kernels for delayed linear maps (tensor in, tensor out).
 
-``delayed_matmul(x, kernel)``: y[t] = sum_k kernel[:, :, k] @ x[t - (K - 1 - k)], x [T, B, Cin],
-kernel [Cout, Cin, K] in ``Dcls1d`` tap order, zeros before t = 0 (causal).
-``integer_delayed_matmul(x, weight, delays)``: the same with one tap per (synapse, count).
+Kernels are kept "delay-major": ``kall`` [Cin, K, Cout] with ``kall[i, d, o]`` the weight from input
+``i`` delayed by ``d`` steps to output ``o`` (``Dcls1d``'s [Cout, Cin, K] with taps reversed).
+``delayed_matmul(x, kall)``: y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i], causal, time-major.
+
+Paths: CPU float32 with numba -> compiled kernel construction with a closed-form backward and, for
+sparse inputs (spikes), event-driven products whose cost scales with the active inputs; otherwise
+dense torch ops (``conv1d``, what ``Dcls1d`` runs), which also serve CUDA.
 """
 
 from __future__ import annotations
@@ -10,18 +14,137 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+try:  # optional accelerator, see _event_kernels
+    import numba
 
-def delayed_matmul(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Causal temporal convolution of time-major ``x`` [T, B, Cin] with ``kernel`` [Cout, Cin, K]."""
-    k = kernel.shape[-1]
-    y = F.conv1d(F.pad(x.permute(1, 2, 0), (k - 1, 0)), kernel)
-    return y.permute(2, 0, 1)
+    from spikerec.delays import _event_kernels
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    numba = None
+    _event_kernels = None
+
+# Above this fraction of non-zero inputs the dense conv1d beats the event-driven loops.
+EVENT_DENSITY_MAX = 0.3
+
+
+def compiled_available(*tensors: torch.Tensor) -> bool:
+    """True when the numba kernels can serve these tensors (CPU, float32)."""
+    return _event_kernels is not None and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+def _numba_threads() -> None:
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _np(t: torch.Tensor):
+    return t.detach().contiguous().numpy()
+
+
+# -- kernel construction ---------------------------------------------------------------------
+def build_kernel(weight: torch.Tensor, positions: torch.Tensor, std: float, gauss: bool, window: int,
+                 kernel_size: int) -> torch.Tensor:
+    """Compiled DCLS kernel construction: weight/positions [Cout, Cin, kc] -> kall [Cin, K, Cout].
+
+    ``std`` is the Gaussian standard deviation in steps (|SIG| + 0.27); ``window`` taps per position.
+    Differentiable with respect to weight and positions (hand-written backward, checked against DCLS).
+    """
+    return _BuildKernel.apply(weight, positions, float(std), bool(gauss), int(window), int(kernel_size))
+
+
+class _BuildKernel(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, positions, std, gauss, window, kernel_size):
+        _numba_threads()
+        kall = torch.empty(weight.shape[1], kernel_size, weight.shape[0], dtype=weight.dtype)
+        _event_kernels.build_kernel(_np(weight), _np(positions), std, gauss, window, kall.numpy())
+        ctx.save_for_backward(weight, positions)
+        ctx.args = (std, gauss, window)
+        return kall
+
+    @staticmethod
+    def backward(ctx, gkall):
+        weight, positions = ctx.saved_tensors
+        _numba_threads()
+        gw, gp = torch.empty_like(weight), torch.empty_like(positions)
+        _event_kernels.build_kernel_grad(_np(weight), _np(positions), *ctx.args, _np(gkall), gw.numpy(), gp.numpy())
+        return gw, gp, None, None, None, None
+
+
+# -- delayed products ------------------------------------------------------------------------
+def delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
+    """y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i]; x [T, B, Cin], kall [Cin, K, Cout]."""
+    if compiled_available(x, kall) and x.numel() > 0 and kall.numel() > 0 \
+            and float(torch.count_nonzero(x)) <= EVENT_DENSITY_MAX * x.numel():
+        return _EventDelayedMatmul.apply(x, kall)
+    return dense_delayed_matmul(x, kall)
+
+
+def dense_delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
+    """The same product as a dense causal ``conv1d`` (left padding K-1, like SNN-delays)."""
+    k = kall.shape[1]
+    kernel = kall.permute(2, 0, 1).flip(-1)  # [Cout, Cin, K] tap order
+    return F.conv1d(F.pad(x.permute(1, 2, 0), (k - 1, 0)), kernel).permute(2, 0, 1)
+
+
+class _EventDelayedMatmul(torch.autograd.Function):
+    """Event-driven forward and dL/dkall; dL/dx is dense and goes to conv_transpose1d.
+
+    dL/dkall[i, d, o] = sum_{t,b} x[t, b, i] dL/dy[t + d, b, o] (only active inputs contribute);
+    dL/dx[t, b, i] = sum_{d,o} kall[i, d, o] dL/dy[t + d, b, o].
+    """
+
+    @staticmethod
+    def forward(ctx, x, kall):
+        _numba_threads()
+        y = torch.empty(x.shape[0], x.shape[1], kall.shape[2], dtype=x.dtype)
+        _event_kernels.delayed_forward(_np(x), _np(kall), y.numpy())
+        ctx.save_for_backward(x, kall)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, kall = ctx.saved_tensors
+        gx = gk = None
+        if ctx.needs_input_grad[1]:
+            _numba_threads()
+            gk = torch.empty(kall.shape, dtype=kall.dtype)
+            _event_kernels.delayed_kernel_grad(_np(x), _np(gy), gk.numpy())
+        if ctx.needs_input_grad[0]:
+            k = kall.shape[1]
+            kernel = kall.permute(2, 0, 1).flip(-1)
+            gxp = F.conv_transpose1d(gy.permute(1, 2, 0), kernel)  # [B, Cin, T + K - 1]
+            gx = gxp[:, :, k - 1:].permute(2, 0, 1)
+        return gx, gk
+
+
+# -- integer delays --------------------------------------------------------------------------
+def integer_kernel(weight: torch.Tensor, delays: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """One-hot delay-major kernel kall [Cin, K, Cout] for integer ``delays`` [Cout, Cin, kc]."""
+    n_out, n_in, _ = weight.shape
+    kall = weight.new_zeros(n_in, kernel_size, n_out)
+    o = torch.arange(n_out, device=weight.device).view(-1, 1, 1).expand_as(delays)
+    i = torch.arange(n_in, device=weight.device).view(1, -1, 1).expand_as(delays)
+    return kall.index_put((i, delays, o), weight, accumulate=True)
 
 
 def integer_delayed_matmul(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
-                           kernel_size: int | None = None) -> torch.Tensor:
-    """``y[t, b, o] = sum_{i,c} W[o,i,c] x[t - D[o,i,c], b, i]`` for integer ``delays`` >= 0."""
-    k = int(delays.max()) + 1 if kernel_size is None else kernel_size
-    kernel = weight.new_zeros(weight.shape[0], weight.shape[1], k)
-    kernel = kernel.scatter_add(2, (k - 1 - delays).long(), weight)
-    return delayed_matmul(x, kernel)
+                           kernel_size: int) -> torch.Tensor:
+    """``y[t, b, o] = sum_{i,c} W[o,i,c] x[t - D[o,i,c], b, i]`` for integer delays in [0, K-1].
+
+    Inference (no gradient needed) on CPU float32 runs event-driven over the synapses of active
+    inputs (zero weights, e.g. pruned synapses, are skipped): cost ~ active inputs x fan-out.
+    Otherwise the one-hot kernel goes through ``delayed_matmul`` (differentiable in x and weight).
+    """
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    if needs_grad or not compiled_available(x, weight):
+        return delayed_matmul(x, integer_kernel(weight, delays, kernel_size))
+    w = weight.detach().permute(1, 0, 2)  # [Cin, Cout, kc]: synapses grouped by input channel
+    keep = w != 0
+    i_idx, o_idx, c_idx = keep.nonzero(as_tuple=True)
+    ptr = torch.zeros(weight.shape[1] + 1, dtype=torch.long)
+    ptr[1:] = torch.bincount(i_idx, minlength=weight.shape[1]).cumsum(0)
+    d = delays.permute(1, 0, 2)[i_idx, o_idx, c_idx]
+    y = torch.zeros(x.shape[0], x.shape[1], weight.shape[0], dtype=x.dtype)
+    _numba_threads()
+    _event_kernels.integer_forward(_np(x), ptr.numpy(), o_idx.numpy(), d.numpy(), _np(w[i_idx, o_idx, c_idx]),
+                                   y.numpy())
+    return y

@@ -126,8 +126,7 @@ class DelayedLinear(nn.Module):
         if not torch.isfinite(self.weight).all():
             raise NonFiniteError(f"{self.describe()}: weight contains NaN/inf; lower the learning rate or check the loss")
         if self.integer_mode or not self.learn_delays:
-            return Fd.integer_delayed_linear(x, self.weight, self.integer_delays(), self.bias,
-                                             kernel_size=self.max_delay_steps)
+            return Fd.integer_delayed_linear(x, self.weight, self.integer_delays(), self.max_delay_steps, self.bias)
         if not torch.isfinite(self.positions).all():
             raise NonFiniteError(f"{self.describe()}: positions contain NaN/inf; the optimiser diverged")
         return Fd.delayed_linear(x, self.weight, self.positions, self.sigma, self.max_delay_steps,

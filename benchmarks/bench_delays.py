@@ -1,0 +1,100 @@
+"""DelayedLinear vs DCLS Dcls1d (SNN-delays padding), SHD first-layer shape, 2 CPU threads.
+
+Rows: training step (forward + backward to weights and positions) at the initial sigma (K // 2)
+and at the final sigma (0.23, std 0.5 steps), the same with input gradients (a hidden layer), and
+integer-delay inference against the dense conv1d path with the same integer delays.
+Run: ``.venv/bin/python -m benchmarks.bench_delays``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.harness import peak_rss_mib, set_threads, time_median, write_result
+
+B, CIN, COUT, K, T, DENSITY = 64, 140, 256, 25, 100, 0.1
+THREADS, REPEAT, WARMUP = 2, 7, 2
+SIGMA_INITIAL, SIGMA_FINAL = float(K // 2), 0.23
+
+
+def make_layers(sigma: float):
+    """A DelayedLinear and a Dcls1d holding the same weight, positions and sigma, plus spike input."""
+    from DCLS.construct.modules import Dcls1d
+
+    from spikerec.delays import DelayedLinear
+
+    torch.manual_seed(0)
+    ours = DelayedLinear(CIN, COUT, max_delay_ms=float(K), dt_ms=1.0, sigma=sigma)
+    peer = Dcls1d(CIN, COUT, kernel_count=1, groups=1, dilated_kernel_size=K, bias=False, version="gauss")
+    with torch.no_grad():
+        peer.weight.copy_(ours.weight)
+        peer.P.copy_(ours.positions.unsqueeze(0))
+        peer.SIG.fill_(sigma)
+    peer.SIG.requires_grad_(False)  # the reference anneals SIG by hand, it is not trained
+    x = (torch.rand(T, B, CIN, generator=torch.Generator().manual_seed(1)) < DENSITY).float()
+    return ours, peer, x
+
+
+def dcls_forward(peer, x):
+    return peer(F.pad(x.permute(1, 2, 0), (K - 1, 0))).permute(2, 0, 1)
+
+
+def setup(case: str, side: str):
+    """Zero-argument callable running one unit of work for ``case`` on ``side`` ("spikerec"/"peer")."""
+    set_threads(THREADS)
+    sigma = SIGMA_FINAL if case in ("train_final", "train_final_xgrad", "integer") else SIGMA_INITIAL
+    ours, peer, x = make_layers(sigma)
+    if case == "integer":
+        with torch.no_grad():  # the peer: dense conv1d with the one-hot kernel of the same integer delays
+            d = ours.integer_delays()
+            kernel = torch.zeros(COUT, CIN, K).scatter_(2, K - 1 - d, ours.weight)
+        ours.integer_mode = True
+
+        def run():
+            with torch.no_grad():
+                return ours(x) if side == "spikerec" else F.conv1d(F.pad(x.permute(1, 2, 0), (K - 1, 0)), kernel)
+
+        return run
+    x.requires_grad_(case.endswith("xgrad"))
+    forward = ours if side == "spikerec" else (lambda inp: dcls_forward(peer, inp))
+    module = ours if side == "spikerec" else peer
+    g = torch.randn(T, B, COUT, generator=torch.Generator().manual_seed(2))
+
+    def run():
+        module.zero_grad(set_to_none=True)
+        x.grad = None
+        (forward(x) * g).sum().backward()
+
+    return run
+
+
+CASES = [
+    ("train_initial", f"train fwd+bwd, sigma={SIGMA_INITIAL:g} (initial)", "Dcls1d gauss"),
+    ("train_final", f"train fwd+bwd, sigma={SIGMA_FINAL:g} (final, std 0.5)", "Dcls1d gauss"),
+    ("train_initial_xgrad", f"train fwd+bwd + input grad, sigma={SIGMA_INITIAL:g}", "Dcls1d gauss"),
+    ("train_final_xgrad", f"train fwd+bwd + input grad, sigma={SIGMA_FINAL:g}", "Dcls1d gauss"),
+    ("integer", "integer-delay inference (no grad)", "dense conv1d, same integer delays"),
+]
+
+
+def main() -> None:
+    set_threads(THREADS)
+    rows = []
+    for case, title, peer_name in CASES:
+        t_ours = time_median(setup(case, "spikerec"), repeat=REPEAT, warmup=WARMUP)["median_s"]
+        t_peer = time_median(setup(case, "peer"), repeat=REPEAT, warmup=WARMUP)["median_s"]
+        rows.append({
+            "case": title, "peer": peer_name, "spikerec_s": t_ours, "peer_s": t_peer, "ratio": t_peer / t_ours,
+            "spikerec_mib": round(peak_rss_mib(setup, case, "spikerec", threads=THREADS), 1),
+            "peer_mib": round(peak_rss_mib(setup, case, "peer", threads=THREADS), 1),
+        })
+        print(rows[-1], flush=True)
+    config = {"B": B, "Cin": CIN, "Cout": COUT, "K": K, "T": T, "density": DENSITY, "threads": THREADS,
+              "repeat": REPEAT, "device": "cpu"}
+    write_result("delays", "DelayedLinear vs Dcls1d (cpu)", rows, config,
+                 ["case", "peer", "spikerec_s", "peer_s", "ratio", "spikerec_mib", "peer_mib"])
+
+
+if __name__ == "__main__":
+    main()
