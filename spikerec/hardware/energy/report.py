@@ -104,7 +104,7 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 def plot_report(report: dict[str, Any], path: str | Path) -> Path:
     """Per-layer stacked bars (compute / memory / periphery) per hardware model, beside SynOps-only and the
-    ANN baseline; joules per sample, linear axis with the totals written on the bars."""
+    ANN baseline; joules per sample on a log axis (the three differ by orders of magnitude), totals on the bars."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,6 +133,7 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
                 bottom += values
             for xi, total in zip(pos, bottom):
                 ax.annotate(f"{total:.2g}", (xi, total), ha="center", va="bottom", fontsize=7)
+        ax.set_yscale("log")
         ax.set_xticks(x, layers)
         ax.set_title(name)
         ax.set_ylabel("J per sample")
