@@ -30,7 +30,7 @@ Optionally (``crossbar=CrossbarGeometry(...)``) crossbar counts for the memristi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -118,8 +118,7 @@ class Workload:
     parameter_count: int
     footprint_bytes: int
     crossbar: CrossbarGeometry | None = None
-    source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # "model" (torch) | "network" (IR through the event simulator)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -157,7 +156,7 @@ class Workload:
             raise ConfigError("Workload.merge: the workloads come from different networks or crossbar geometries")
         layers = {name: {k: v + other.layers[name][k] for k, v in counts.items()} for name, counts in self.layers.items()}
         return Workload(self.structure, layers, self.n_samples + other.n_samples, self.parameter_count,
-                        self.footprint_bytes, self.crossbar, self.source, {**self.extra, **other.extra})
+                        self.footprint_bytes, self.crossbar, self.source)
 
     def simulator_counts(self) -> dict[str, dict[str, float]]:
         """The counts under the event simulator's names and layout (``EventSimulator.run(...).counts``):
@@ -172,11 +171,11 @@ class Workload:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per-sample means per layer and in total, plus the static figures."""
-        per = self.per_sample()
+        per, total = self.per_sample(), self.total()
         return {
             "n_samples": self.n_samples,
             "source": self.source,
-            "synaptic_ops": per["total"]["synaptic_ops"] + per["total"]["recurrent_ops"],
+            "synaptic_ops": (total["synaptic_ops"] + total["recurrent_ops"]) / max(self.n_samples, 1),
             "activation_sparsity": self.activation_sparsity,
             "connection_sparsity": self.connection_sparsity,
             "parameter_count": self.parameter_count,
