@@ -202,72 +202,99 @@ class _LIFFunction(torch.autograd.Function):
             gbeta = None if accb is None else (accb.sum(0) if beta.dim() == 1 else accb.sum())
             gth = None if acct is None else (acct.sum(0) if threshold.dim() == 1 else acct.sum())
             return gx if need_x else None, gv0 if need_v0 else None, None, gbeta, gth, None, None
-        k = 1 - beta
-        sg = cfg.surrogate.grad(H - threshold)
-        # A[t] = dV[t]/dH[t] through the reset (including the spike path unless detached), times beta.
-        if cfg.reset == "hard":
-            dvds = None if cfg.detach_reset else (cfg.v_reset - H)
-            A = 1 - S if dvds is None else (1 - S).addcmul_(dvds, sg)
+        return _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg, ctx.needs_input_grad)
+
+
+def _time_chunk(H: torch.Tensor) -> int:
+    # CPU: chunks of ~256K elements stay in cache across the few whole-chunk ops; GPU: one chunk.
+    if H.device.type != "cpu":
+        return H.shape[0]
+    return max(1, (1 << 18) // max(1, H[0].numel()))
+
+
+def _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: LIFConfig, needs):
+    """BPTT for :class:`_LIFFunction` on torch ops, in reverse time chunks.
+
+    Per chunk, the surrogate derivative ``sg``, the reset Jacobian ``A = beta dV/dH`` and the direct
+    output gradient ``C`` are whole-chunk ops; inside, the adjoint ``GH[t] = C[t] + A[t] GH[t+1]``
+    (+ the recurrent term ``sg[t] (k GH[t+1]) @ W``) is one ``addcmul`` per step.
+    """
+    need_x, need_v0, need_s0, need_beta, need_th, need_w = needs[:6]
+    T, B, N = H.shape
+    k = 1 - beta
+    vr = cfg.v_reset
+    hard = cfg.reset == "hard"
+    gx = torch.empty_like(H)  # adjoint of the input current X (= k * GH, or GH without decay_input)
+    gh_next = torch.zeros_like(H[0])  # adjoint of H[t1] (the first step after the chunk)
+    gbeta = torch.zeros_like(H[0]) if need_beta else None
+    gth = torch.zeros_like(H[0]) if need_th else None
+    chunk = _time_chunk(H)
+    for t1 in range(T, 0, -chunk):
+        t0 = max(0, t1 - chunk)
+        Hc, Sc = H[t0:t1], S[t0:t1]
+        sg = cfg.surrogate.grad(Hc - threshold)
+        if hard:
+            dvds = None if cfg.detach_reset else vr - Hc
+            A = 1 - Sc if dvds is None else (1 - Sc).addcmul_(dvds, sg)
         else:
             dvds = None if cfg.detach_reset else -threshold
-            A = torch.ones_like(H) if dvds is None else 1 - threshold * sg
+            A = torch.ones_like(Hc) if dvds is None else 1 - threshold * sg
         A.mul_(beta)
-        # C[t]: direct gradient on H[t] from the outputs.
-        if gS is not None:
-            C = gS * sg
-            if gH is not None:
-                C.add_(gH)
-        elif gH is not None:
-            C = gH.clone()
+        GH = torch.zeros_like(Hc) if gS is None else gS[t0:t1] * sg  # direct gradient on H from the outputs
+        if gH is not None:
+            GH.add_(gH[t0:t1])
+        GR = torch.zeros_like(Hc) if weight is not None else None  # recurrent input gradient on S[t]
+        for t in range(t1 - t0 - 1, -1, -1):
+            nxt = GH[t + 1] if t + 1 < t1 - t0 else gh_next
+            GH[t].addcmul_(A[t], nxt)
+            if weight is not None:
+                torch.mm(nxt * k if cfg.decay_input else nxt, weight, out=GR[t])
+                GH[t].addcmul_(sg[t], GR[t])
+        gV = torch.cat([GH[1:], gh_next.unsqueeze(0)], 0).mul_(beta)  # gradient on V[t] from H[t+1]
+        if cfg.decay_input:
+            torch.mul(GH, k, out=gx[t0:t1])
         else:
-            C = torch.zeros_like(H)
-        GH = C  # adjoint of H, filled in place from the end
-        kk = k if cfg.decay_input else None
-        if weight is None:
-            for t in range(T - 2, -1, -1):
-                GH[t].addcmul_(A[t], GH[t + 1])
-        else:
-            for t in range(T - 2, -1, -1):
-                gI = GH[t + 1] * kk if kk is not None else GH[t + 1]
-                gr = torch.mm(gI, weight)
-                GH[t].addcmul_(A[t], GH[t + 1]).addcmul_(sg[t], gr)
-        gI_all = GH * k if cfg.decay_input else GH  # gradient on X (and on the recurrent input)
-        gx = gI_all if need_x else None
-        gv0 = GH[0] * beta if need_v0 else None
-        gs0 = None
-        s_prev = None
-        if weight is not None:
-            s_first = s0 if s0 is not None else torch.zeros_like(S[0])
-            s_prev = torch.cat([s_first.unsqueeze(0), S[:-1]], 0)
-            if need_s0:
-                gs0 = torch.mm(gI_all[0], weight)
-        gbeta = gth = gw = None
-        if need_w:
-            gw = gI_all.reshape(-1, N).t().mm(s_prev.reshape(-1, N))
+            gx[t0:t1] = GH
         if need_beta:
-            v_prev = torch.cat([v0.unsqueeze(0), _reset_nograd(H[:-1], S[:-1], threshold, cfg)], 0)
+            first = v0 if t0 == 0 else _reset_nograd(H[t0 - 1], S[t0 - 1], threshold, cfg)
+            v_prev = torch.cat([first.unsqueeze(0), _reset_nograd(Hc[:-1], Sc[:-1], threshold, cfg)], 0)
             if cfg.decay_input:
-                inp = x if cfg.v_reset == 0 else x + cfg.v_reset
+                inp = x[t0:t1] if vr == 0 else x[t0:t1] + vr
                 if weight is not None:
-                    inp = inp + torch.matmul(s_prev, weight.t())
-                dh_dbeta = v_prev.sub_(inp)
+                    inp = inp + torch.matmul(_spikes_before(S, s0, t0, t1), weight.t())
+                gbeta.add_((GH * v_prev.sub_(inp)).sum(0))
             else:
-                dh_dbeta = v_prev.sub_(cfg.v_reset)
-            gbeta = (GH * dh_dbeta).sum((0, 1))
-            gbeta = gbeta if beta.dim() == 1 else gbeta.sum()
+                gbeta.add_((GH * v_prev.sub_(vr)).sum(0))
         if need_th:
-            gV = torch.zeros_like(H)
-            gV[:-1] = GH[1:] * beta  # gradient on V[t] from H[t+1]
-            gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
+            gs_tot = torch.zeros_like(Hc) if gS is None else gS[t0:t1].clone()
             if dvds is not None:
                 gs_tot.addcmul_(gV, dvds)
             if weight is not None:
-                gs_tot[:-1] += torch.matmul(gI_all[1:], weight)
+                gs_tot.add_(GR)
             g = -(gs_tot * sg)
-            if cfg.reset == "soft":
-                g.sub_(gV * S)
-            gth = g.sum((0, 1)) if threshold.dim() == 1 else g.sum()
-        return gx, gv0, gs0, gbeta, gth, gw, None
+            if not hard:
+                g.sub_(gV * Sc)
+            gth.add_(g.sum(0))
+        gh_next = GH[0]
+    gv0 = gh_next * beta if need_v0 else None
+    gs0 = gw = None
+    if weight is not None:
+        if need_s0:
+            gs0 = torch.mm(gx[0], weight)
+        if need_w:
+            gw = gx.reshape(-1, N).t().mm(_spikes_before(S, s0, 0, T).reshape(-1, N))
+
+    def per_neuron(acc, p):
+        return None if acc is None else (acc.sum(0) if p.dim() == 1 else acc.sum())
+
+    return gx if need_x else None, gv0, gs0, per_neuron(gbeta, beta), per_neuron(gth, threshold), gw, None
+
+
+def _spikes_before(S: torch.Tensor, s0: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+    """``S[t-1]`` for ``t`` in ``[t0, t1)`` (``s0`` before the first step)."""
+    if t0 > 0:
+        return S[t0 - 1:t1 - 1]
+    return torch.cat([s0.unsqueeze(0), S[:t1 - 1]], 0)
 
 
 def lif_multistep(
