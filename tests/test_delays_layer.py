@@ -62,10 +62,14 @@ def test_integer_mode_equals_shift_and_sum_exactly(kernel_count):
     layer = DelayedLinear(6, 4, max_delay_ms=9.0, dt_ms=1.0, kernel_count=kernel_count)
     with torch.no_grad():  # small integer weights: every summation order gives the exact same floats
         layer.weight.copy_(torch.randint(-4, 5, layer.weight.shape).float())
+        layer.weight[0, :2] = 0.0  # pruned synapses are skipped by the inference kernel
     x = spikes(20, 3, 6, density=0.3)
+    ref = shift_and_sum(x, layer.weight.detach(), layer.integer_delays())
     layer.integer_mode = True
-    y = layer(x)
-    assert torch.equal(y, shift_and_sum(x, layer.weight.detach(), layer.integer_delays()))
+    assert torch.equal(layer(x), ref)  # differentiable path (one-hot kernel)
+    with torch.no_grad():
+        assert torch.equal(layer(x), ref)  # inference path (event-driven over synapses)
+        assert torch.equal(layer(x * 3.0), 3.0 * ref)  # non-binary inputs
 
 
 def test_integer_mode_float_weights_and_gradients():

@@ -100,14 +100,14 @@ def build_kernel(weight, positions, sigma, gauss, window, kall):
     n_k = kall.shape[1]
     for i in prange(n_in):
         kall[i, :, :] = 0.0
-        e = np.empty(window, np.float32)
+        e = np.empty(window, np.float64)
         for o in range(n_out):
             for c in range(n_c):
                 centre = positions[o, i, c] + n_k // 2
                 k0 = _first_tap(centre, gauss, window, n_k)
+                _taps(centre, k0, sigma, gauss, e)
                 total = 0.0
                 for j in range(window):
-                    e[j] = _tap(k0 + j - centre, sigma, gauss)
                     total += e[j]
                 scale = weight[o, i, c] / (total + 1e-7)
                 for j in range(window):
@@ -124,17 +124,19 @@ def build_kernel_grad(weight, positions, sigma, gauss, window, gkall, gw, gp):
     n_out, n_in, n_c = weight.shape
     n_k = gkall.shape[1]
     for i in prange(n_in):
+        e = np.empty(window, np.float64)
         for o in range(n_out):
             for c in range(n_c):
                 centre = positions[o, i, c] + n_k // 2
                 k0 = _first_tap(centre, gauss, window, n_k)
+                _taps(centre, k0, sigma, gauss, e)
                 total = 0.0
                 ge = 0.0
                 gde = 0.0
                 de_sum = 0.0
                 for j in range(window):
                     u = k0 + j - centre
-                    ej = _tap(u, sigma, gauss)
+                    ej = e[j]
                     dej = _tap_dc(u, ej, sigma, gauss)
                     gk = gkall[i, n_k - 1 - (k0 + j), o]
                     total += ej
@@ -155,11 +157,31 @@ def _first_tap(centre, gauss, window, n_k):
 
 
 @njit(inline="always")
-def _tap(u, sigma, gauss):
-    if gauss:
-        z = u / sigma
-        return np.exp(-0.5 * z * z)
-    return max(0.0, 1.0 - abs(u))
+def _taps(centre, k0, sigma, gauss, e):
+    """e[j] = unnormalised weight of tap k0 + j (float64).
+
+    Gaussian taps use exp(-(u+1)^2/2s^2) = exp(-u^2/2s^2) * exp(-(2u+1)/2s^2), whose second factor
+    shrinks by exp(-1/s^2) per tap: four exp calls per position instead of one per tap, walking
+    outwards from the tap nearest the centre so nothing underflows before it should.
+    """
+    window = e.shape[0]
+    if not gauss:
+        for j in range(window):
+            e[j] = max(0.0, 1.0 - abs(k0 + j - centre))
+        return
+    inv = 1.0 / (2.0 * sigma * sigma)
+    q = np.exp(-2.0 * inv)
+    m = int(min(max(np.round(centre), k0), k0 + window - 1)) - k0
+    u = k0 + m - centre
+    e[m] = np.exp(-u * u * inv)
+    r = np.exp(-(2.0 * u + 1.0) * inv)
+    for j in range(m + 1, window):
+        e[j] = e[j - 1] * r
+        r *= q
+    r = np.exp(-(1.0 - 2.0 * u) * inv)
+    for j in range(m - 1, -1, -1):
+        e[j] = e[j + 1] * r
+        r *= q
 
 
 @njit(inline="always")
