@@ -81,41 +81,25 @@ class _ProbedRecurrence(nn.Module):
 
 
 def neurobench_view(model: nn.Module) -> nn.Module:
-    """A batch-first copy-free view of a :class:`~spikerec.models.SpikingNetwork` for NeuroBench hooks.
+    """A batch-first copy of a :class:`~spikerec.models.SpikingNetwork` with probes, for NeuroBench's hooks.
 
-    The view shares the model's modules; run it in eval mode with integer delays (as spikerec counts).
+    A deep copy, so NeuroBench's hooks never attach to (and accumulate inputs from) ``model`` itself.
+    Run it in eval mode with integer delays, as spikerec counts.
     """
+    import copy
+
     from spikerec.delays import DelayedLinear
     from spikerec.hardware.counts import structure_from_model
 
     structure_from_model(model)  # raises ConfigError for unsupported models
-    view = _ViewNetwork(model)
+    view = copy.deepcopy(model)
+    for layer in [*view.blocks, view.readout]:
+        if isinstance(layer.synapse, DelayedLinear):
+            layer.synapse = _ProbedSynapse(layer.synapse)
     for block in view.blocks:
-        if isinstance(block.synapse, DelayedLinear):
-            block.synapse = _ProbedSynapse(block.synapse)
         if hasattr(block.neuron, "effective_recurrent_weight"):
             block.neuron = _ProbedRecurrence(block.neuron)
-    if isinstance(view.readout.synapse, DelayedLinear):
-        view.readout.synapse = _ProbedSynapse(view.readout.synapse)
     return _TimeMajor(view)
-
-
-class _ViewNetwork(nn.Module):
-    """Shallow copies of the blocks and readout, so probes can be swapped in without touching ``model``."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        import copy
-
-        self.blocks = nn.ModuleList([copy.copy(b) for b in model.blocks])
-        for b in self.blocks:
-            b._modules = dict(b._modules)
-        self.readout = copy.copy(model.readout)
-        self.readout._modules = dict(self.readout._modules)
-        self._forward = type(model).forward
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._forward(self, x)
 
 
 def neurobench_metrics(model: nn.Module, frames: torch.Tensor, batch_size: int = 8) -> dict[str, Any]:
@@ -136,11 +120,13 @@ def neurobench_metrics(model: nn.Module, frames: torch.Tensor, batch_size: int =
     data = TensorDataset(frames.transpose(0, 1), torch.zeros(frames.shape[1], dtype=torch.long))
     bench = Benchmark(wrapped, DataLoader(data, batch_size=batch_size), [], [],
                       [[ParameterCount, Footprint, ConnectionSparsity], [SynapticOperations, ActivationSparsity]])
-    with torch.no_grad(), delay_eval_context(model, True):
+    with torch.no_grad(), delay_eval_context(view, True):
         results = bench.run(quiet=True)
-    # the probes are ours, not the model's: static metrics are taken on the model itself
-    bare = TorchModel(model)
+    wrapped.cleanup_hooks()
+    # the probes are ours, not the model's: parameter count and footprint are taken on the model itself
+    was_training = model.training
+    bare = TorchModel(model)  # (sets eval mode)
     results["ParameterCount"] = ParameterCount()(bare)
     results["Footprint"] = Footprint()(bare)
-    model.eval()
+    model.train(was_training)
     return results
