@@ -48,3 +48,21 @@ def test_baselines_on_saved_model(tmp_path, capsys, method):
 def test_missing_model_is_a_typed_error(tmp_path, capsys):
     code, out = run(capsys, ["prune", "--model", str(tmp_path / "nope"), "--json"])
     assert code == 2 and "hrsnn.json" in out.err
+
+
+def test_prune_then_train_with_trainer(tmp_path, capsys):
+    from spikerec.datasets import synthesize
+
+    synthesize("shd", tmp_path / "data", n_train=24, n_test=8, n_classes=2, seed=0)
+    code, _ = run(capsys, ["prune", "--method", "lnp", "--neurons", "20", "--trials", "1", "--dt-ms", "10", "--out", str(tmp_path / "p"), "--json"])
+    assert code == 0
+    code, out = run(capsys, ["prune-train", "--model", str(tmp_path / "p"), "--data", str(tmp_path / "data"),
+                             "--out", str(tmp_path / "run"), "--set", "train.epochs=1", "--set", "train.batch_size=8",
+                             "--set", "data.pool=35", "--json"])
+    assert code == 0, out.err
+    summary = json.loads(out.out.strip().splitlines()[-1])
+    assert summary["neurons"] == HRSNN.load(tmp_path / "p").n_neurons
+    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    code, out = run(capsys, ["prune-train", "--model", str(tmp_path / "p"), "--data", str(tmp_path / "data"),
+                             "--out", str(tmp_path / "run2"), "--set", "data.bin_ms=5", "--json"])
+    assert code == 2 and "dt_ms" in out.err

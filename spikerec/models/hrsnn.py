@@ -80,7 +80,7 @@ class HRSNNConfig:
     dt_ms: float = 1.0
     threshold: float = 1.0
     surrogate_slope: float = 5.0
-    readout_tau_ms: float = 10.0
+    readout_tau_ms: float | None = None
     seed: int = 0
 
     def validate(self) -> None:
@@ -98,12 +98,20 @@ class HRSNNConfig:
         if self.tau_min_ms is not None and self.tau_min_ms <= self.dt_ms:
             raise ConfigError(f"tau_min_ms ({self.tau_min_ms}) must exceed dt_ms ({self.dt_ms}) for a stable "
                               f"Euler step; leave it None for 2 * dt_ms")
+        if self.readout_tau_ms is not None and self.readout_tau_ms <= self.dt_ms:
+            raise ConfigError(f"readout_tau_ms ({self.readout_tau_ms}) must exceed dt_ms ({self.dt_ms}); "
+                              f"leave it None for max(10, 2 * dt_ms)")
         if self.n_clusters < 1 or self.n_clusters > self.n_neurons:
             raise ConfigError(f"n_clusters must be in [1, n_neurons], got {self.n_clusters}")
         for name in ("cluster_tau_means_ms", "cluster_tau_shapes"):
             value = getattr(self, name)
             if value is not None and len(value) != self.n_clusters:
                 raise ConfigError(f"{name} needs one entry per cluster ({self.n_clusters}), got {len(value)}")
+
+    @property
+    def readout_tau_effective_ms(self) -> float:
+        """Readout filter time constant: ``readout_tau_ms`` or, when None, max(10 ms, 2 * dt_ms)."""
+        return self.readout_tau_ms if self.readout_tau_ms is not None else max(10.0, 2.0 * self.dt_ms)
 
     @property
     def tau_floor_ms(self) -> float:
@@ -259,7 +267,7 @@ class HRSNN(nn.Module):
     """Heterogeneous recurrent SNN: input layer -> recurrent LIF (masked W, per-neuron tau) -> readout.
 
     forward(x [T, B, n_inputs]) -> readout output [T, B, n_outputs], a linear map of the
-    exponentially filtered spikes (``readout_tau_ms``). ``forward(x, return_states=True)`` also
+    exponentially filtered spikes (``readout_tau_ms``, default max(10, 2 dt) ms). ``forward(x, return_states=True)`` also
     returns (spikes, membrane) [T, B, N]. Buffers: ``mask`` [N, N] (post, pre), ``tau_ms`` [N],
     ``cluster_ids`` [N]. Parameters: ``input.weight`` [N, n_inputs], ``weight`` [N, N],
     ``readout`` (Linear N -> n_outputs).
@@ -334,7 +342,7 @@ class HRSNN(nn.Module):
 
     def features(self, spikes: torch.Tensor) -> torch.Tensor:
         """Readout features: spikes low-pass filtered with ``readout_tau_ms``. [T, B, N]."""
-        return exponential_trace(spikes, self.config.readout_tau_ms, self.config.dt_ms)
+        return exponential_trace(spikes, self.config.readout_tau_effective_ms, self.config.dt_ms)
 
     def forward(self, x: torch.Tensor, return_states: bool = False):
         spikes, membrane = self.run(x)

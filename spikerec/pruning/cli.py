@@ -12,12 +12,15 @@ def _prune(args: argparse.Namespace) -> int:
 
     from spikerec.cli import print_result
     from spikerec.errors import DataError, ShapeError
-    from spikerec.models.hrsnn import HRSNN
+    from spikerec.models.hrsnn import HRSNN, HRSNNConfig
     from spikerec.pruning.lnp import LNPConfig
     from spikerec.pruning.run import run_pruning, save_result
 
     torch.manual_seed(args.seed)
-    model = HRSNN.load(args.model) if args.model else None
+    if args.model:
+        model = HRSNN.load(args.model)
+    else:
+        model = HRSNN(HRSNNConfig(n_neurons=args.neurons, dt_ms=args.dt_ms, seed=args.seed))
     inputs = None
     if args.inputs:
         try:
@@ -56,6 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=("lnp", "activity", "magnitude"), default="lnp")
     p.add_argument("--neurons", type=int, default=200, help="size of the random HRSNN built when no --model")
     p.add_argument("--model", help="directory with hrsnn.pt + hrsnn.json (HRSNN.save)")
+    p.add_argument("--dt-ms", type=float, default=1.0,
+                   help="time step of the random HRSNN built when no --model (use the data's bin_ms to train it)")
     p.add_argument("--inputs", help="activity baseline: task inputs as .npy [T, B, C] (default: noise)")
     p.add_argument("--neuron-sparsity", type=float, default=0.45,
                    help="lnp: share of neurons removed by betweenness; baselines: target neuron sparsity")
@@ -65,3 +70,27 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     p.set_defaults(func=_prune)
+
+    t = subparsers.add_parser("prune-train", help="train a pruned HRSNN (spikerec prune --out) with a recipe",
+                              description="Give the pruned HRSNN an input layer and readout for the data set and "
+                                          "train it with the project trainer (the pruned structure is kept).")
+    t.add_argument("--model", required=True, help="directory written by 'spikerec prune --out'")
+    t.add_argument("--recipe", default="hrsnn-lnp", help="recipe name or TOML path (default hrsnn-lnp)")
+    t.add_argument("--data", required=True, help="directory with {dataset}_train.h5 / _test.h5")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="recipe override, repeatable")
+    t.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    t.set_defaults(func=_prune_train)
+
+
+def _prune_train(args: argparse.Namespace) -> int:
+    from spikerec.cli import print_result
+    from spikerec.config import load_recipe
+    from spikerec.pruning.train import train_pruned
+
+    recipe = load_recipe(args.recipe, list(args.set or []))
+    summary = train_pruned(args.model, recipe, args.data, args.out, progress=not args.json)
+    summary["run_dir"] = args.out
+    print_result(summary, args.json, f"pruned HRSNN ({summary['neurons']} neurons, {summary['synapses']} synapses): "
+                                     f"test accuracy {summary['test_accuracy']:.4f} -> {args.out}")
+    return 0
