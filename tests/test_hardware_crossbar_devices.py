@@ -78,7 +78,7 @@ def test_levels_round_onto_the_grid():
 def test_adc_quantisation_error_bound_and_clipping():
     y = np.random.default_rng(0).uniform(-10, 10, 100_000)
     for bits in (3, 6, 10):
-        q, clipped = periphery.adc_convert(y, bits, 8.0)
+        q, clipped = periphery.adc_convert(y.copy(), bits, 8.0)
         step = periphery.adc_step(bits, 8.0)
         inside = np.abs(y) <= 8.0
         assert np.abs(q[inside] - y[inside]).max() <= step / 2 + 1e-12
@@ -171,3 +171,24 @@ def test_config_errors_are_typed():
         map_matrix(np.ones(3), get_config("ideal"))
     with pytest.raises(ShapeError):
         map_matrix(np.ones((3, 4)), get_config("ideal")).read(np.ones((2, 5)))
+
+
+@pytest.mark.parametrize("overrides", [{}, {"ir_drop": 0.2, "adc_bits": 6}])
+def test_sparse_and_dense_reads_agree(overrides):
+    import scipy.sparse as sp
+
+    from spikerec.hardware.crossbar import tiles
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(20, 70))
+    x = (rng.random((300, 70)) < 0.05).astype(float)  # below the sparse threshold
+    m = map_matrix(w, get_config("pcm", tile_rows=32, **overrides), seed=0)
+    dense_threshold = tiles._SPARSE_DENSITY
+    try:
+        tiles._SPARSE_DENSITY = 0.0  # force the dense product
+        dense = m.read(x)
+    finally:
+        tiles._SPARSE_DENSITY = dense_threshold
+    for sparse in (m.read(x), m.read(sp.csr_array(x))):
+        np.testing.assert_allclose(sparse[0], dense[0], rtol=1e-9, atol=1e-9)
+        assert sparse[1:] == dense[1:]

@@ -32,12 +32,12 @@ def tile_positions(n: int, tile: int) -> np.ndarray:
 
 def column_currents(x: np.ndarray, g_t: np.ndarray, row_pos: np.ndarray, col_pos: np.ndarray,
                     ir_drop: float, i_full: float) -> np.ndarray:
-    """Column currents ``[M, C]`` for reads ``x [M, R]`` of one tile's conductances ``g_t [R, C]``
-    (transposed: rows = word lines) with IR drop."""
+    """Column currents ``[M, C]`` for reads ``x [M, R]`` (dense or scipy sparse) of one tile's conductances
+    ``g_t [R, C]`` (transposed: rows = word lines) with IR drop."""
     current = x @ g_t
     if ir_drop == 0:
         return current
-    positional = (x * row_pos) @ g_t + col_pos * current
+    positional = x @ (row_pos[:, None] * g_t) + col_pos * current  # == (x * row_pos) @ g_t, also for sparse x
     return current - ir_drop * (current / i_full) * 0.5 * positional
 
 
@@ -55,10 +55,13 @@ def adc_step(bits: int, full_range: float) -> float:
 
 
 def adc_convert(y: np.ndarray, bits: int | None, full_range: float) -> tuple[np.ndarray, int]:
-    """Quantise ``y`` (any shape) with the ADC; returns (converted values, number of clipped values).
-    ``bits=None`` is an ideal converter (no quantisation, no clipping)."""
+    """Quantise ``y`` (any shape; overwritten in place) with the ADC; returns (converted values, number of
+    clipped values). ``bits=None`` is an ideal converter (no quantisation, no clipping)."""
     if bits is None:
         return y, 0
     step = adc_step(bits, full_range)
     n_clipped = int(np.count_nonzero(np.abs(y) > full_range))
-    return np.clip(np.round(y / step) * step, -full_range, full_range), n_clipped
+    y *= 1.0 / step
+    np.rint(y, out=y)
+    y *= step
+    return np.clip(y, -full_range, full_range, out=y), n_clipped

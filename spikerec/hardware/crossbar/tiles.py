@@ -29,6 +29,9 @@ from spikerec.hardware.crossbar.devices import (CrossbarConfig, drift_and_read_n
 
 __all__ = ["MappedMatrix", "map_matrix", "target_conductances"]
 
+_SPARSE_DENSITY = 0.15  # below this fraction of active word lines a sparse product beats a dense matmul
+_SPARSE_MIN_READS = 64
+
 
 def target_conductances(w: np.ndarray, cfg: CrossbarConfig) -> tuple[np.ndarray, np.ndarray, float]:
     """(G+ target, G- target, w_max) for a dense weight matrix (see the module docstring)."""
@@ -86,13 +89,18 @@ class MappedMatrix:
             self._blocks.append(block)
 
     def read(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Binary reads ``x [M, n_in]`` (0/1) -> (outputs ``[M, n_out]`` in weight units, clipped
+        """Binary reads ``x [M, n_in]`` (0/1, dense or scipy sparse) -> (outputs ``[M, n_out]`` in weight units, clipped
         conversions, total conversions)."""
         cfg = self.cfg
         n_out, n_in = self.shape
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ShapeError(f"crossbar read: expected inputs [M, {n_in}], got {list(x.shape)}")
-        x = np.asarray(x, dtype=np.float64)
+        if sp.issparse(x):
+            x = sp.csr_array(x, dtype=np.float64)
+        else:
+            x = np.asarray(x, dtype=np.float64)
+            if x.shape[0] >= _SPARSE_MIN_READS and np.count_nonzero(x) < _SPARSE_DENSITY * x.size:
+                x = sp.csr_array(x)  # spikes are sparse: cost ~ active word lines x columns, not all lines
         i_full = cfg.tile_rows * cfg.g_max_us
         dg = cfg.g_max_us - cfg.g_min_us
         out = np.zeros((x.shape[0], n_out))
@@ -108,10 +116,11 @@ class MappedMatrix:
                            - periphery.column_currents(xs, block["neg"], row_pos, self._col_pos, cfg.ir_drop, i_full))
             if "sq" in block:
                 current += periphery.read_noise(xs, block["sq"], cfg.read_noise_rel, self.rng)
-            y, n_clip = periphery.adc_convert(current / dg, cfg.adc_bits, cfg.adc_range)
+            # the ADC works in units of w_max (current / dg); its range and step are scaled instead of the data
+            y, n_clip = periphery.adc_convert(current, cfg.adc_bits, cfg.adc_range * dg)
             clipped += n_clip
             out += y
-        return out * (self.w_max * self.gain), clipped, x.shape[0] * n_out * len(self._blocks)
+        return out * (self.w_max * self.gain / dg), clipped, x.shape[0] * n_out * len(self._blocks)
 
 
 def map_matrix(w, cfg: CrossbarConfig, seed: np.random.SeedSequence | int = 0) -> MappedMatrix:
