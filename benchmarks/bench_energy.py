@@ -12,6 +12,7 @@ Run: ``.venv/bin/python -m benchmarks.bench_energy [--repeat 5]``.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 
@@ -70,6 +71,10 @@ def main(argv=None) -> int:
     total = w.per_sample()["total"]
     ours_ops = total["synaptic_ops"] + total["recurrent_ops"]
     peer_ops = nb["SynapticOperations"]["Effective_ACs"] + nb["SynapticOperations"]["Effective_MACs"]
+    if abs(ours_ops - peer_ops) > 1e-9 * peer_ops or abs(w.activation_sparsity - nb["ActivationSparsity"]) > 1e-9:
+        print(f"bench_energy: counts disagree (synops {ours_ops} vs {peer_ops}, sparsity {w.activation_sparsity} vs "
+              f"{nb['ActivationSparsity']}); not timing", file=sys.stderr)
+        return 1
     t_ours = harness.time_median(ours, repeat=args.repeat)
     t_peer = harness.time_median(peer, repeat=args.repeat)
     rows = [{"task": "synaptic ops + activation sparsity", "spikerec_s": t_ours["median_s"],
@@ -80,7 +85,7 @@ def main(argv=None) -> int:
         "energy", "Workload counting: spikerec count_workload vs NeuroBench (same model, same frames)", rows,
         {"T": T, "B": B, "C": C, "hidden": "256,256 recurrent LIF", "pruned": "30 %", "threads": THREADS,
          "repeat": args.repeat})
-    print(path.read_text() if path.suffix == ".md" else (path.with_suffix(".md")).read_text())
+    print(path.with_suffix(".md").read_text())
     return 0
 
 
