@@ -125,3 +125,35 @@ def test_rejects_unsupported_inputs():
         count_workload(tiny_network(), FRAMES[0])
     with pytest.raises(ShapeError, match="channels"):
         count_workload(_model("delay_snn", False), np.zeros((2, 1, 5), np.float32))
+
+
+def test_hrsnn_counts_by_hand_and_neurobench_mapping():
+    from spikerec.models import HRSNN, HRSNNConfig
+
+    model = HRSNN(HRSNNConfig(n_inputs=6, n_neurons=20, n_outputs=3, p_connect=0.3, seed=0)).eval()
+    frames = (torch.rand(15, 2, 6, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    w = count_workload(model, frames)
+    with torch.no_grad():
+        spikes, _ = model.run(frames)
+        traces = model.features(spikes)
+    h, r = w.layers["hidden0"], w.layers["readout"]
+    fan_in = model.input.weight.ne(0).sum(0).float()
+    assert h["synaptic_ops"] == float(((frames != 0).float() * fan_in).sum())
+    assert h["recurrent_ops"] == float((spikes * model.effective_weight().ne(0).sum(0).float()).sum()) > 0
+    assert h["spikes_out"] == float(spikes.sum()) and h["neuron_updates"] == 15 * 2 * 20
+    assert r["input_spikes"] == float(traces.ne(0).sum())  # traces are dense values: MACs on hardware
+    assert r["neuron_updates"] == 15 * 2 * 20  # the readout's state is one trace per hidden neuron
+    pytest.importorskip("neurobench")
+    from neurobench.benchmarks import Benchmark
+    from neurobench.metrics.workload import SynapticOperations
+    from neurobench.models import TorchModel
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from spikerec.hardware.energy.neurobench import _TimeMajor
+
+    data = DataLoader(TensorDataset(frames.transpose(0, 1), torch.zeros(2, dtype=torch.long)), batch_size=2)
+    with torch.no_grad():
+        ops = Benchmark(TorchModel(_TimeMajor(model)), data, [], [], [[], [SynapticOperations]]).run(quiet=True)
+    ops = ops["SynapticOperations"]
+    # NeuroBench sees the input and readout nn.Linear layers, not the masked recurrent weights
+    assert ops["Effective_ACs"] + ops["Effective_MACs"] == w.per_sample()["total"]["synaptic_ops"]

@@ -55,7 +55,7 @@ def term_joules(model: EnergyModel, term: Term, layer: LayerStructure, counts: d
         size_bits = (layer.n_synapses + layer.n_recurrent_synapses) * bits
     else:
         bits = model.state_bits
-        size_bits = layer.n_out * bits
+        size_bits = layer.n_state * bits
     return n * model.sram_level(size_bits / 8).access_joules(bits)
 
 
