@@ -22,7 +22,7 @@ import numpy as np
 
 from spikerec.errors import ConfigError, DataError, ShapeError
 
-_CHUNK_CELLS = 1 << 19  # frame cells per bincount call: keeps the int64 scratch (4 MiB) in cache
+_CHUNK_CELLS = 1 << 15  # frame cells per bincount call: the int64 scratch (256 KiB) stays in L2 cache
 
 
 @dataclass
@@ -86,14 +86,13 @@ def bin_ragged(times_ms: np.ndarray, units: np.ndarray, offsets: np.ndarray, n_c
         if units.min() < 0 or units.max() >= n_channels:
             raise DataError(f"units must lie in [0, {n_channels}); validate the events first")
     bins = (times_ms / bin_ms).astype(np.int64)  # truncation == floor for t >= 0
-    sample_of = np.repeat(np.arange(n, dtype=np.int64), counts)
     dropped = np.zeros(n, dtype=np.int64)
     if max_duration_ms is not None:
         t_max = math.ceil(max_duration_ms / bin_ms - 1e-9)
         late = (times_ms >= max_duration_ms) | (bins >= t_max)
         if late.any():
-            dropped = np.bincount(sample_of[late], minlength=n)
-            bins, units, sample_of = bins[~late], units[~late], sample_of[~late]
+            dropped = np.bincount(np.repeat(np.arange(n), counts)[late], minlength=n)
+            bins, units = bins[~late], units[~late]
             counts = counts - dropped
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
@@ -104,9 +103,10 @@ def bin_ragged(times_ms: np.ndarray, units: np.ndarray, offsets: np.ndarray, n_c
         lengths[busy] = np.maximum.reduceat(bins, starts[busy]) + 1
     frame_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=frame_offsets[1:])
-    channel = units.astype(np.int64) // pool if pool > 1 else units.astype(np.int64)
-    rows = frame_offsets[:-1][sample_of] + bins
-    frames = _fill(rows, channel, int(frame_offsets[-1]), c_out, binary)
+    rows = bins  # global frame row of each event, computed in place
+    rows += np.repeat(frame_offsets[:-1], counts)
+    channel = units // pool if pool > 1 else units
+    frames = _fill(rows, channel.astype(np.int64, copy=False), int(frame_offsets[-1]), c_out, binary)
     return BinnedFrames(frames=frames, offsets=frame_offsets, dropped_events=dropped)
 
 
@@ -118,20 +118,28 @@ def _fill(rows: np.ndarray, channel: np.ndarray, n_rows: int, c_out: int, binary
     chunk_rows = max(1, _CHUNK_CELLS // c_out)
     starts = np.arange(0, n_rows, chunk_rows)
     bounds = np.searchsorted(rows, np.append(starts, n_rows))
-    # Start with uint8 (half the memory traffic of tonic's int16) and widen the whole array the first
-    # time a chunk holds a larger count: counts are exact and never wrap.
+    # Counts go into uint8 (half the memory traffic of tonic's int16). A cell can only exceed 255 in a
+    # chunk that has a frame row with more than 255 events; only those chunks check their maximum, and
+    # the array is widened before a count could wrap: counts are always exact.
+    row_events = np.bincount(rows, minlength=n_rows)
+    risky = np.maximum.reduceat(row_events, starts) > 0xFF if n_rows else np.zeros(0, bool)
     out = np.zeros((n_rows, c_out), dtype=np.uint8)
+    flat = out.reshape(-1)
     for k, lo in enumerate(starts):
         a, b = bounds[k], bounds[k + 1]
         if a == b:
             continue
         hi = min(lo + chunk_rows, n_rows)
-        c = np.bincount((rows[a:b] - lo) * c_out + channel[a:b], minlength=(hi - lo) * c_out)
+        cell = rows[a:b] - lo
+        cell *= c_out
+        cell += channel[a:b]
+        c = np.bincount(cell, minlength=(hi - lo) * c_out)
         if binary:
             np.minimum(c, 1, out=c)
-        elif b - a > np.iinfo(out.dtype).max and c.max() > np.iinfo(out.dtype).max:
+        elif risky[k] and c.max() > np.iinfo(out.dtype).max:
             out = out.astype(np.uint16 if c.max() <= 0xFFFF else np.uint32)
-        out.reshape(-1)[lo * c_out:hi * c_out] = c
+            flat = out.reshape(-1)
+        flat[lo * c_out:hi * c_out] = c
     return out
 
 
