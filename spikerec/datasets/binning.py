@@ -29,8 +29,8 @@ _CHUNK_CELLS = 1 << 15  # frame cells per bincount call: the int64 scratch (256 
 class BinnedFrames:
     """Frames of N samples stacked along time: sample ``i`` is ``frames[offsets[i]:offsets[i + 1]]``.
 
-    ``frames`` [sum T_i, C] unsigned integer counts (uint8 when binary or every count fits, else
-    uint16/uint32, widened only as far as the largest count needs); ``dropped_events``: events beyond ``max_duration_ms`` per sample [N].
+    ``frames`` [sum T_i, C] unsigned integer counts: uint8, widened to uint16/uint32 only when a
+    count needs it. ``dropped_events`` [N]: events at or beyond ``max_duration_ms`` per sample.
     """
 
     frames: np.ndarray
