@@ -107,6 +107,33 @@ def _frame_events(frame, idx, val):
     return n
 
 
+@njit(cache=True, nogil=True)
+def _network_step(frame, t, n_in, n_out, ff_ptr, ff_ptr_off, ff_post, ff_w, ff_d, syn_off, rec_ptr, rec_ptr_off,
+                  rec_post, rec_w, rec_off, slots, flags, neuron_off, bias, beta, k, th, vr, ring, ring_off, v, rec_cur,
+                  idx, val, ones, spk_idx, spk_n, counts):
+    """One step of every layer for one sample, tables flattened across layers (one dispatch per step).
+
+    ``flags`` [L, 4]: has_rec, decay_input, hard reset, spiking. Spiking neuron indices of layer ``l``
+    land in ``spk_idx[neuron_off[l]:][:spk_n[l]]``.
+    """
+    n = _frame_events(frame, idx, val)
+    ev_idx, ev_val = idx, val
+    for l in range(n_out.shape[0]):
+        ni, no, nb = n_in[l], n_out[l], neuron_off[l]
+        fp = ff_ptr[ff_ptr_off[l]:ff_ptr_off[l] + ni + 1]
+        so, se = syn_off[l], syn_off[l + 1]
+        rp = rec_ptr[rec_ptr_off[l]:rec_ptr_off[l] + no + 1]
+        ro, re = rec_off[l], rec_off[l + 1]
+        ring_l = ring[ring_off[l]:ring_off[l] + slots[l] * no].reshape((slots[l], no))
+        out = spk_idx[nb:nb + no]
+        n = _layer_step(ev_idx, ev_val, n, fp, ff_post[so:se], ff_w[so:se], ff_d[so:se], rp, rec_post[ro:re],
+                        rec_w[ro:re], flags[l, 0] != 0, ring_l, t, v[nb:nb + no], rec_cur[nb:nb + no],
+                        bias[nb:nb + no], beta[nb:nb + no], k[nb:nb + no], th[nb:nb + no], vr[l], flags[l, 1] != 0,
+                        flags[l, 2] != 0, flags[l, 3] != 0, out, counts[l])
+        spk_n[l] = n
+        ev_idx, ev_val = out, ones
+
+
 # -- compiled layer tables ------------------------------------------------------------------------
 
 @dataclass
@@ -167,17 +194,48 @@ def _tables(layer: Layer) -> _Tables:
                    layer.reset == "hard", layer.kind == "lif")
 
 
+def _flatten(network: Network, tables: list[_Tables]) -> dict[str, np.ndarray]:
+    """Concatenate the per-layer tables for :func:`_network_step` (offsets index the pieces)."""
+    def offsets(sizes):
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    layers = network.layers
+    n_out = np.array([la.n_out for la in layers], dtype=np.int64)
+    flat = {
+        "n_in": np.array([la.n_in for la in layers], dtype=np.int64), "n_out": n_out,
+        "ff_ptr": np.concatenate([tb.ff_ptr for tb in tables]),
+        "ff_ptr_off": offsets([tb.ff_ptr.size for tb in tables])[:-1],
+        "ff_post": np.concatenate([tb.ff_post for tb in tables]), "ff_w": np.concatenate([tb.ff_w for tb in tables]),
+        "ff_d": np.concatenate([tb.ff_d for tb in tables]), "syn_off": offsets([tb.ff_post.size for tb in tables]),
+        "rec_ptr": np.concatenate([tb.rec_ptr if tb.has_rec else np.zeros(la.n_out + 1, np.int64)
+                                   for la, tb in zip(layers, tables)]),
+        "rec_ptr_off": offsets([la.n_out + 1 for la in layers])[:-1],
+        "rec_post": np.concatenate([tb.rec_post[:tb.rec_ptr[-1]] for tb in tables]),
+        "rec_w": np.concatenate([tb.rec_w[:tb.rec_ptr[-1]] for tb in tables]),
+        "rec_off": offsets([int(tb.rec_ptr[-1]) for tb in tables]),
+        "slots": np.array([tb.ring_slots for tb in tables], dtype=np.int64),
+        "flags": np.array([[tb.has_rec, tb.decay_input, tb.hard, tb.spiking] for tb in tables], dtype=np.int64),
+        "neuron_off": offsets(n_out)[:-1],
+        "bias": np.concatenate([tb.bias for tb in tables]), "beta": np.concatenate([tb.beta for tb in tables]),
+        "k": np.concatenate([tb.k for tb in tables]), "th": np.concatenate([tb.th for tb in tables]),
+        "vr": np.array([tb.vr for tb in tables], dtype=np.float64),
+    }
+    flat["ring_off"] = offsets([tb.ring_slots * la.n_out for la, tb in zip(layers, tables)])
+    return flat
+
+
 # -- state and results ----------------------------------------------------------------------------
 
 @dataclass
 class SimState:
-    """Streaming state for ``batch_size`` samples: per layer membrane, ring buffer, recurrent input."""
+    """Streaming state for ``batch_size`` samples, all layers concatenated along the last axis
+    (layer ``l`` owns neurons ``neuron_off[l]:neuron_off[l+1]`` and ring cells ``ring_off[l]:ring_off[l+1]``)."""
 
     t: int
-    v: list[np.ndarray]  # [B, n_out] float64
-    ring: list[np.ndarray]  # [B, R, n_out] float64
-    rec: list[np.ndarray]  # [B, n_out] float64
-    counts: np.ndarray  # [n_layers, B, 4] int64 running counts
+    v: np.ndarray  # [B, total neurons] float64 membranes
+    ring: np.ndarray  # [B, total ring cells] float64 delay buffers (slot-major per layer)
+    rec: np.ndarray  # [B, total neurons] float64 recurrent input for the next step
+    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (COUNT_KEYS order)
 
 
 @dataclass
@@ -232,48 +290,48 @@ class EventSimulator:
         self.network = network
         self.tables = [_tables(layer) for layer in network.layers]
         self.names = [layer.name for layer in network.layers]
+        self._flat = _flatten(network, self.tables)
+        width = max(network.n_inputs, *(la.n_out for la in network.layers))
+        n_neurons = int(self._flat["n_out"].sum())
+        self._scratch = (np.empty(width, np.int64), np.empty(width), np.ones(width), np.empty(n_neurons, np.int64),
+                         np.zeros(len(network.layers), np.int64))
 
     # streaming --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> SimState:
-        """Zero membranes (``reset_value`` for spiking layers, as the torch kernels start) and buffers."""
-        v = [np.full((batch_size, la.n_out), tb.vr if tb.spiking else 0.0)
-             for la, tb in zip(self.network.layers, self.tables)]
-        return SimState(0, v, [np.zeros((batch_size, tb.ring_slots, la.n_out))
-                               for la, tb in zip(self.network.layers, self.tables)],
-                        [np.zeros((batch_size, la.n_out)) for la in self.network.layers],
-                        np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
+        """Membranes at ``reset_value`` (spiking layers, as the torch kernels start) or 0, empty buffers."""
+        f = self._flat
+        v0 = np.concatenate([np.full(la.n_out, tb.vr if tb.spiking else 0.0)
+                             for la, tb in zip(self.network.layers, self.tables)])
+        n = v0.size
+        return SimState(0, np.tile(v0, (batch_size, 1)), np.zeros((batch_size, int(f["ring_off"][-1]))),
+                        np.zeros((batch_size, n)), np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
 
     def step(self, frame_t, state: SimState) -> tuple[dict[str, Any], SimState]:
-        """One dt step for ``frame_t`` [B, n_inputs] (or [n_inputs] for batch 1).
+        """One dt step for ``frame_t`` [B, n_inputs] (or [n_inputs] for batch 1); updates ``state`` in place.
 
-        Returns ``({"spikes": [per layer list of spiking-neuron index arrays per sample],
-        "output": readout membrane [B, K] float64}, state)``; ``state`` is updated in place.
+        Returns ``({"spikes": per layer, per sample the indices of the neurons that spiked,
+        "output": last layer's membrane [B, n_out] float64}, state)``.
         """
         frame = np.asarray(frame_t, dtype=np.float64)
         if frame.ndim == 1:
             frame = frame[None]
-        B = state.v[0].shape[0]
+        B = state.v.shape[0]
         if frame.shape != (B, self.network.n_inputs):
             raise ShapeError(f"EventSimulator.step: frame must be [{B}, {self.network.n_inputs}], got {list(frame.shape)}")
-        spikes: list[list[np.ndarray]] = []
+        f, (idx, val, ones, spk_idx, spk_n) = self._flat, self._scratch
+        offs = f["neuron_off"]
+        spikes: list[list[np.ndarray]] = [[] for _ in self.tables]
         for b in range(B):
-            idx = np.empty(self.network.n_inputs, dtype=np.int64)
-            val = np.empty(self.network.n_inputs, dtype=np.float64)
-            n = _frame_events(frame[b], idx, val)
-            per_layer = []
-            for li, tb in enumerate(self.tables):
-                out_idx = np.empty(state.v[li].shape[1], dtype=np.int64)
-                n_spk = _layer_step(idx, val, n, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post,
-                                    tb.rec_w, tb.has_rec, state.ring[li][b], state.t, state.v[li][b], state.rec[li][b],
-                                    tb.bias, tb.beta, tb.k, tb.th, tb.vr, tb.decay_input, tb.hard, tb.spiking,
-                                    out_idx, state.counts[li, b])
-                idx, n = out_idx, n_spk
-                val = np.ones(max(n_spk, 1))
-                per_layer.append(out_idx[:n_spk].copy())
-            spikes.append(per_layer)
+            _network_step(frame[b], state.t, f["n_in"], f["n_out"], f["ff_ptr"], f["ff_ptr_off"], f["ff_post"],
+                          f["ff_w"], f["ff_d"], f["syn_off"], f["rec_ptr"], f["rec_ptr_off"], f["rec_post"],
+                          f["rec_w"], f["rec_off"], f["slots"], f["flags"], offs, f["bias"], f["beta"], f["k"],
+                          f["th"], f["vr"], state.ring[b], f["ring_off"], state.v[b], state.rec[b], idx, val, ones,
+                          spk_idx, spk_n, state.counts[:, b])
+            for li in range(len(self.tables)):
+                spikes[li].append(spk_idx[offs[li]:offs[li] + spk_n[li]].copy())
         state.t += 1
-        layers_first = [[spikes[b][li] for b in range(B)] for li in range(len(self.tables))]
-        return {"spikes": layers_first, "output": state.v[-1].copy()}, state
+        last = offs[-1]
+        return {"spikes": spikes, "output": state.v[:, last:].copy()}, state
 
     # batched ----------------------------------------------------------------------------------
     def run(self, frames) -> SimResult:
@@ -284,15 +342,16 @@ class EventSimulator:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        state = self.initial_state(B)
-        counts = state.counts
+        counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x
         for li, (layer, tb) in enumerate(zip(self.network.layers, self.tables)):
             spk = np.zeros((T, B, layer.n_out), dtype=np.uint8) if tb.spiking else None
             mem = None if tb.spiking else np.zeros((T, B, layer.n_out), dtype=np.float32)
+            v = np.full((B, layer.n_out), tb.vr if tb.spiking else 0.0)
             _run_layer(inp, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post, tb.rec_w, tb.has_rec,
-                       state.ring[li], state.v[li], state.rec[li], tb.bias, tb.beta, tb.k, tb.th, tb.vr,
+                       np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)), tb.bias, tb.beta,
+                       tb.k, tb.th, tb.vr,
                        tb.decay_input, tb.hard, tb.spiking, spk if spk is not None else np.zeros((1, 1, 1), np.uint8),
                        mem if mem is not None else np.zeros((1, 1, 1), np.float32), counts[li])
             spikes.append(spk)
