@@ -10,7 +10,7 @@ import torch
 from spikerec.cli import main
 from spikerec.config import load_recipe, save_recipe
 from spikerec.datasets.synthetic import synthesize
-from spikerec.hardware.network import Network
+from spikerec.hardware.cli import network_from_run
 from spikerec.models import build_model
 from spikerec.training.checkpoint import save_checkpoint
 
@@ -27,7 +27,7 @@ def run_and_data(tmp_path_factory):
     run.mkdir()
     save_recipe(recipe, run / "recipe.toml")
     save_checkpoint(run / "best.pt", {"model": model.state_dict()})
-    net = Network.from_model(model, input_pooling=recipe.data.pool).save(root / "net.h5")
+    net = network_from_run(run).save(root / "net.h5")  # what 'spikerec export' writes, data settings in metadata
     return run, data, net
 
 

@@ -1,7 +1,8 @@
 """``spikerec energy RUN_DIR|NETWORK_FILE --data DIR``: measured workload and energy per sample.
 
 A run directory (written by ``spikerec train``) is counted with its torch model (best.pt, integer
-delays); a network file (``.h5``, the hardware IR) with the event simulator. Padding steps of a batch
+delays); a network file (``.h5`` hardware IR, or ``.nir``) with the event simulator, on data binned as
+its ``metadata["data"]`` says (``spikerec export`` writes it). Padding steps of a batch
 are not counted. Writes ``energy.json``, ``energy.md`` and ``energy.png`` into ``--out`` (default
 ``RUN_DIR/energy_<split>`` or ``<file stem>_energy_<split>`` next to the network file).
 """
@@ -33,25 +34,32 @@ def _model_for_run(run_dir: Path, recipe, dataset):
     return model.eval()
 
 
-def _dataset_kind(network, data_dir: Path) -> str:
+def _dataset_kind(data: dict, data_dir: Path) -> str:
     """Which data set a network file was trained on: its metadata, else the files present in ``data_dir``."""
-    kind = network.metadata.get("dataset")
-    if kind:
-        return str(kind)
+    if data.get("dataset"):
+        return str(data["dataset"])
     found = [k for k in ("shd", "ssc") if (data_dir / f"{k}_test.h5").exists()]
     if len(found) != 1:
-        raise ConfigError(f"{data_dir}: cannot tell the data set of this network (metadata has no 'dataset' and the "
-                          f"directory holds {'both' if found else 'neither'} shd_test.h5 / ssc_test.h5)")
+        raise ConfigError(f"{data_dir}: cannot tell the data set of this network (its metadata has no data.dataset "
+                          f"and the directory holds {'both' if found else 'neither'} shd_test.h5 / ssc_test.h5)")
     return found[0]
 
 
 def _datasets_for_network(network, data_dir: str):
+    """Frame datasets binned as the network's ``metadata["data"]`` says (written by ``spikerec export``)."""
     from spikerec.datasets import build_frame_datasets
 
-    meta = network.metadata
-    return build_frame_datasets(data_dir, dataset=_dataset_kind(network, Path(data_dir)), bin_ms=network.dt_ms,
-                                pool=network.input_pooling, binary=bool(meta.get("binary", False)),
-                                max_duration_ms=meta.get("max_duration_ms") or None)
+    data = dict(network.metadata.get("data") or {})
+    datasets = build_frame_datasets(data_dir, dataset=_dataset_kind(data, Path(data_dir)),
+                                    bin_ms=float(data.get("bin_ms", network.dt_ms)),
+                                    pool=int(data.get("pool", network.input_pooling)),
+                                    max_duration_ms=data.get("max_duration_ms") or None,
+                                    binary=bool(data.get("binary", False)))
+    channels = datasets["test"].n_channels
+    if channels != network.n_inputs:
+        raise ConfigError(f"{data_dir}: the data have {channels} channels after pooling but the network reads "
+                          f"{network.n_inputs}; check the data directory and the network's data metadata")
+    return datasets
 
 
 def _crossbar_overrides(items: list[str] | None) -> dict[str, Any] | None:
@@ -89,9 +97,9 @@ def run_energy(target: str | Path, data_dir: str, hardware: list[str] | None = N
         subject = _model_for_run(target, recipe, datasets[split])
         default_out = target / f"energy_{split}"
     else:
-        from spikerec.hardware.network import Network
+        from spikerec.hardware.cli import load_network_file
 
-        subject = Network.load(target)
+        subject = load_network_file(target)  # .h5 network or .nir graph
         datasets = _datasets_for_network(subject, data_dir)
         default_out = target.with_name(f"{target.stem}_energy_{split}")
     dataset = datasets[split]
@@ -127,7 +135,7 @@ def register(subparsers) -> None:
                     "split and price it with energy models (packaged: " + ", ".join(list_models()) + "; or a "
                     "path to your own .toml). Energies are joules per sample: SynOps-only and memory-inclusive, "
                     "beside the ANN baseline.")
-    p.add_argument("target", help="run directory written by 'spikerec train', or a network .h5 file")
+    p.add_argument("target", help="run directory written by 'spikerec train', or a network .h5 / .nir file")
     p.add_argument("--data", required=True, help="data directory (shd_*.h5 or ssc_*.h5)")
     p.add_argument("--hardware", nargs="+", metavar="NAME", default=list(DEFAULT_HARDWARE),
                    help=f"energy models (names or .toml paths; default: {' '.join(DEFAULT_HARDWARE)})")
