@@ -157,3 +157,15 @@ def test_hrsnn_counts_by_hand_and_neurobench_mapping():
     ops = ops["SynapticOperations"]
     # NeuroBench sees the input and readout nn.Linear layers, not the masked recurrent weights
     assert ops["Effective_ACs"] + ops["Effective_MACs"] == w.per_sample()["total"]["synaptic_ops"]
+
+
+def test_count_dataset_sums_batches_and_respects_max_samples():
+    from spikerec.hardware.counts import count_dataset
+
+    frames = np.concatenate([FRAMES, FRAMES[:, :, ::-1]], axis=1)  # two samples
+    batches = [(torch.as_tensor(frames[:, :1]), None, torch.tensor([3])),
+               (torch.as_tensor(frames[:, 1:]), None, torch.tensor([2]))]
+    merged = count_dataset(tiny_network(), batches)
+    whole = count_workload(tiny_network(), frames, lengths=[3, 2])
+    assert merged.n_samples == 2 and merged.layers == whole.layers
+    assert count_dataset(tiny_network(), batches, max_samples=1).layers == count_workload(tiny_network(), FRAMES).layers
