@@ -3,8 +3,7 @@
 ``count_workload(network_or_model, frames, lengths=None)`` runs a
 :class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
 :class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.network.Network` (through the event
-simulator) on ``frames`` [T, B, C] and
-counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are not counted):
+simulator) on ``frames`` [T, B, C] and counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are not counted):
 
 * ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
   event whose value scales the weight, as in the IR and NeuroBench);
@@ -19,7 +18,7 @@ counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are 
   one spike trace per hidden neuron) and ``spikes_out``;
 * memory traffic: ``weight_reads`` (one per synaptic event), ``state_reads``/``state_writes`` (membrane
   read and written once per neuron update), and for the ANN baseline ``ann_weight_reads``,
-  ``ann_activation_reads`` (``steps x n_in``) and ``ann_activation_writes`` (``steps x n_out``);
+  ``ann_activation_reads`` (``steps x n_in``, plus ``n_out`` with recurrence) and ``ann_activation_writes`` (``steps x n_out``);
 * ``time_steps``.
 
 Whole-network figures: ``activation_sparsity`` (1 - spikes / (spiking neurons x steps), over the
