@@ -43,9 +43,15 @@ def make_spikerec(device: str = "cpu", backend: str = "auto"):
     from spikerec.neurons import LIF
     from spikerec.neurons import functional as NF
 
-    NF.set_backend(backend)
     lif = LIF(N, tau_ms=2.0, dt_ms=1.0, threshold=1.0, reset="hard", surrogate="atan").to(device)
-    return _step(lif, _input(device))
+
+    def fn(x):
+        with NF.backend(backend):
+            spikes = lif(x)
+        # the backward runs outside the block: the kernel choice is fixed at forward time
+        return spikes
+
+    return _step(fn, _input(device))
 
 
 def make_spikingjelly(device: str = "cpu"):
@@ -141,39 +147,41 @@ def main(argv: list[str] | None = None) -> int:
     sync = torch.cuda.synchronize if args.device.startswith("cuda") else None
     measure_memory = not args.no_memory and args.device == "cpu"  # RSS says nothing about GPU memory
 
-    def timed(make, *margs):
-        return harness.time_median(make(args.device, *margs), repeat=args.repeat, warmup=2, sync=sync)["median_s"]
-
-    def peak(make, *margs):
-        return round(harness.peak_rss_mib(make, args.device, *margs, threads=THREADS), 1) if measure_memory else None
-
-    ours = timed(make_spikerec)
-    ours_mib = peak(make_spikerec)
-    ours_torch = timed(make_spikerec, "torch")
-    ours_torch_mib = peak(make_spikerec, "torch")
-    rows = []
-    peers = [("LIF", "SpikingJelly 2.0 LIFNode (step_mode='m')", "spikingjelly", make_spikingjelly),
-             ("LIF", "snntorch Leaky (looped over T)", "snntorch", make_snntorch),
-             ("LIF", "norse LIFBoxCell (looped over T)", "norse", make_norse)]
-    for layer, peer_name, module, make_peer in peers:
-        if not _available(module):
-            print(f"skipping {peer_name}: {module} not installed", file=sys.stderr)
-            continue
-        peer_s = timed(make_peer)
-        for variant, s, mib in (("compiled C kernel", ours, ours_mib), ("pure-torch kernel", ours_torch, ours_torch_mib)):
-            if variant == "pure-torch kernel" and module != "spikingjelly":
-                continue  # one fallback row is enough to show what the C kernel buys
-            rows.append({"layer": layer, "peer": peer_name, "spikerec": variant, "spikerec_s": s, "peer_s": peer_s,
-                         "ratio": peer_s / s, "spikerec_mib": mib, "peer_mib": peak(make_peer)})
-        print(rows[-1], file=sys.stderr, flush=True)
+    cases = {"ours": (make_spikerec, ()), "ours_torch": (make_spikerec, ("torch",))}
+    peers = [("spikingjelly", "SpikingJelly 2.0 LIFNode (step_mode='m')", make_spikingjelly),
+             ("snntorch", "snntorch Leaky (looped over T)", make_snntorch),
+             ("norse", "norse LIFBoxCell (looped over T)", make_norse)]
+    for module, _, make_peer in peers:
+        if _available(module):
+            cases[module] = (make_peer, ())
+        else:
+            print(f"skipping {module}: not installed", file=sys.stderr)
     if _available("snntorch"):
-        ours_r = timed(make_spikerec_recurrent)
-        peer_r = timed(make_snntorch_recurrent)
+        cases["ours_rec"] = (make_spikerec_recurrent, ())
+        cases["snntorch_rec"] = (make_snntorch_recurrent, ())
+    # Memory first: a spawned child inherits the parent's peak RSS (ru_maxrss survives exec), so the
+    # parent must not have run any workload yet when the children are measured.
+    mib = {name: (round(harness.peak_rss_mib(make, args.device, *margs, threads=THREADS), 1) if measure_memory else None)
+           for name, (make, margs) in cases.items()}
+    secs = {name: harness.time_median(make(args.device, *margs), repeat=args.repeat, warmup=2, sync=sync)["median_s"]
+            for name, (make, margs) in cases.items()}
+
+    rows = []
+    for module, peer_name, _ in peers:
+        if module not in secs:
+            continue
+        variants = [("compiled C kernel", "ours")] + ([("pure-torch kernel", "ours_torch")] if module == "spikingjelly" else [])
+        for variant, key in variants:
+            rows.append({"layer": "LIF", "peer": peer_name, "spikerec": variant, "spikerec_s": secs[key],
+                         "peer_s": secs[module], "ratio": secs[module] / secs[key], "spikerec_mib": mib[key],
+                         "peer_mib": mib[module]})
+    if "ours_rec" in secs:
         rows.append({"layer": "RecurrentLIF (N x N recurrent weights)", "peer": "snntorch RLeaky all_to_all (looped)",
-                     "spikerec": "torch ops + fused backward", "spikerec_s": ours_r, "peer_s": peer_r,
-                     "ratio": peer_r / ours_r, "spikerec_mib": peak(make_spikerec_recurrent),
-                     "peer_mib": peak(make_snntorch_recurrent)})
-        print(rows[-1], file=sys.stderr, flush=True)
+                     "spikerec": "torch ops + fused backward", "spikerec_s": secs["ours_rec"],
+                     "peer_s": secs["snntorch_rec"], "ratio": secs["snntorch_rec"] / secs["ours_rec"],
+                     "spikerec_mib": mib["ours_rec"], "peer_mib": mib["snntorch_rec"]})
+    for row in rows:
+        print(row, file=sys.stderr)
     name = "lif" if args.device == "cpu" else f"lif_{args.device.split(':')[0]}"
     harness.write_result(
         name, f"LIF forward+backward ({args.device})", rows,

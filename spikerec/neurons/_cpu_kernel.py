@@ -75,6 +75,7 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* re
             const REAL* gHt = gH ? gH + o : zeros;
             const REAL* Hp = t ? H + o - BN : v0 + b * N;
             const REAL* Sp = t ? S + o - BN : zeros;
+            REAL* at = acct + b * N;
             for (long n = 0; n < N; n++) {
                 REAL bt = beta[n], thr = th[n], k = (REAL)1 - bt;
                 REAL h = H[o + n], s = h >= thr ? (REAL)1 : (REAL)0;  /* recomputed: one stream less to read */
@@ -84,10 +85,12 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* re
                 REAL gs = gSt[n] + gv * keep * DVDS(h, thr);
                 REAL gh = gHt[n] + gv * DVDH(s) + gs * sg;
                 gx[o + n] = GX(gh, k);
-                if (need_beta) accb[b * N + n] += gh * (RESET(Hp[n], Sp[n], thr) - DHDB_INPUT(x[o + n]));
-                if (need_th) acct[b * N + n] += -gs * sg - SOFT_TH(gv, s);
+                at[n] += -gs * sg - SOFT_TH(gv, s);
                 gn[n] = gh;
             }
+            if (need_beta)  /* separate loop: reads x only when tau is learned */
+                for (long n = 0; n < N; n++)
+                    accb[b * N + n] += gn[n] * (RESET(Hp[n], Sp[n], th[n]) - DHDB_INPUT(x[o + n]));
         }
     }
     for (long b = b0; b < b1; b++)
@@ -290,14 +293,14 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, nee
     gv0 = torch.empty_like(H[0])
     gnext = torch.zeros_like(H[0])
     accb = torch.zeros_like(H[0]) if need_beta else None
-    acct = torch.zeros_like(H[0]) if need_th else None
+    acct = torch.zeros_like(H[0])  # accumulated even when unused: keeps the hot loop branch-free
     fn = getattr(library(), _name("lif_bwd", dsuf, cfg.reset == "soft", cfg.decay_input, sur.name))
 
     def rows(i, b0, b1):
         fn(x.data_ptr(), v0.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(), creal(cfg.v_reset),
            int(cfg.detach_reset), creal(getattr(sur, _SURROGATE_PARAM[sur.name])), creal(sur.scale), T, B, N, b0, b1,
            H.data_ptr(), S.data_ptr(), _ptr(gS), gS_st, gS_sb, _ptr(gH), int(need_beta), int(need_th),
-           gnext.data_ptr(), gx.data_ptr(), gv0.data_ptr(), _ptr(accb), _ptr(acct))
+           gnext.data_ptr(), gx.data_ptr(), gv0.data_ptr(), _ptr(accb), acct.data_ptr())
 
     _run_rows(rows, B)
-    return gx, gv0, accb, acct
+    return gx, gv0, accb, acct if need_th else None
