@@ -48,13 +48,32 @@ def test_recurrent_and_hrsnn_builders():
     assert isinstance(hr, HRSNN) and hr(_frames()).shape == (15, 3, 4)
 
 
+def test_adlif_and_meta_builders():
+    from spikerec.neurons import AdaptiveLIF, MetaNeuron
+
+    adlif = build_model(load_recipe("shd-adlif", ["model.hidden_sizes=[9]"]), 7, 4)
+    neuron = adlif.blocks[0].neuron
+    assert isinstance(neuron, AdaptiveLIF) and neuron.recurrent_weight is not None
+    assert adlif(_frames()).shape == (15, 3, 4) and adlif.supports_online
+    meta = build_model(load_recipe("shd-meta", ["model.hidden_sizes=[9, 8]", "delays.max_delay_ms=50.0"]), 7, 4)
+    assert all(isinstance(b.layer, MetaNeuron) for b in meta.blocks)
+    assert isinstance(meta.readout.synapse, DelayedLinear) and not meta.supports_online
+    assert meta(_frames()).shape == (15, 3, 4)
+    from spikerec.training.sltt import check_sltt_model
+
+    with pytest.raises(ConfigError, match="sltt"):
+        check_sltt_model(meta)
+
+
 def test_build_model_rejects_bad_sizes():
     with pytest.raises(ConfigError, match="n_classes"):
         build_model(load_recipe("synthetic"), 7, 1)
 
 
 @pytest.mark.parametrize("overrides", [SMALL, SMALL + ["model.delays=false"],
-                                       ["model.kind=lif_rsnn", "model.delays=false", "model.hidden_sizes=[9]"]])
+                                       ["model.kind=lif_rsnn", "model.delays=false", "model.hidden_sizes=[9]"],
+                                       ["model.kind=adlif_rsnn", "model.delays=false", "model.hidden_sizes=[9]",
+                                        "neuron.reset=soft", "neuron.decay_input=true"]])
 def test_online_steps_reproduce_the_multistep_forward(overrides):
     """In eval mode (fixed BN statistics, no dropout) stepping one frame at a time is the same network."""
     torch.manual_seed(1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from spikerec.models.builders import MODEL_BUILDERS, build_model
 from spikerec.models.hrsnn import HRSNN, HRSNNConfig
-from spikerec.models.network import Readout, SpikingBlock, SpikingNetwork
+from spikerec.models.network import MetaBlock, Readout, SpikingBlock, SpikingNetwork
 
-__all__ = ["HRSNN", "HRSNNConfig", "MODEL_BUILDERS", "Readout", "SpikingBlock", "SpikingNetwork", "build_model"]
+__all__ = ["HRSNN", "HRSNNConfig", "MODEL_BUILDERS", "MetaBlock", "Readout", "SpikingBlock", "SpikingNetwork",
+           "build_model"]

@@ -15,7 +15,8 @@ from torch import nn
 
 from spikerec.config import Recipe
 from spikerec.errors import ConfigError
-from spikerec.models.network import Readout, SpikingBlock, SpikingNetwork
+from spikerec.models.network import MetaBlock, Readout, SpikingBlock, SpikingNetwork
+from spikerec.neurons.surrogate import get as get_surrogate
 
 NeuronFactory = Callable[[int, Recipe], nn.Module]
 
@@ -43,6 +44,17 @@ def recurrent_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
     from spikerec.neurons import RecurrentLIF
 
     return RecurrentLIF(n, **_lif_kwargs(recipe))
+
+
+def adaptive_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
+    """Recurrent adLIF (Bittar & Garner 2022); time constants and adaptation are learned."""
+    from spikerec.neurons import AdaptiveLIF
+
+    c = recipe.neuron
+    return AdaptiveLIF(n, tau_ms=c.tau_ms, tau_adapt_ms=c.tau_adapt_ms, a=c.adapt_a, b=c.adapt_b,
+                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, reset_value=c.reset_value,
+                       detach_reset=c.detach_reset, surrogate=c.surrogate, surrogate_kwargs=_surrogate_kwargs(recipe),
+                       recurrent=True, learn_tau=c.learn_tau)
 
 
 def synapse(n_in: int, n_out: int, recipe: Recipe, delays: bool) -> nn.Module:
@@ -90,9 +102,31 @@ def build_hrsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
                              readout_tau_ms=n.readout_tau_ms, seed=recipe.train.seed))
 
 
+def build_adlif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    return stacked_network(recipe, n_inputs, n_classes, adaptive_lif_neuron, recipe.model.delays)
+
+
+def build_meta_snn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    """Hidden layers of meta-neurons (each with its own stochastic release synapses, Rudnicka et al.),
+    dropout after each; the readout is a delay synapse (``model.delays``) into an LI membrane."""
+    from spikerec.neurons import LI, MetaNeuron
+
+    m, c = recipe.model, recipe.neuron
+    blocks, n_in = [], n_inputs
+    for size in m.hidden_sizes:
+        layer = MetaNeuron(n_in, size, tau_ms=c.tau_ms, dt_ms=recipe.data.bin_ms, threshold=c.threshold,
+                           surrogate=get_surrogate(c.surrogate, **_surrogate_kwargs(recipe)), learn_tau=c.learn_tau)
+        blocks.append(MetaBlock(layer, m.dropout))
+        n_in = size
+    integrator = LI(n_classes, tau_ms=c.readout_tau_ms, dt_ms=recipe.data.bin_ms, decay_input=c.decay_input)
+    return SpikingNetwork(blocks, Readout(synapse(n_in, n_classes, recipe, m.delays), integrator), kind=m.kind)
+
+
 MODEL_BUILDERS: dict[str, Callable[[Recipe, int, int], nn.Module]] = {
     "delay_snn": build_delay_snn,
     "lif_rsnn": build_lif_rsnn,
+    "adlif_rsnn": build_adlif_rsnn,
+    "meta_snn": build_meta_snn,
     "hrsnn": build_hrsnn,
 }
 

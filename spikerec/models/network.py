@@ -56,6 +56,19 @@ class SpikingBlock(nn.Module):
         return spikes, {"window": window, "neuron": neuron_state}
 
 
+class MetaBlock(nn.Module):
+    """A meta-neuron layer (synapses + neurons in one module) followed by Dropout; no per-step mode."""
+
+    def __init__(self, layer: nn.Module, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.layer = layer
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spikes = self.layer(x)
+        return spikes if self.dropout is None else self.dropout(spikes)
+
+
 class Readout(nn.Module):
     """``synapse -> LI``: [T, B, Cin] -> membrane [T, B, n_classes]."""
 
@@ -89,14 +102,31 @@ def _synapse_step(synapse: nn.Module, x_t: torch.Tensor, window: torch.Tensor | 
     """Output of ``synapse`` at the newest step, reading the stored input history; returns (y_t, new window)."""
     if window is None:
         return synapse(x_t), None
-    history = torch.cat([window, x_t.unsqueeze(0)])  # [span, B, Cin]
-    return synapse(history)[-1], history[1:]
+    history = torch.cat([window, x_t.unsqueeze(0)])  # [K, B, Cin], oldest first
+    return _newest_delayed_output(synapse, history), history[1:]
+
+
+def _newest_delayed_output(synapse: nn.Module, history: torch.Tensor) -> torch.Tensor:
+    """Only the last output step of a ``DelayedLinear`` over ``history`` [K, B, Cin] -> [B, Cout].
+
+    Running the layer on the window would compute all K output steps; contracting its dense kernel
+    (Dcls1d tap order: tap j reads the input K-1-j steps back) with the history computes just one.
+    Integer mode and frozen delays keep the layer's own (gather) path.
+    """
+    if synapse.integer_mode or not synapse.learn_delays:
+        return synapse(history)[-1]
+    from spikerec.delays import functional as delay_fn
+
+    kernel = delay_fn.dense_kernel(synapse.weight, synapse.positions, synapse.sigma, synapse.max_delay_steps,
+                                   synapse.interpolation)  # [Cout, Cin, K]
+    y = torch.einsum("oik,kbi->bo", kernel, history)
+    return y if synapse.bias is None else y + synapse.bias
 
 
 class SpikingNetwork(nn.Module):
     """Hidden :class:`SpikingBlock` stack + :class:`Readout`: frames [T, B, C_in] -> membrane [T, B, K]."""
 
-    def __init__(self, blocks: list[SpikingBlock], readout: Readout, kind: str = "") -> None:
+    def __init__(self, blocks: list[nn.Module], readout: Readout, kind: str = "") -> None:
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.readout = readout
@@ -106,6 +136,11 @@ class SpikingNetwork(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.readout(x)
+
+    @property
+    def supports_online(self) -> bool:
+        """True when every layer can run one time step at a time (needed for SLTT training)."""
+        return all(hasattr(layer, "online_step") for layer in [*self.blocks, self.readout])
 
     def online_state(self, batch_size: int, device: torch.device) -> list[dict[str, Any]]:
         """Initial per-layer state for :meth:`online_step`."""

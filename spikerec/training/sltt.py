@@ -14,8 +14,8 @@ running statistics are restored so they update once) and backpropagates ``g`` at
 the state handed to the next step detached. The result is exactly the SLTT gradient of the real loss,
 at the cost of one extra forward pass.
 
-Needs a model with ``online_state(batch, device)`` and ``online_step(x_t, state)`` (every
-:class:`spikerec.models.SpikingNetwork`). BatchNorm uses per-step batch statistics in this mode.
+Needs a model with ``supports_online`` true, ``online_state(batch, device)`` and
+``online_step(x_t, state)`` (:class:`spikerec.models.SpikingNetwork` except the meta-neuron variant). BatchNorm uses per-step batch statistics in this mode.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def detach_state(state: Any) -> Any:
 
 
 def check_sltt_model(model: nn.Module) -> None:
-    if not (hasattr(model, "online_state") and hasattr(model, "online_step")):
-        raise ConfigError(f"train.sltt needs a model with online_state/online_step; {type(model).__name__} has none "
-                          "(use a spikerec.models.SpikingNetwork or set train.sltt=false)")
+    if not getattr(model, "supports_online", False):
+        raise ConfigError(f"train.sltt needs a model that runs one step at a time (online_state/online_step); "
+                          f"{type(model).__name__} ({getattr(model, 'kind', '')}) cannot: set train.sltt=false")
 
 
 def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
