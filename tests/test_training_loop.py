@@ -88,6 +88,12 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_resume_refuses_a_changed_recipe(tmp_path):
+    fit(tmp_path, recipe("train.epochs=1"))
+    with pytest.raises(ConfigError, match="optim.lr"):
+        fit(tmp_path, recipe("train.epochs=1", "optim.lr=0.5"), resume=True)
+
+
 def test_run_directory_contents_and_honest_selection(tmp_path):
     summary, _ = fit(tmp_path, recipe())
     for name in ("recipe.toml", "last.pt", "best.pt", "metrics.jsonl", "metrics.csv", "curves.png", "summary.json"):

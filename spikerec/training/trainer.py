@@ -58,6 +58,16 @@ def _selection_key(recipe: Recipe) -> str:
     return {"val": "val_accuracy", "test": "test_accuracy", "last": "epoch"}[recipe.train.select_on]
 
 
+def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 class Trainer:
     """Train ``model`` on ``datasets["train"]``, select on ``datasets["val"]``, report ``datasets["test"]``.
 
@@ -184,14 +194,29 @@ class Trainer:
         return evaluate(self.model, loader, self.n_classes, self.device, integer_delays=integer_delays,
                         info=self.info, amp=self.amp)
 
+    def _resume(self) -> None:
+        """Continue from ``last.pt`` if there is one; the recipe must be the one it was trained with."""
+        path = self.run_dir / "last.pt"
+        if not path.exists():
+            if self.info.is_main:
+                print(f"spikerec train: no {path} yet; starting from epoch 0", file=sys.stderr)
+            return
+        state = load_checkpoint(path, map_location=self.device)
+        saved, current = _flatten(state["recipe"]), _flatten(recipe_to_dict(self.recipe))
+        changed = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
+        if changed:
+            raise ConfigError(f"{path}: cannot resume with a different recipe (changed: {', '.join(changed)}); "
+                              "use the run's recipe.toml or a new --out directory")
+        self.load_state_dict(state)
+
     # ------------------------------------------------------------------ loop
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train for ``recipe.train.epochs`` epochs (continuing ``last.pt`` if ``resume``); return the summary."""
         cfg = self.recipe.train
         if self.info.is_main:
             save_recipe(self.recipe, self.run_dir / "recipe.toml")
-        if resume and (self.run_dir / "last.pt").exists():
-            self.load_state_dict(load_checkpoint(self.run_dir / "last.pt", map_location=self.device))
+        if resume:
+            self._resume()
         key = _selection_key(self.recipe)
         from tqdm.auto import tqdm
 
