@@ -6,18 +6,33 @@ Main entry points::
     ds = build_frame_datasets("data/", dataset="shd", bin_ms=10.0, pool=5)
     loader = torch.utils.data.DataLoader(ds["train"], batch_size=64, collate_fn=pad_collate)
     frames, labels, lengths = next(iter(loader))   # [T_max, B, C], [B], [B]
+
+Names are imported on first use, so ``spikerec data info`` and ``--help`` do not pay for importing torch.
 """
 
 from __future__ import annotations
 
-from spikerec.datasets.binning import BinnedFrames, bin_events, bin_ragged
-from spikerec.datasets.frames import FrameDataset, build_frame_datasets, load_frames, pad_collate
-from spikerec.datasets.info import dataset_info
-from spikerec.datasets.readers import RaggedEvents, SpikeFile, load_events
-from spikerec.datasets.synthetic import synthesize
-from spikerec.datasets.writers import write_spike_file
+import importlib
 
-__all__ = [
-    "BinnedFrames", "FrameDataset", "RaggedEvents", "SpikeFile", "bin_events", "bin_ragged", "build_frame_datasets",
-    "dataset_info", "load_events", "load_frames", "pad_collate", "synthesize", "write_spike_file",
-]
+_EXPORTS = {
+    "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning",
+    "FrameDataset": "frames", "build_frame_datasets": "frames", "load_frames": "frames", "pad_collate": "frames",
+    "dataset_info": "info",
+    "RaggedEvents": "readers", "SpikeFile": "readers", "load_events": "readers",
+    "synthesize": "synthetic",
+    "write_spike_file": "writers",
+    "download_dataset": "download",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'spikerec.datasets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"spikerec.datasets.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
-from spikerec.datasets.frames import DATASET_SPLITS
+from spikerec.datasets.readers import DATASET_SPLITS
 from spikerec.errors import ConfigError, DownloadError
 from spikerec.io import atomic_path
 

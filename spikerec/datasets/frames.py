@@ -19,10 +19,9 @@ from torch.utils.data import Dataset
 
 from spikerec.datasets.binning import bin_ragged, check_params
 from spikerec.datasets.cache import CachedFrames, cached_frames
-from spikerec.datasets.readers import N_CHANNELS, load_events
+from spikerec.datasets.readers import DATASET_SPLITS, N_CHANNELS, load_events
 from spikerec.errors import ConfigError, DataError
 
-DATASET_SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}
 VAL_BY_CHOICES = ("fraction", "speaker", "test")
 DEFAULT_CACHE_SUBDIR = ".spikerec_cache"
 

@@ -34,6 +34,7 @@ LABELS_KEY = "labels"
 KEYS_KEY = "extra/keys"
 SPEAKER_KEY = "extra/speaker"
 ON_ERROR_CHOICES = ("raise", "skip")
+DATASET_SPLITS = {"shd": ("train", "test"), "ssc": ("train", "valid", "test")}  # files {name}_{split}.h5
 
 
 @dataclass
