@@ -130,3 +130,26 @@ def test_cache_key_covers_parameters(tmp_path):
     before = cache_key(f, base)
     f.write_bytes(b"abd")  # same size, new content
     assert cache_key(f, base) != before
+
+
+def test_block_wise_build_equals_one_block_and_keeps_file_indices(shd_dir, tmp_path, monkeypatch):
+    from spikerec.datasets import frames as frames_mod
+
+    src = load_events(shd_dir / "shd_test.h5")
+    times = [src.sample(i)[0] / 1000.0 for i in range(len(src))]
+    units = [src.sample(i)[1].copy() for i in range(len(src))]
+    units[23][0] = 701  # a bad sample in a later block
+    path = tmp_path / "shd_test.h5"
+    write_spike_file(path, times, units, src.labels, src.speakers, src.class_names)
+    with pytest.warns(UserWarning, match="skipped 1 bad sample"):  # reported, not silent
+        whole = frames_mod.load_frames(path, pool=5, on_error="skip")
+    monkeypatch.setattr(frames_mod, "BLOCK_SAMPLES", 7)
+    with pytest.warns(UserWarning, match="skipped 1 bad sample"):
+        blocks = frames_mod.load_frames(path, pool=5, on_error="skip")
+    np.testing.assert_array_equal(blocks.frames, whole.frames)
+    np.testing.assert_array_equal(blocks.offsets, whole.offsets)
+    np.testing.assert_array_equal(blocks.labels, whole.labels)
+    assert list(blocks.skipped) == [23] and 23 not in blocks.index and len(blocks.index) == len(src) - 1
+    with pytest.raises(DataError) as err:
+        frames_mod.load_frames(path, pool=5)
+    assert err.value.sample == 23

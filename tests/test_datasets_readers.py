@@ -133,3 +133,17 @@ def test_compensating_length_mismatches_do_not_misattribute_errors(tmp_path):
     assert sorted(ev.skipped.reasons) == [1, 2, 4] and "unit" in ev.skipped.reasons[4]
     np.testing.assert_array_equal(ev.index, [0, 3, 5])
     np.testing.assert_array_equal(ev.sample(1)[1], units[3])
+
+
+def test_info_reports_skipped_samples(tmp_path):
+    from spikerec.datasets.info import dataset_info
+
+    times, units, labels = _good(6)
+    times[4][0] = np.nan
+    path = _write(tmp_path / "f.h5", times, units, labels, speakers=[1, 1, 2, 2, 3, 3])
+    with pytest.raises(DataError, match="sample 4"):
+        dataset_info(path)
+    info = dataset_info(path, on_error="skip")
+    assert info["samples"] == 5 and info["skipped"] == 1 and "4" in info["skipped_samples"]
+    assert info["spikes_total"] == sum(len(t) for i, t in enumerate(times) if i != 4) and info["speakers"] == 3
+    assert info["label_histogram"] == {"0": 2, "1": 1, "2": 2}

@@ -19,11 +19,12 @@ from torch.utils.data import Dataset
 
 from spikerec.datasets.binning import bin_ragged, check_params
 from spikerec.datasets.cache import CachedFrames, cached_frames
-from spikerec.datasets.readers import DATASET_SPLITS, N_CHANNELS, load_events
+from spikerec.datasets.readers import DATASET_SPLITS, N_CHANNELS, SpikeFile
 from spikerec.errors import ConfigError, DataError
 
 VAL_BY_CHOICES = ("fraction", "speaker", "test")
 DEFAULT_CACHE_SUBDIR = ".spikerec_cache"
+BLOCK_SAMPLES = 4096  # samples read and binned at a time
 
 
 class FrameDataset(Dataset):
@@ -119,12 +120,25 @@ def load_frames(path: str | os.PathLike, bin_ms: float = 10.0, pool: int = 1, ma
     check_params(bin_ms, pool, max_duration_ms)
 
     def build() -> CachedFrames:
-        ev = load_events(path, n_channels=n_channels, n_classes=n_classes, on_error=on_error)
-        binned = bin_ragged(ev.times_ms, ev.units, ev.offsets, n_channels, bin_ms,
-                            max_duration_ms=max_duration_ms, pool=pool, binary=binary)
-        return CachedFrames(frames=binned.frames, offsets=binned.offsets, labels=ev.labels, speakers=ev.speakers,
-                            index=ev.index, dropped_events=int(binned.dropped_events.sum()),
-                            skipped=ev.skipped.reasons, class_names=ev.class_names, from_cache=False)
+        # Block by block, so peak memory is one block's events plus the (small) frames, even for SSC.
+        parts, frame_rows, dropped, skipped = [], 0, 0, {}
+        with SpikeFile(path, n_channels=n_channels, n_classes=n_classes) as f:
+            class_names = f.class_names
+            for ev in f.blocks(BLOCK_SAMPLES, on_error=on_error):
+                binned = bin_ragged(ev.times_ms, ev.units, ev.offsets, n_channels, bin_ms,
+                                    max_duration_ms=max_duration_ms, pool=pool, binary=binary)
+                parts.append((binned.frames, binned.offsets[1:] + frame_rows, ev))
+                frame_rows += int(binned.offsets[-1])
+                dropped += int(binned.dropped_events.sum())
+                skipped.update(ev.skipped.reasons)
+        if not parts:
+            raise DataError("file holds no samples", path=str(path))
+        speakers = None if parts[0][2].speakers is None else np.concatenate([p[2].speakers for p in parts])
+        return CachedFrames(frames=np.concatenate([p[0] for p in parts]),
+                            offsets=np.concatenate([[0]] + [p[1] for p in parts]).astype(np.int64),
+                            labels=np.concatenate([p[2].labels for p in parts]), speakers=speakers,
+                            index=np.concatenate([p[2].index for p in parts]), dropped_events=dropped,
+                            skipped=skipped, class_names=class_names, from_cache=False)
 
     params = frame_params(bin_ms, pool, max_duration_ms, binary, n_channels, n_classes, on_error)
     entry = cached_frames(path, params, cache_dir, build)

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from spikerec.datasets.readers import N_CHANNELS, load_events
+from spikerec.datasets.readers import N_CHANNELS, SpikeFile
 
 
 def _stats(x: np.ndarray) -> dict:
@@ -16,26 +16,41 @@ def _stats(x: np.ndarray) -> dict:
 
 
 def dataset_info(path: str | os.PathLike, n_channels: int = N_CHANNELS, on_error: str = "raise") -> dict:
-    """Samples, classes, channels, spikes per sample, durations (ms, last spike time), label histogram."""
-    ev = load_events(path, n_channels=n_channels, on_error=on_error)
-    spikes = np.diff(ev.offsets)
-    durations = np.maximum.reduceat(ev.times_ms, ev.offsets[:-1]) if len(ev) else np.zeros(0)
-    n_classes = len(ev.class_names) if ev.class_names else (int(ev.labels.max()) + 1 if len(ev) else 0)
-    hist = np.bincount(ev.labels, minlength=n_classes)
+    """Samples, classes, channels, spikes per sample, durations (ms, last spike time), label histogram.
+
+    Reads the file block by block, so memory stays bounded on large files.
+    """
+    spikes, durations, labels, speakers, skipped = [], [], [], [], {}
+    active = np.zeros(n_channels, dtype=bool)
+    with SpikeFile(path, n_channels=n_channels) as f:
+        class_names = f.class_names
+        for ev in f.blocks(on_error=on_error):
+            spikes.append(np.diff(ev.offsets))
+            if len(ev):
+                durations.append(np.maximum.reduceat(ev.times_ms, ev.offsets[:-1]))
+            labels.append(ev.labels)
+            if ev.speakers is not None:
+                speakers.append(ev.speakers)
+            active[np.unique(ev.units)] = True
+            skipped.update(ev.skipped.reasons)
+    spikes_all = np.concatenate(spikes) if spikes else np.zeros(0, np.int64)
+    labels_all = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    n_classes = len(class_names) if class_names else (int(labels_all.max()) + 1 if len(labels_all) else 0)
+    hist = np.bincount(labels_all, minlength=n_classes)
     return {
         "path": str(path),
-        "samples": len(ev),
+        "samples": int(len(labels_all)),
         "classes": n_classes,
-        "class_names": ev.class_names,
+        "class_names": class_names,
         "channels": n_channels,
-        "channels_active": int(len(np.unique(ev.units))),
-        "speakers": None if ev.speakers is None else int(len(np.unique(ev.speakers))),
-        "spikes_total": int(len(ev.times_ms)),
-        "spikes_per_sample": _stats(spikes),
-        "duration_ms": _stats(durations),
+        "channels_active": int(active.sum()),
+        "speakers": int(len(np.unique(np.concatenate(speakers)))) if speakers else None,
+        "spikes_total": int(spikes_all.sum()),
+        "spikes_per_sample": _stats(spikes_all),
+        "duration_ms": _stats(np.concatenate(durations) if durations else np.zeros(0)),
         "label_histogram": {str(c): int(k) for c, k in enumerate(hist)},
-        "skipped": ev.skipped.count,
-        "skipped_samples": {str(k): v for k, v in ev.skipped.reasons.items()},
+        "skipped": len(skipped),
+        "skipped_samples": {str(k): v for k, v in skipped.items()},
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -190,36 +191,44 @@ class SpikeFile:
             raise DataError(f"cannot read sample (file truncated or damaged?): {err}",
                             path=str(self.path), sample=i) from None
 
-    def load(self, on_error: str = "raise") -> RaggedEvents:
-        """Read and validate every sample at once (fast bulk read).
+    def load(self, on_error: str = "raise", start: int = 0, stop: int | None = None) -> RaggedEvents:
+        """Read and validate samples ``start:stop`` (default: all) in one bulk read.
 
         ``on_error="raise"`` stops at the first bad sample with a ``DataError`` naming file and
         index; ``"skip"`` leaves bad samples out and lists them in ``RaggedEvents.skipped``.
+        Sample indices in errors, ``index`` and ``skipped`` are positions in the file.
         """
         _check_on_error(on_error)
         f = self._handle()
-        n = len(self)
+        total = len(self)
+        for key in (TIMES_KEY, UNITS_KEY):
+            if f[key].shape[0] != total:
+                raise DataError(f"{key} has {f[key].shape[0]} rows but {LABELS_KEY} has {total}; "
+                                "all must have one row per sample", path=str(self.path))
+        speakers = self.speakers() if SPEAKER_KEY in f else None
+        if speakers is not None and len(speakers) != total:
+            raise DataError(f"{SPEAKER_KEY} has {len(speakers)} rows for {total} samples", path=str(self.path))
+        start, stop, _ = slice(start, stop).indices(total)
+        stop = max(start, stop)
+        n = stop - start
         try:
-            times = f[TIMES_KEY][()]
-            units = f[UNITS_KEY][()]
+            times = f[TIMES_KEY][start:stop]
+            units = f[UNITS_KEY][start:stop]
         except (OSError, ValueError, TypeError):
             # Bulk read failed: locate the first unreadable sample so the error can name it.
-            for i in range(n):
+            for i in range(start, stop):
                 self._read_sample(i)
             raise DataError("cannot read spikes (file truncated or damaged?)", path=str(self.path)) from None
-        labels = self.labels()
-        if len(times) != n or len(units) != n:
-            raise DataError(f"{TIMES_KEY} has {len(times)} rows, {UNITS_KEY} {len(units)}, {LABELS_KEY} {n}; "
-                            "all must have one row per sample", path=str(self.path))
-        speakers = self.speakers()
-        if speakers is not None and len(speakers) != n:
-            raise DataError(f"{SPEAKER_KEY} has {len(speakers)} rows for {n} samples", path=str(self.path))
+        labels = self.labels()[start:stop]
+        if speakers is not None:
+            speakers = speakers[start:stop]
 
         lengths = np.fromiter((len(t) for t in times), dtype=np.int64, count=n)
         unit_lengths = np.fromiter((len(u) for u in units), dtype=np.int64, count=n)
         flat_t = np.concatenate(list(times)).astype(np.float64) if n else np.zeros(0)
         flat_u = np.concatenate(list(units)).astype(np.int64) if n else np.zeros(0, np.int64)
-        bad = self._find_bad(flat_t, flat_u, lengths, unit_lengths, labels)
+        del times, units
+        bad = {start + i: reason for i, reason in self._find_bad(flat_t, flat_u, lengths, unit_lengths, labels).items()}
 
         skipped = SkipReport(str(self.path))
         if bad:
@@ -229,17 +238,24 @@ class SpikeFile:
                                 "and count them)", path=str(self.path), sample=first)
             skipped.reasons = dict(sorted(bad.items()))
         keep = np.ones(n, dtype=bool)
-        keep[list(skipped.reasons)] = False
+        keep[[i - start for i in skipped.reasons]] = False
         if skipped.count:
             # A mismatched sample has different lengths in the two arrays: filter each by its own lengths.
             flat_t = flat_t[np.repeat(keep, lengths)]
             flat_u = flat_u[np.repeat(keep, unit_lengths)]
         offsets = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
         np.cumsum(lengths[keep], out=offsets[1:])
+        flat_t *= 1000.0  # seconds -> ms, in float64 (exact for float16 inputs)
         return RaggedEvents(
-            times_ms=flat_t * 1000.0, units=flat_u, offsets=offsets, labels=labels[keep],
-            speakers=None if speakers is None else speakers[keep], index=np.flatnonzero(keep),
+            times_ms=flat_t, units=flat_u, offsets=offsets, labels=labels[keep],
+            speakers=None if speakers is None else speakers[keep], index=start + np.flatnonzero(keep),
             n_channels=self.n_channels, class_names=self.class_names, path=str(self.path), skipped=skipped)
+
+    def blocks(self, block_size: int = 4096, on_error: str = "raise") -> Iterator[RaggedEvents]:
+        """``load`` in blocks of ``block_size`` samples, so memory stays bounded on large files (SSC)."""
+        total = len(self)
+        for start in range(0, total, block_size):
+            yield self.load(on_error=on_error, start=start, stop=min(start + block_size, total))
 
     def _find_bad(self, flat_t, flat_u, lengths, unit_lengths, labels) -> dict[int, str]:
         """Vectorised validation of every sample; returns {sample index: reason} (first reason wins)."""
