@@ -18,47 +18,62 @@ THREADS, REPEAT, WARMUP = 2, 7, 2
 SIGMA_INITIAL, SIGMA_FINAL = float(K // 2), 0.23
 
 
-def make_layers(sigma: float):
-    """A DelayedLinear and a Dcls1d holding the same weight, positions and sigma, plus spike input."""
-    from DCLS.construct.modules import Dcls1d
+def spikes():
+    return (torch.rand(T, B, CIN, generator=torch.Generator().manual_seed(1)) < DENSITY).float()
 
+
+def make_ours(sigma: float):
     from spikerec.delays import DelayedLinear
 
     torch.manual_seed(0)
-    ours = DelayedLinear(CIN, COUT, max_delay_ms=float(K), dt_ms=1.0, sigma=sigma)
+    return DelayedLinear(CIN, COUT, max_delay_ms=float(K), dt_ms=1.0, sigma=sigma)
+
+
+def make_peer(sigma: float):
+    """Dcls1d initialised like SNN-delays (kaiming weights, uniform clamped positions, fixed SIG).
+
+    Built without importing spikerec so the peer's peak memory is its own.
+    """
+    from DCLS.construct.modules import Dcls1d
+
+    torch.manual_seed(0)
     peer = Dcls1d(CIN, COUT, kernel_count=1, groups=1, dilated_kernel_size=K, bias=False, version="gauss")
     with torch.no_grad():
-        peer.weight.copy_(ours.weight)
-        peer.P.copy_(ours.positions.unsqueeze(0))
+        torch.nn.init.kaiming_uniform_(peer.weight, nonlinearity="relu")
+        torch.nn.init.uniform_(peer.P, (-K) // 2, K // 2)
+        peer.clamp_parameters()
         peer.SIG.fill_(sigma)
     peer.SIG.requires_grad_(False)  # the reference anneals SIG by hand, it is not trained
-    x = (torch.rand(T, B, CIN, generator=torch.Generator().manual_seed(1)) < DENSITY).float()
-    return ours, peer, x
-
-
-def dcls_forward(peer, x):
-    return peer(F.pad(x.permute(1, 2, 0), (K - 1, 0))).permute(2, 0, 1)
+    return peer
 
 
 def setup(case: str, side: str):
     """Zero-argument callable running one unit of work for ``case`` on ``side`` ("spikerec"/"peer")."""
     set_threads(THREADS)
     sigma = SIGMA_FINAL if case in ("train_final", "train_final_xgrad", "integer") else SIGMA_INITIAL
-    ours, peer, x = make_layers(sigma)
+    x = spikes()
     if case == "integer":
-        with torch.no_grad():  # the peer: dense conv1d with the one-hot kernel of the same integer delays
-            d = ours.integer_delays()
-            kernel = torch.zeros(COUT, CIN, K).scatter_(2, K - 1 - d, ours.weight)
-        ours.integer_mode = True
+        if side == "spikerec":
+            ours = make_ours(sigma)
+            ours.integer_mode = True
+            forward = ours
+        else:  # dense conv1d with the one-hot kernel of integer delays (what Dcls1d runs at inference)
+            peer = make_peer(sigma)
+            with torch.no_grad():
+                d = (K - 1 - K // 2) - peer.P[0].round().long()
+                kernel = torch.zeros(COUT, CIN, K).scatter_(2, K - 1 - d, peer.weight)
+
+            def forward(inp):
+                return F.conv1d(F.pad(inp.permute(1, 2, 0), (K - 1, 0)), kernel).permute(2, 0, 1)
 
         def run():
             with torch.no_grad():
-                return ours(x) if side == "spikerec" else F.conv1d(F.pad(x.permute(1, 2, 0), (K - 1, 0)), kernel)
+                return forward(x)
 
         return run
     x.requires_grad_(case.endswith("xgrad"))
-    forward = ours if side == "spikerec" else (lambda inp: dcls_forward(peer, inp))
-    module = ours if side == "spikerec" else peer
+    module = make_ours(sigma) if side == "spikerec" else make_peer(sigma)
+    forward = module if side == "spikerec" else (lambda inp: module(F.pad(inp.permute(1, 2, 0), (K - 1, 0))).permute(2, 0, 1))
     g = torch.randn(T, B, COUT, generator=torch.Generator().manual_seed(2))
 
     def run():
@@ -74,21 +89,23 @@ CASES = [
     ("train_final", f"train fwd+bwd, sigma={SIGMA_FINAL:g} (final, std 0.5)", "Dcls1d gauss"),
     ("train_initial_xgrad", f"train fwd+bwd + input grad, sigma={SIGMA_INITIAL:g}", "Dcls1d gauss"),
     ("train_final_xgrad", f"train fwd+bwd + input grad, sigma={SIGMA_FINAL:g}", "Dcls1d gauss"),
-    ("integer", "integer-delay inference (no grad)", "dense conv1d, same integer delays"),
+    ("integer", "integer-delay inference (no grad)", "conv1d, one-hot kernel of the same delays"),
 ]
 
 
 def main() -> None:
     set_threads(THREADS)
+    # Peak memory first, while this parent process is still small: a spawned child's ru_maxrss
+    # starts at its parent's resident size (fork + exec keep the high-water mark).
+    memory = {(case, side): round(peak_rss_mib(setup, case, side, threads=THREADS), 1)
+              for case, _, _ in CASES for side in ("spikerec", "peer")}
     rows = []
     for case, title, peer_name in CASES:
         t_ours = time_median(setup(case, "spikerec"), repeat=REPEAT, warmup=WARMUP)["median_s"]
         t_peer = time_median(setup(case, "peer"), repeat=REPEAT, warmup=WARMUP)["median_s"]
-        rows.append({
-            "case": title, "peer": peer_name, "spikerec_s": t_ours, "peer_s": t_peer, "ratio": t_peer / t_ours,
-            "spikerec_mib": round(peak_rss_mib(setup, case, "spikerec", threads=THREADS), 1),
-            "peer_mib": round(peak_rss_mib(setup, case, "peer", threads=THREADS), 1),
-        })
+        rows.append({"case": title, "peer": peer_name, "spikerec_s": t_ours, "peer_s": t_peer,
+                     "ratio": t_peer / t_ours, "spikerec_mib": memory[case, "spikerec"],
+                     "peer_mib": memory[case, "peer"]})
         print(rows[-1], flush=True)
     config = {"B": B, "Cin": CIN, "Cout": COUT, "K": K, "T": T, "density": DENSITY, "threads": THREADS,
               "repeat": REPEAT, "device": "cpu"}

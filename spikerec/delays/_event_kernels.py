@@ -6,6 +6,10 @@ last K steps" without materialising the K-times unfolded input. These loops touc
 inputs. ``numba`` ships with spikerec's dependencies (tonic -> librosa -> numba); without it
 ``kernels`` falls back to dense torch ops.
 
+The kernels are serial and release the GIL; ``kernels`` splits each call over torch's thread
+count with a Python thread pool. (numba's own parallel backends spin up a second OpenMP runtime
+next to torch's, and the two fight over the cores.)
+
 Layouts (float32, C-contiguous): x [T, B, Cin]; ``kall`` [Cin, K, Cout] with ``kall[i, d, o]`` the
 weight of input ``i`` delayed by ``d`` steps onto output ``o``; y, gy [T, B, Cout].
 """
@@ -13,15 +17,18 @@ weight of input ``i`` delayed by ``d`` steps onto output ``o``; y, gy [T, B, Cou
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+TINY = 1e-30  # kernel entries smaller than this are left at zero (see build_kernel)
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def delayed_forward(x, kall, y):
-    """y[t, b, :] = sum_{d < K} sum_{i : x[t-d, b, i] != 0} x[t-d, b, i] * kall[i, d, :] (y overwritten)."""
+@njit(nogil=True, fastmath=True, cache=True)
+def delayed_forward(x, kall, y, start, stop):
+    """y[t, b, :] = sum_{d < K} sum_{i : x[t-d, b, i] != 0} x[t-d, b, i] * kall[i, d, :] (y overwritten)
+    for batch elements start <= b < stop."""
     n_t, n_b, n_in = x.shape
     n_k, n_out = kall.shape[1], kall.shape[2]
-    for b in prange(n_b):
+    for b in range(start, stop):
         idx = np.empty((n_t, n_in), np.int64)
         val = np.empty((n_t, n_in), np.float32)
         cnt = np.zeros(n_t, np.int64)
@@ -47,15 +54,13 @@ def delayed_forward(x, kall, y):
             y[t, b, :] = acc
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def delayed_kernel_grad(x, gy, gk):
-    """gk[i, d, :] = sum_{t, b} x[t, b, i] * gy[t + d, b, :] over active inputs only (gk overwritten).
-
-    Parallel over input channels so every thread owns its rows of ``gk``.
-    """
+@njit(nogil=True, fastmath=True, cache=True)
+def delayed_kernel_grad(x, gy, gk, start, stop):
+    """gk[i, d, :] = sum_{t, b} x[t, b, i] * gy[t + d, b, :] over active inputs only (gk overwritten)
+    for input channels start <= i < stop (split by channel so every thread owns its rows of gk)."""
     n_t, n_b, n_in = x.shape
     n_k, n_out = gk.shape[1], gk.shape[2]
-    for i in prange(n_in):
+    for i in range(start, stop):
         gki = gk[i]
         gki[:, :] = 0.0
         for t in range(n_t):
@@ -70,15 +75,15 @@ def delayed_kernel_grad(x, gy, gk):
                             dst[o] += v * src[o]
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def integer_forward(x, syn_ptr, syn_out, syn_delay, syn_weight, y):
-    """y[t + D, b, o] += x[t, b, i] * W for every synapse (i -> o, delay D, weight W) of an active input.
+@njit(nogil=True, fastmath=True, cache=True)
+def integer_forward(x, syn_ptr, syn_out, syn_delay, syn_weight, y, start, stop):
+    """y[t + D, b, o] += x[t, b, i] * W for every synapse (i -> o, delay D, weight W) of an active input,
+    for batch elements start <= b < stop (y zero-initialised).
 
     Synapses are grouped by input channel: those of input ``i`` are ``syn_ptr[i] : syn_ptr[i + 1]``.
-    Parallel over batch elements so every thread owns its slice of ``y`` (zero-initialised).
     """
     n_t, n_b, n_in = x.shape
-    for b in prange(n_b):
+    for b in range(start, stop):
         for t in range(n_t):
             for i in range(n_in):
                 v = x[t, b, i]
@@ -89,16 +94,17 @@ def integer_forward(x, syn_ptr, syn_out, syn_delay, syn_weight, y):
                             y[ts, b, syn_out[s]] += v * syn_weight[s]
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def build_kernel(weight, positions, sigma, gauss, window, kall):
+@njit(nogil=True, fastmath=True, cache=True)
+def build_kernel(weight, positions, sigma, gauss, window, kall, start, stop):
     """kall[i, K-1-k, o] = sum_c W[o,i,c] g_k(P[o,i,c]) with DCLS's normalised interpolation.
 
     g_k = e_k / (sum_j e_j + 1e-7) over the ``window`` taps nearest the centre c = P + K//2;
-    gauss: e_k = exp(-((k - c) / sigma)^2 / 2), linear: e_k = max(0, 1 - |k - c|). kall zeroed here.
+    gauss: e_k = exp(-((k - c) / sigma)^2 / 2), linear: e_k = max(0, 1 - |k - c|). Fills (and first
+    zeroes) kall[i] for input channels start <= i < stop.
     """
     n_out, n_in, n_c = weight.shape
     n_k = kall.shape[1]
-    for i in prange(n_in):
+    for i in range(start, stop):
         kall[i, :, :] = 0.0
         e = np.empty(window, np.float64)
         for o in range(n_out):
@@ -111,19 +117,24 @@ def build_kernel(weight, positions, sigma, gauss, window, kall):
                     total += e[j]
                 scale = weight[o, i, c] / (total + 1e-7)
                 for j in range(window):
-                    kall[i, n_k - 1 - (k0 + j), o] += e[j] * scale
+                    value = e[j] * scale
+                    # below float32's normal range (~1e-38) values turn denormal, and every
+                    # multiply-add with a denormal is ~100x slower; they change nothing, drop them
+                    if abs(value) > TINY:
+                        kall[i, n_k - 1 - (k0 + j), o] += value
 
 
-@njit(parallel=True, fastmath=True, cache=True)
-def build_kernel_grad(weight, positions, sigma, gauss, window, gkall, gw, gp):
+@njit(nogil=True, fastmath=True, cache=True)
+def build_kernel_grad(weight, positions, sigma, gauss, window, gkall, gw, gp, start, stop):
     """Gradients of ``build_kernel`` with respect to weight and positions (gw, gp overwritten).
 
     With u_k = k - c, e_k' = de_k/dc, S = sum e + 1e-7 and G_k = dL/dkall[i, K-1-k, o]:
-    dL/dW = sum_k G_k e_k / S;  dL/dc = W (sum_k G_k e_k' / S - (sum_k G_k e_k)(sum_k e_k') / S^2).
+    dL/dW = sum_k G_k e_k / S;  dL/dc = W (sum_k G_k e_k' / S - (sum_k G_k e_k)(sum_k e_k') / S^2),
+    for input channels start <= i < stop.
     """
     n_out, n_in, n_c = weight.shape
     n_k = gkall.shape[1]
-    for i in prange(n_in):
+    for i in range(start, stop):
         e = np.empty(window, np.float64)
         for o in range(n_out):
             for c in range(n_c):

@@ -14,12 +14,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-try:  # optional accelerator, see _event_kernels
-    import numba
+import concurrent.futures
+import threading
 
+try:  # optional accelerator, see _event_kernels
     from spikerec.delays import _event_kernels
 except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None
     _event_kernels = None
 
 # Above this fraction of non-zero inputs the dense conv1d beats the event-driven loops.
@@ -31,8 +31,30 @@ def compiled_available(*tensors: torch.Tensor) -> bool:
     return _event_kernels is not None and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
 
 
-def _numba_threads() -> None:
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_POOL_SIZE = 0
+_POOL_LOCK = threading.Lock()
+
+
+def _parallel(kernel, n: int, *args) -> None:
+    """Run ``kernel(*args, start, stop)`` over [0, n) split into torch.get_num_threads() chunks."""
+    global _POOL, _POOL_SIZE
+    parts = max(1, min(torch.get_num_threads(), n))
+    bounds = [n * j // parts for j in range(parts + 1)]
+    if parts == 1:
+        kernel(*args, 0, n)
+        return
+    with _POOL_LOCK:
+        if _POOL_SIZE < parts - 1:
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)
+            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="spikerec-delays")
+            _POOL_SIZE = parts - 1
+        pool = _POOL
+    futures = [pool.submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, parts)]
+    kernel(*args, bounds[0], bounds[1])
+    for f in futures:
+        f.result()
 
 
 def _np(t: torch.Tensor):
@@ -53,9 +75,9 @@ def build_kernel(weight: torch.Tensor, positions: torch.Tensor, std: float, gaus
 class _BuildKernel(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, positions, std, gauss, window, kernel_size):
-        _numba_threads()
         kall = torch.empty(weight.shape[1], kernel_size, weight.shape[0], dtype=weight.dtype)
-        _event_kernels.build_kernel(_np(weight), _np(positions), std, gauss, window, kall.numpy())
+        _parallel(_event_kernels.build_kernel, weight.shape[1], _np(weight), _np(positions), std, gauss, window,
+                  kall.numpy())
         ctx.save_for_backward(weight, positions)
         ctx.args = (std, gauss, window)
         return kall
@@ -63,9 +85,9 @@ class _BuildKernel(torch.autograd.Function):
     @staticmethod
     def backward(ctx, gkall):
         weight, positions = ctx.saved_tensors
-        _numba_threads()
         gw, gp = torch.empty_like(weight), torch.empty_like(positions)
-        _event_kernels.build_kernel_grad(_np(weight), _np(positions), *ctx.args, _np(gkall), gw.numpy(), gp.numpy())
+        _parallel(_event_kernels.build_kernel_grad, weight.shape[1], _np(weight), _np(positions), *ctx.args,
+                  _np(gkall), gw.numpy(), gp.numpy())
         return gw, gp, None, None, None, None
 
 
@@ -94,9 +116,8 @@ class _EventDelayedMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, kall):
-        _numba_threads()
         y = torch.empty(x.shape[0], x.shape[1], kall.shape[2], dtype=x.dtype)
-        _event_kernels.delayed_forward(_np(x), _np(kall), y.numpy())
+        _parallel(_event_kernels.delayed_forward, x.shape[1], _np(x), _np(kall), y.numpy())
         ctx.save_for_backward(x, kall)
         return y
 
@@ -105,9 +126,8 @@ class _EventDelayedMatmul(torch.autograd.Function):
         x, kall = ctx.saved_tensors
         gx = gk = None
         if ctx.needs_input_grad[1]:
-            _numba_threads()
             gk = torch.empty(kall.shape, dtype=kall.dtype)
-            _event_kernels.delayed_kernel_grad(_np(x), _np(gy), gk.numpy())
+            _parallel(_event_kernels.delayed_kernel_grad, x.shape[2], _np(x), _np(gy), gk.numpy())
         if ctx.needs_input_grad[0]:
             k = kall.shape[1]
             kernel = kall.permute(2, 0, 1).flip(-1)
@@ -144,7 +164,6 @@ def integer_delayed_matmul(x: torch.Tensor, weight: torch.Tensor, delays: torch.
     ptr[1:] = torch.bincount(i_idx, minlength=weight.shape[1]).cumsum(0)
     d = delays.permute(1, 0, 2)[i_idx, o_idx, c_idx]
     y = torch.zeros(x.shape[0], x.shape[1], weight.shape[0], dtype=x.dtype)
-    _numba_threads()
-    _event_kernels.integer_forward(_np(x), ptr.numpy(), o_idx.numpy(), d.numpy(), _np(w[i_idx, o_idx, c_idx]),
-                                   y.numpy())
+    _parallel(_event_kernels.integer_forward, x.shape[1], _np(x), ptr.numpy(), o_idx.numpy(), d.numpy(),
+              _np(w[i_idx, o_idx, c_idx]), y.numpy())
     return y
