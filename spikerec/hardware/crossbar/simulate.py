@@ -4,8 +4,9 @@ Per layer, the feed-forward matrix and (if present) the recurrent matrix are eac
 crossbar tiles (:func:`~spikerec.hardware.crossbar.tiles.map_matrix`). Per-synapse delays become
 delay lines: every distinct (presynaptic neuron ``j``, delay ``d``) pair present in the layer gets its
 own word line driven by ``s_j[t - d]``, and the column of synapse ``(o, j)`` sits on line
-``(j, D[o, j])``. Input frames holding integer spike counts ``c`` are applied as ``max c`` successive
-binary reads (read ``r`` drives the lines with ``c >= r``) whose converted outputs are summed.
+``(j, D[o, j])``. Input frames holding integer spike counts are applied bit-serially: bit plane ``b`` of
+the counts is one binary read, whose converted output is shifted by ``2^b`` and added digitally (the
+usual multi-bit input scheme of crossbar accelerators, e.g. ISAAC, Shafiee et al., ISCA 2016).
 Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
 of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_membrane`.
 """
@@ -141,7 +142,7 @@ class CrossbarSimulator:
         return out
 
     def _feedforward(self, m: _MappedLayer, drive: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Crossbar currents ``[T, B, n_out]`` for a non-negative integer drive ``[T, B, L]``."""
+        """Crossbar currents ``[T, B, n_out]`` for a non-negative integer drive ``[T, B, L]`` (bit-serial reads)."""
         T, B, L = drive.shape
         flat = drive.reshape(T * B, L)
         out = np.zeros((T * B, m.layer.n_out))
@@ -149,9 +150,12 @@ class CrossbarSimulator:
         step = max(1, _CHUNK_ELEMENTS // max(L, 1))
         for start in range(0, T * B, step):
             block = flat[start:start + step]
-            for r in range(1, int(block.max(initial=0)) + 1):
-                y, c, n = m.ff.read((block >= r).astype(np.float64))
-                out[start:start + step] += y
+            for bit in range(int(block.max(initial=0)).bit_length()):
+                plane = (block >> bit) & 1
+                if not plane.any():
+                    continue
+                y, c, n = m.ff.read(plane.astype(np.float64))
+                out[start:start + step] += y * float(1 << bit)  # shift-and-add of the bit-serial reads
                 clipped, conversions = clipped + c, conversions + n
         return out.reshape(T, B, m.layer.n_out), clipped, conversions
 
