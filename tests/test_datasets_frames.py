@@ -153,3 +153,22 @@ def test_block_wise_build_equals_one_block_and_keeps_file_indices(shd_dir, tmp_p
     with pytest.raises(DataError) as err:
         frames_mod.load_frames(path, pool=5)
     assert err.value.sample == 23
+
+
+def test_unwritable_or_damaged_cache_falls_back_to_correct_frames(shd_dir, tmp_path):
+    from spikerec.datasets.frames import load_frames
+
+    reference = load_frames(shd_dir / "shd_test.h5", pool=5)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.warns(UserWarning, match="could not write the frame cache"):
+        entry = load_frames(shd_dir / "shd_test.h5", pool=5, cache_dir=blocker / "cache")
+    np.testing.assert_array_equal(entry.frames, reference.frames)
+    cache = tmp_path / "cache"
+    load_frames(shd_dir / "shd_test.h5", pool=5, cache_dir=cache)
+    (index,) = cache.glob("*.index.npz")
+    index.write_bytes(b"garbage")
+    again = load_frames(shd_dir / "shd_test.h5", pool=5, cache_dir=cache)
+    assert not again.from_cache
+    np.testing.assert_array_equal(again.frames, reference.frames)
+    assert load_frames(shd_dir / "shd_test.h5", pool=5, cache_dir=cache).from_cache

@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -73,8 +75,21 @@ def cached_frames(source: str | os.PathLike, params: dict[str, Any], cache_dir: 
     base = Path(cache_dir) / f"{Path(source).stem}-{key}"
     frames_path, index_path = base.with_suffix(".frames.npy"), base.with_suffix(".index.npz")
     if frames_path.is_file() and index_path.is_file():
-        return _load(frames_path, index_path)
+        try:
+            return _load(frames_path, index_path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # damaged from outside: rebuild it
+            pass
     entry = build()
+    try:
+        return _store(entry, frames_path, index_path, params, source)
+    except OSError as err:  # read-only data folder, full disk: the frames are still correct, just not cached
+        warnings.warn(f"could not write the frame cache in {cache_dir} ({err}); continuing without it. "
+                      "Pass cache_dir= (recipe data.cache_dir) to a writable folder to cache.", stacklevel=3)
+        return entry
+
+
+def _store(entry: CachedFrames, frames_path: Path, index_path: Path, params: dict[str, Any],
+           source: str | os.PathLike) -> CachedFrames:
     with atomic_path(frames_path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(entry.frames))
