@@ -128,3 +128,17 @@ def test_bad_frames_raise_shape_error():
         sim.run(np.zeros((5, 2, 11)))
     with pytest.raises(ShapeError, match="frame must be"):
         sim.step(np.zeros(11), sim.initial_state(1))
+
+
+def test_padding_steps_are_simulated_but_not_counted():
+    net = ir_network(recurrent=True, last_kind="li")
+    sim = EventSimulator(net)
+    frames = random_frames(30, 2, 12, seed=4).numpy()
+    frames[20:, 1] = 0.0
+    full = sim.run(frames)
+    padded = sim.run(frames, lengths=np.array([30, 20]))
+    for a, b in zip(full.spikes[:-1], padded.spikes[:-1]):
+        np.testing.assert_array_equal(a, b)
+    short = sim.run(frames[:20, 1:])
+    np.testing.assert_array_equal(padded.counts_per_sample[:, 1], short.counts_per_sample[:, 0])
+    np.testing.assert_array_equal(padded.counts_per_sample[:, 0], full.counts_per_sample[:, 0])

@@ -131,8 +131,8 @@ def simulate_event(net, loader, run_dir: str | None = None, progress: bool = Fal
         model = model.double()
     correct = same_spikes = same_pred = n = 0
     counts = []
-    for i, (frames, labels, *_) in enumerate(loader):
-        res = sim.run(frames)
+    for frames, labels, *rest in loader:
+        res = sim.run(frames, rest[0] if rest else None)
         ref_spikes, ref_pred = _reference(net, model, frames, torch_reference)
         sim_spikes = [s for s in res.spikes if s is not None]
         equal = np.ones(frames.shape[1], dtype=bool)

@@ -334,14 +334,20 @@ class EventSimulator:
         return {"spikes": spikes, "output": state.v[:, last:].copy()}, state
 
     # batched ----------------------------------------------------------------------------------
-    def run(self, frames) -> SimResult:
-        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch); returns a :class:`SimResult`."""
+    def run(self, frames, lengths=None) -> SimResult:
+        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch); returns a :class:`SimResult`.
+
+        ``lengths`` [B] (e.g. from ``pad_collate``): steps ``t >= lengths[b]`` are padding; they are
+        simulated (as the torch model runs them) but not counted.
+        """
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
+        steps = np.full(B, T, dtype=np.int64) if lengths is None else \
+            np.asarray(lengths.cpu() if hasattr(lengths, "cpu") else lengths, dtype=np.int64).reshape(B)
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x
@@ -353,7 +359,7 @@ class EventSimulator:
                        np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)), tb.bias, tb.beta,
                        tb.k, tb.th, tb.vr,
                        tb.decay_input, tb.hard, tb.spiking, spk if spk is not None else np.zeros((1, 1, 1), np.uint8),
-                       mem if mem is not None else np.zeros((1, 1, 1), np.float32), counts[li])
+                       mem if mem is not None else np.zeros((1, 1, 1), np.float32), counts[li], steps)
             spikes.append(spk)
             membranes.append(mem)
             inp = spk
@@ -365,14 +371,16 @@ class EventSimulator:
 
 @njit(cache=True, nogil=True)
 def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, rec_cur, bias, beta, k,
-               th, vr, decay_input, hard, spiking, spk_out, mem_out, counts):
-    """A whole layer over all steps and samples: ``inp`` [T, B, n_in] (frames or 0/1 spikes)."""
+               th, vr, decay_input, hard, spiking, spk_out, mem_out, counts, steps):
+    """A whole layer over all steps and samples: ``inp`` [T, B, n_in] (frames or 0/1 spikes);
+    counts only the first ``steps[b]`` steps of sample ``b``."""
     T, B, n_in = inp.shape
     n_out = v.shape[1]
     idx = np.empty(n_in, dtype=np.int64)
     val = np.empty(n_in, dtype=np.float64)
     out_idx = np.empty(n_out, dtype=np.int64)
     frame = np.empty(n_in, dtype=np.float64)
+    step_counts = np.zeros(4, dtype=np.int64)
     for b in range(B):
         for t in range(T):
             for j in range(n_in):
@@ -380,7 +388,10 @@ def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_r
             n = _frame_events(frame, idx, val)
             n_spk = _layer_step(idx, val, n, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                                 ring[b], t, v[b], rec_cur[b], bias, beta, k, th, vr, decay_input, hard, spiking,
-                                out_idx, counts[b])
+                                out_idx, step_counts)
+            if t < steps[b]:
+                counts[b] += step_counts
+            step_counts[:] = 0
             if spiking:
                 for e in range(n_spk):
                     spk_out[t, b, out_idx[e]] = 1
