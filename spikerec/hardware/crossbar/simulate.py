@@ -169,7 +169,7 @@ class CrossbarSimulator:
             raise ShapeError("crossbar simulation: word lines take binary spikes; frames must hold non-negative "
                              "integer spike counts (bin without normalisation, or use binary=True)")
         T, B, _ = x.shape
-        activity = x.astype(np.int64)
+        activity = x.astype(np.min_scalar_type(int(x.max(initial=0))))  # counts; the drive copies stay small
         spikes_out, membranes, clipped, conversions = [], [], [], []
         for m in self.layers:
             layer = m.layer
@@ -197,7 +197,7 @@ class CrossbarSimulator:
             else:
                 spikes_out.append(None)
                 membranes.append(mem)
-            activity = spk.astype(np.int64)
+            activity = spk
         out = membranes[-1]
         preds = predict_from_membrane(out, self.network.readout) if out is not None else \
             spikes_out[-1].sum(axis=0).argmax(axis=1)
