@@ -130,8 +130,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--steps", type=int, default=T_CAL, help="time steps per timed run")
     parser.add_argument("--activities", default="0.01,0.02,0.05,0.1,0.2")
+    parser.add_argument("--threads", type=int, default=THREADS)
     args = parser.parse_args(argv)
-    harness.set_threads(THREADS)
+    harness.set_threads(args.threads)
     rows = []
     for activity in [float(a) for a in args.activities.split(",")]:
         model, net, frames = build(activity)
