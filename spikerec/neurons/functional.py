@@ -4,8 +4,9 @@ Each kernel is a ``torch.autograd.Function``: the forward runs the elementwise r
 step under no-grad (no T-long autograd graph), and a hand-written backward runs BPTT in reverse.
 The backward needs only the pre-reset membrane ``H`` and the spikes ``S`` (both are outputs, so
 saving them costs no extra memory); everything else (surrogate derivatives, the reset Jacobian,
-the previous membrane) is recomputed from them in a few whole-tensor ops. Only the linear part of
-the adjoint recurrence stays in the Python loop (one ``addcmul`` per step for LIF).
+the previous membrane) is recomputed from them, chunk by chunk of time steps so the temporaries stay
+in cache. Only the linear part of the adjoint recurrence stays in the Python loop (one ``addcmul``
+per step for LIF).
 
 Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-neuron decay
 ``beta = 1 - dt/tau`` and ``k = 1 - beta = dt/tau``::
@@ -206,10 +207,11 @@ class _LIFFunction(torch.autograd.Function):
 
 
 def _time_chunk(H: torch.Tensor) -> int:
-    # CPU: chunks of ~256K elements stay in cache across the few whole-chunk ops; GPU: one chunk.
+    # CPU: chunks of at most 32K elements (torch's intra-op grain size) stay in cache and run serially;
+    # larger ops fork to the OpenMP pool, which stalls badly on an oversubscribed machine. GPU: one chunk.
     if H.device.type != "cpu":
         return H.shape[0]
-    return max(1, (1 << 18) // max(1, H[0].numel()))
+    return max(1, 32768 // max(1, H[0].numel()))
 
 
 def _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: LIFConfig, needs):
