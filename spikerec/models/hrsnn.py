@@ -211,10 +211,10 @@ def build_recurrent_weights(cfg: HRSNNConfig, adj: np.ndarray, rng: np.random.Ge
 
 def spectral_radius(weight: np.ndarray | torch.Tensor) -> float:
     """Largest |eigenvalue| of a square matrix (0 for an empty matrix)."""
-    w = weight.detach().cpu().double().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight, float)
-    if w.size == 0:
+    w = weight.detach().cpu().double() if isinstance(weight, torch.Tensor) else torch.from_numpy(np.asarray(weight, float))
+    if w.numel() == 0:
         return 0.0
-    return float(np.max(np.abs(np.linalg.eigvals(w))))
+    return float(torch.linalg.eigvals(w).abs().max())  # torch, not numpy: obeys torch's thread count
 
 
 def surrogate_for(slope: float) -> Surrogate:
@@ -371,15 +371,6 @@ class HRSNN(nn.Module):
     def copy(self) -> "HRSNN":
         """An independent deep copy."""
         return self.select(torch.arange(self.n_neurons))
-
-    def graph(self) -> nx.DiGraph:
-        """Directed networkx graph of the recurrent synapses (edge pre -> post, attr ``weight``)."""
-        w = self.effective_weight().detach().cpu().numpy()
-        post, pre = np.nonzero(self.mask.cpu().numpy())
-        g = nx.DiGraph()
-        g.add_nodes_from(range(self.n_neurons))
-        g.add_weighted_edges_from((int(j), int(i), float(w[i, j])) for i, j in zip(post, pre))
-        return g
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
