@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench aihwkit-check clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+# Optional: build IBM aihwkit (source only, ~4 min) and cross-check the crossbar model with it.
+aihwkit-check: $(STAMP)
+	command -v apt-get >/dev/null && (dpkg -s libopenblas-dev >/dev/null 2>&1 || apt-get install -y -q libopenblas-dev)
+	$(PIP) install -q scikit-build cmake pybind11 ninja mypy
+	$(PIP) install -q --no-build-isolation aihwkit==1.2.0
+	$(PY) -m benchmarks.aihwkit_check
+	$(PY) -m pytest -q tests/test_hardware_crossbar_aihwkit.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

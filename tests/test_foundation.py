@@ -35,6 +35,17 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["f.txt"]  # no temp file left behind
 
 
+def test_atomic_write_gives_the_umask_mode_not_0600(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "shared.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_to_jsonable_handles_numpy_torch_and_nan(tmp_path):
     import torch
 
