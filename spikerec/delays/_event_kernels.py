@@ -55,43 +55,53 @@ def delayed_forward(x, kall, y, start, stop):
 
 
 @njit(nogil=True, fastmath=True, cache=True)
-def delayed_kernel_grad(x, gy, gk, start, stop):
-    """gk[i, d, :] = sum_{t, b} x[t, b, i] * gy[t + d, b, :] over active inputs only (gk overwritten)
-    for input channels start <= i < stop (split by channel so every thread owns its rows of gk)."""
+def delayed_kernel_grad(x, gyb, gk, start, stop):
+    """gk[i, d, :] = sum_{t, b} x[t, b, i] * gyb[b, t + d, :] over active inputs only (gk overwritten)
+    for input channels start <= i < stop (split by channel so every thread owns its rows of gk).
+
+    ``gyb`` is dL/dy batch-major [B, T, Cout]: the K rows a spike reaches are one contiguous block
+    (time-major rows would sit B * Cout floats apart and collide in the same L1 cache sets).
+    """
     n_t, n_b, n_in = x.shape
     n_k, n_out = gk.shape[1], gk.shape[2]
     for i in range(start, stop):
         gki = gk[i]
         gki[:, :] = 0.0
-        for t in range(n_t):
-            dmax = min(n_k, n_t - t)
-            for b in range(n_b):
+        for b in range(n_b):
+            for t in range(n_t):
                 v = x[t, b, i]
                 if v != 0.0:
-                    for d in range(dmax):
-                        src = gy[t + d, b]
+                    for d in range(min(n_k, n_t - t)):
+                        src = gyb[b, t + d]
                         dst = gki[d]
                         for o in range(n_out):
                             dst[o] += v * src[o]
 
 
 @njit(nogil=True, fastmath=True, cache=True)
-def integer_forward(x, syn_ptr, syn_out, syn_delay, syn_weight, y, start, stop):
-    """y[t + D, b, o] += x[t, b, i] * W for every synapse (i -> o, delay D, weight W) of an active input,
-    for batch elements start <= b < stop (y zero-initialised).
+def integer_forward(x, syn_ptr, syn_offset, syn_weight, n_reach, yb, start, stop):
+    """Event-driven integer-delay product for batch elements start <= b < stop (yb zeroed by caller).
 
-    Synapses are grouped by input channel: those of input ``i`` are ``syn_ptr[i] : syn_ptr[i + 1]``.
+    ``yb`` is batch-major [B, T, Cout] so the K rows an input spike reaches are one contiguous block.
+    Synapses of input ``i`` are ``syn_ptr[i] : syn_ptr[i + 1]``, sorted by delay; ``syn_offset`` is
+    ``delay * Cout + out`` (flat distance from yb[b, t, 0] to yb[b, t + delay, out]) and
+    ``n_reach[i, r]`` how many of input i's synapses have delay < r (r = 0 .. K), so an input active
+    at step t only walks the synapses that land before T.
     """
     n_t, n_b, n_in = x.shape
+    n_out = yb.shape[2]
+    n_k = n_reach.shape[1] - 1
     for b in range(start, stop):
+        flat = yb[b].reshape(-1)
         for t in range(n_t):
+            base = t * n_out
+            reach = min(n_k, n_t - t)
             for i in range(n_in):
                 v = x[t, b, i]
                 if v != 0.0:
-                    for s in range(syn_ptr[i], syn_ptr[i + 1]):
-                        ts = t + syn_delay[s]
-                        if ts < n_t:
-                            y[ts, b, syn_out[s]] += v * syn_weight[s]
+                    first = syn_ptr[i]
+                    for s in range(first, first + n_reach[i, reach]):
+                        flat[base + syn_offset[s]] += v * syn_weight[s]
 
 
 @njit(nogil=True, fastmath=True, cache=True)

@@ -127,7 +127,8 @@ class _EventDelayedMatmul(torch.autograd.Function):
         gx = gk = None
         if ctx.needs_input_grad[1]:
             gk = torch.empty(kall.shape, dtype=kall.dtype)
-            _parallel(_event_kernels.delayed_kernel_grad, x.shape[2], _np(x), _np(gy), gk.numpy())
+            gyb = gy.detach().permute(1, 0, 2).contiguous().numpy()  # batch-major, see delayed_kernel_grad
+            _parallel(_event_kernels.delayed_kernel_grad, x.shape[2], _np(x), gyb, gk.numpy())
         if ctx.needs_input_grad[0]:
             k = kall.shape[1]
             kernel = kall.permute(2, 0, 1).flip(-1)
@@ -157,13 +158,20 @@ def integer_delayed_matmul(x: torch.Tensor, weight: torch.Tensor, delays: torch.
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     if needs_grad or not compiled_available(x, weight):
         return delayed_matmul(x, integer_kernel(weight, delays, kernel_size))
-    w = weight.detach().permute(1, 0, 2)  # [Cin, Cout, kc]: synapses grouped by input channel
-    keep = w != 0
-    i_idx, o_idx, c_idx = keep.nonzero(as_tuple=True)
-    ptr = torch.zeros(weight.shape[1] + 1, dtype=torch.long)
-    ptr[1:] = torch.bincount(i_idx, minlength=weight.shape[1]).cumsum(0)
-    d = delays.permute(1, 0, 2)[i_idx, o_idx, c_idx]
-    y = torch.zeros(x.shape[0], x.shape[1], weight.shape[0], dtype=x.dtype)
-    _parallel(_event_kernels.integer_forward, x.shape[1], _np(x), ptr.numpy(), o_idx.numpy(), d.numpy(),
-              _np(w[i_idx, o_idx, c_idx]), y.numpy())
-    return y
+    n_t, n_b, n_in = x.shape
+    n_out = weight.shape[0]
+    w = weight.detach().permute(1, 0, 2).reshape(n_in, -1)  # [Cin, Cout * kc]: synapses by input channel
+    d = delays.permute(1, 0, 2).reshape(n_in, -1)
+    out = torch.arange(n_out).repeat_interleave(weight.shape[2]).expand(n_in, -1)
+    key = d.masked_fill(w == 0, kernel_size)  # pruned (zero-weight) synapses sort last and are dropped
+    order = torch.argsort(key, dim=1, stable=True)
+    key, w, out = key.gather(1, order), w.gather(1, order), out.gather(1, order)
+    keep = key < kernel_size
+    ptr = torch.zeros(n_in + 1, dtype=torch.long)
+    ptr[1:] = keep.sum(1).cumsum(0)
+    n_reach = torch.searchsorted(key, torch.arange(kernel_size + 1).expand(n_in, -1).contiguous())  # # delay < r
+    offset = (key * n_out + out)[keep]
+    yb = torch.zeros(n_b, n_t, n_out, dtype=x.dtype)  # batch-major, see _event_kernels.integer_forward
+    _parallel(_event_kernels.integer_forward, n_b, _np(x), ptr.numpy(), offset.numpy(), _np(w[keep]),
+              n_reach.numpy(), yb.numpy())
+    return yb.permute(1, 0, 2).contiguous()
