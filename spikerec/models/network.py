@@ -44,16 +44,16 @@ class SpikingBlock(nn.Module):
         return spikes if self.dropout is None else self.dropout(spikes)
 
     def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
-        return {"window": _empty_window(self.synapse, batch_size, device),
+        return {**_synapse_state(self.synapse, batch_size, device),
                 "neuron": self.neuron.initial_state(batch_size, device=device)}
 
     def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
         """One step [B, Cin] -> spikes [B, Cout]; BatchNorm uses this step's batch statistics."""
-        y_t, window = _synapse_step(self.synapse, x_t, state["window"])
+        y_t, window = _synapse_step(self.synapse, x_t, state)
         spikes, neuron_state = self.neuron.step(self._normalise(y_t), state["neuron"])
         if self.dropout is not None:
             spikes = self.dropout(spikes)
-        return spikes, {"window": window, "neuron": neuron_state}
+        return spikes, {**state, "window": window, "neuron": neuron_state}
 
 
 class MetaBlock(nn.Module):
@@ -81,46 +81,46 @@ class Readout(nn.Module):
         return self.integrator(self.synapse(x))
 
     def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
-        return {"window": _empty_window(self.synapse, batch_size, device),
+        return {**_synapse_state(self.synapse, batch_size, device),
                 "neuron": self.integrator.initial_state(batch_size, device=device)}
 
     def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-        y_t, window = _synapse_step(self.synapse, x_t, state["window"])
+        y_t, window = _synapse_step(self.synapse, x_t, state)
         membrane, neuron_state = self.integrator.step(y_t, state["neuron"])
-        return membrane, {"window": window, "neuron": neuron_state}
+        return membrane, {**state, "window": window, "neuron": neuron_state}
 
 
-def _empty_window(synapse: nn.Module, batch_size: int, device: torch.device) -> torch.Tensor | None:
-    """Zero history of the ``span - 1`` previous inputs a delay synapse reads (causal zero padding)."""
+def _synapse_state(synapse: nn.Module, batch_size: int, device: torch.device) -> dict[str, Any]:
+    """Per-step synapse state: the zero history of the K-1 previous inputs a delay synapse reads
+    (causal zero padding) and its dense delay kernel as [K*Cin, Cout], built once per sequence."""
     span = synapse_span(synapse)
     if span == 1:
-        return None
-    return torch.zeros(span - 1, batch_size, synapse.in_features, device=device)
-
-
-def _synapse_step(synapse: nn.Module, x_t: torch.Tensor, window: torch.Tensor | None):
-    """Output of ``synapse`` at the newest step, reading the stored input history; returns (y_t, new window)."""
-    if window is None:
-        return synapse(x_t), None
-    history = torch.cat([window, x_t.unsqueeze(0)])  # [K, B, Cin], oldest first
-    return _newest_delayed_output(synapse, history), history[1:]
-
-
-def _newest_delayed_output(synapse: nn.Module, history: torch.Tensor) -> torch.Tensor:
-    """Only the last output step of a ``DelayedLinear`` over ``history`` [K, B, Cin] -> [B, Cout].
-
-    Running the layer on the window would compute all K output steps; contracting its dense kernel
-    (Dcls1d tap order: tap j reads the input K-1-j steps back) with the history computes just one.
-    Integer mode and frozen delays keep the layer's own (gather) path.
-    """
+        return {"window": None, "kernel": None}
+    window = torch.zeros(span - 1, batch_size, synapse.in_features, device=device)
     if synapse.integer_mode or not synapse.learn_delays:
-        return synapse(history)[-1]
+        return {"window": window, "kernel": None}
     from spikerec.delays import functional as delay_fn
 
     kernel = delay_fn.dense_kernel(synapse.weight, synapse.positions, synapse.sigma, synapse.max_delay_steps,
                                    synapse.interpolation)  # [Cout, Cin, K]
-    y = torch.einsum("oik,kbi->bo", kernel, history)
-    return y if synapse.bias is None else y + synapse.bias
+    return {"window": window, "kernel": kernel.permute(2, 1, 0).reshape(span * synapse.in_features, -1)}
+
+
+def _synapse_step(synapse: nn.Module, x_t: torch.Tensor, state: dict[str, Any]):
+    """Output of ``synapse`` at the newest step [B, Cout], reading the stored history; returns (y_t, new window).
+
+    For a delay synapse only the newest output step is computed: one matmul of the last K inputs
+    [B, K*Cin] with the dense kernel laid out as [K*Cin, Cout] (Dcls1d tap order: tap j reads the
+    input K-1-j steps back). Integer mode and frozen delays run the layer's own (gather) path.
+    """
+    window = state["window"]
+    if window is None:
+        return synapse(x_t), None
+    history = torch.cat([window, x_t.unsqueeze(0)])  # [K, B, Cin], oldest first
+    if state["kernel"] is None:
+        return synapse(history)[-1], history[1:]
+    y = history.transpose(0, 1).reshape(x_t.shape[0], -1) @ state["kernel"]
+    return (y if synapse.bias is None else y + synapse.bias), history[1:]
 
 
 class SpikingNetwork(nn.Module):

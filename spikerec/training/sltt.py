@@ -29,17 +29,40 @@ from torch import nn
 from spikerec.errors import ConfigError
 
 
+SEQUENCE_CONSTANTS = ("kernel",)  # state entries computed once per sequence from parameters
+
+
 def detach_state(state: Any) -> Any:
-    """Detach every tensor in a nested state (dicts, lists, tuples, NamedTuples)."""
+    """Detach every tensor in a nested state (dicts, lists, tuples, NamedTuples): cut the temporal routes.
+
+    Entries named in ``SEQUENCE_CONSTANTS`` (a delay synapse's kernel, built from the parameters once
+    per sequence) are not temporal routes and keep their gradient path to the parameters.
+    """
     if isinstance(state, torch.Tensor):
         return state.detach()
     if isinstance(state, dict):
-        return {k: detach_state(v) for k, v in state.items()}
+        return {k: v if k in SEQUENCE_CONSTANTS else detach_state(v) for k, v in state.items()}
     if isinstance(state, tuple) and hasattr(state, "_fields"):
         return type(state)(*(detach_state(v) for v in state))
     if isinstance(state, (list, tuple)):
         return type(state)(detach_state(v) for v in state)
     return state
+
+
+def _kernels_as_leaves(state: list[dict[str, Any]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Swap each layer's per-sequence delay kernel for a leaf copy; return (kernel, leaf) pairs.
+
+    Steps then accumulate dL/dkernel in ``leaf.grad``, and one backward through the kernel
+    construction per batch (instead of one per step) carries it to weights and positions.
+    """
+    pairs = []
+    for layer_state in state:
+        kernel = layer_state.get("kernel")
+        if kernel is not None and kernel.requires_grad:
+            leaf = kernel.detach().requires_grad_(True)
+            layer_state["kernel"] = leaf
+            pairs.append((kernel, leaf))
+    return pairs
 
 
 def check_sltt_model(model: nn.Module) -> None:
@@ -76,8 +99,12 @@ def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor) 
     if cuda_rng is not None:
         torch.cuda.set_rng_state(cuda_rng, frames.device)
     state = model.online_state(batch, frames.device)
+    kernels = _kernels_as_leaves(state)
     for t in range(steps):  # pass 2: the same steps, backpropagating through space only
         out_t, state = model.online_step(frames[t], state)
         F.softmax(out_t.float(), dim=1).backward(grad_per_step)
         state = detach_state(state)
+    used = [(kernel, leaf.grad) for kernel, leaf in kernels if leaf.grad is not None]
+    if used:
+        torch.autograd.backward([k for k, _ in used], [g for _, g in used])
     return loss.detach(), scores.detach()
