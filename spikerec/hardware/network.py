@@ -51,8 +51,6 @@ READOUTS = ("softmax_sum", "membrane_sum")
 _MATRIX_FIELDS = ("weight", "delay", "recurrent_weight", "mask")
 _VECTOR_FIELDS = ("bias", "decay", "threshold")
 
-Matrix = "np.ndarray | sp.csr_array"
-
 
 def to_dense(m) -> np.ndarray:
     """A dense numpy copy of a dense or CSR matrix."""
