@@ -11,11 +11,12 @@ dense torch ops (``conv1d``, what ``Dcls1d`` runs), which also serve CUDA.
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import threading
+
 import torch
 import torch.nn.functional as F
-
-import concurrent.futures
-import threading
 
 try:  # optional accelerator, see _event_kernels
     from spikerec.delays import _event_kernels
@@ -32,24 +33,24 @@ def compiled_available(*tensors: torch.Tensor) -> bool:
 
 
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_POOL_SIZE = 0
+_POOL_KEY = (0, 0)  # (process id, workers): a forked child (DataLoader worker) builds its own pool
 _POOL_LOCK = threading.Lock()
 
 
 def _parallel(kernel, n: int, *args) -> None:
     """Run ``kernel(*args, start, stop)`` over [0, n) split into torch.get_num_threads() chunks."""
-    global _POOL, _POOL_SIZE
+    global _POOL, _POOL_KEY
     parts = max(1, min(torch.get_num_threads(), n))
     bounds = [n * j // parts for j in range(parts + 1)]
     if parts == 1:
         kernel(*args, 0, n)
         return
     with _POOL_LOCK:
-        if _POOL_SIZE < parts - 1:
-            if _POOL is not None:
+        if _POOL_KEY[0] != os.getpid() or _POOL_KEY[1] < parts - 1:
+            if _POOL is not None and _POOL_KEY[0] == os.getpid():
                 _POOL.shutdown(wait=False)
             _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="spikerec-delays")
-            _POOL_SIZE = parts - 1
+            _POOL_KEY = (os.getpid(), parts - 1)
         pool = _POOL
     futures = [pool.submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, parts)]
     kernel(*args, bounds[0], bounds[1])
