@@ -73,3 +73,25 @@ def test_integer_inference_matches_one_hot_kernel():
         y = kernels.integer_delayed_matmul(x, w, d, 8)
     ref = kernels.dense_delayed_matmul(x, kernels.integer_kernel(w, d, 8))
     assert torch.allclose(y, ref, atol=1e-5)
+
+
+def test_multithreaded_kernels_match_single_threaded():
+    torch.manual_seed(3)
+    kall = torch.randn(11, 6, 7, requires_grad=True)
+    x = sparse_input(25, 5, 11, 0.1)
+    delays = torch.randint(0, 6, (7, 11, 1))
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            kall.grad = None
+            y = kernels.delayed_matmul(x, kall)
+            y.pow(2).sum().backward()
+            with torch.no_grad():
+                yi = kernels.integer_delayed_matmul(x, kall[:, 0, :].t().unsqueeze(-1), delays, 6)
+            results.append((y.detach(), kall.grad.clone(), yi))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, atol=1e-5)
