@@ -26,12 +26,13 @@ class DemoSizes:
     hidden: int
     hrsnn_neurons: int
     hrsnn_epochs: int
+    lnp_trials: int
 
     @classmethod
     def for_mode(cls, quick: bool) -> "DemoSizes":
         if quick:
-            return cls(n_train=200, n_test=80, epochs=4, hidden=32, hrsnn_neurons=64, hrsnn_epochs=2)
-        return cls(n_train=800, n_test=240, epochs=12, hidden=64, hrsnn_neurons=160, hrsnn_epochs=6)
+            return cls(n_train=200, n_test=80, epochs=4, hidden=32, hrsnn_neurons=64, hrsnn_epochs=2, lnp_trials=4)
+        return cls(n_train=800, n_test=240, epochs=12, hidden=64, hrsnn_neurons=160, hrsnn_epochs=6, lnp_trials=12)
 
 
 @dataclass
@@ -108,33 +109,83 @@ def plot_raster(demo: Demo) -> None:
 
 
 def prune_and_train_hrsnn(demo: Demo) -> None:
-    """LNP-prune a random HRSNN without task data, then train its readout and input on the task."""
+    """LNP-prune a random HRSNN without task data, then give it task input/readout layers and train it."""
     from spikerec.config import load_recipe
     from spikerec.models.hrsnn import HRSNN, HRSNNConfig
-    from spikerec.pruning import LNPConfig, LyapunovNoisePruning
-    from spikerec.pruning.plots import plot_report
-    from spikerec.training import Trainer, load_datasets
+    from spikerec.pruning import LNPConfig
+    from spikerec.pruning.run import run_pruning, save_result
+    from spikerec.pruning.train import train_pruned
 
-    recipe = load_recipe("synthetic", [f"train.epochs={demo.sizes.hrsnn_epochs}", f"train.seed={demo.seed}",
-                                       "model.kind=hrsnn", f"model.hidden_sizes=[{demo.sizes.hrsnn_neurons}]"])
-    datasets = load_datasets(recipe, demo.data_dir)
-    train_set = datasets["train"]
-    dense = HRSNN(HRSNNConfig(n_inputs=train_set.n_channels, n_neurons=demo.sizes.hrsnn_neurons,
-                              n_outputs=train_set.n_classes, dt_ms=recipe.data.bin_ms, seed=demo.seed))
-    result = LyapunovNoisePruning(LNPConfig(seed=demo.seed)).prune(dense)
-    out = demo.out / "pruning"
-    result.model.save(out)
-    write_json(out / "report.json", result.report)
-    for plot in plot_report(result.report, out):
-        demo.figures[f"pruning_{plot.stem}"] = plot
-    trainer = Trainer(result.model, recipe, datasets, demo.run_dir("hrsnn-lnp"), n_classes=train_set.n_classes,
-                      progress=False, val_source=datasets["val"].val_source)
-    summary = trainer.fit()
+    s = demo.sizes
+    recipe = load_recipe("hrsnn-lnp", [f"train.epochs={s.hrsnn_epochs}", f"train.seed={demo.seed}",
+                                       f"model.hidden_sizes=[{s.hrsnn_neurons}]", "train.batch_size=32",
+                                       "data.val_fraction=0.2"])
+    dense = HRSNN(HRSNNConfig(n_neurons=s.hrsnn_neurons, dt_ms=recipe.data.bin_ms, seed=demo.seed))
+    result = run_pruning("lnp", dense, seed=demo.seed,
+                         lnp_config=LNPConfig(seed=demo.seed, timescale_trials=s.lnp_trials))
+    files = save_result(result, demo.out / "pruning")
+    demo.figures.update({f"pruning_{name}": path for name, path in files.items() if path.suffix == ".png"})
+    summary = train_pruned(demo.out / "pruning", recipe, demo.data_dir, demo.run_dir("hrsnn-lnp"), progress=False)
     rep = result.report
     demo.results["pruning"] = {
         "neuron_sparsity": rep["neuron_sparsity"], "synapse_sparsity": rep["synapse_sparsity"],
         "lyapunov_max_before": rep["lyapunov_max_before"], "lyapunov_max_after": rep["lyapunov_max_after"],
+        "neurons": summary["neurons"], "synapses": summary["synapses"],
         "test_accuracy": summary["test_accuracy"], "val_accuracy": summary["val_accuracy"]}
+
+def export_network(demo: Demo) -> None:
+    """The trained delay SNN as the sparse Network IR (HDF5) and as NIR (per-synapse delays exact)."""
+    from spikerec.hardware.cli import export_run
+
+    run = demo.run_dir("delays")
+    network = export_run(run, "network", demo.out / "network.h5")
+    export_run(run, "nir", demo.out / "network.nir")
+    s = network["network"]
+    demo.results["export"] = {"network_file": demo.out / "network.h5", "nir_file": demo.out / "network.nir",
+                              "synapses": s["n_synapses"], "max_delay_steps": s["max_delay_steps"]}
+
+
+def _test_loader(demo: Demo):
+    from spikerec.hardware.cli import _loader, load_network_file
+
+    network = load_network_file(demo.out / "network.h5")
+    return network, _loader(network, demo.data_dir, "test", 64, None)
+
+
+def simulate_events(demo: Demo) -> None:
+    """Event-driven simulation of the exported network, compared spike for spike with the torch model."""
+    from spikerec.hardware.cli import simulate_event
+
+    network, loader = _test_loader(demo)
+    result = simulate_event(network, loader, str(demo.run_dir("delays")))
+    demo.results["event_sim"] = {key: result[key] for key in
+                                 ("accuracy", "agreement", "prediction_agreement", "synaptic_ops", "n_samples")}
+
+
+def simulate_crossbars(demo: Demo) -> None:
+    """The exported network on PCM crossbars, sweeping ADC resolution."""
+    from spikerec.hardware.crossbar import simulate_crossbar
+
+    network, loader = _test_loader(demo)
+    result = simulate_crossbar(network, loader, preset="pcm", sweep="adc_bits=2,4,6,8", seed=demo.seed,
+                               out_dir=demo.out)
+    sweep = result["sweep"]
+    demo.results["crossbar"] = {"preset": "pcm", "accuracy": result["accuracy"],
+                                "ideal_accuracy": result["ideal_accuracy"], "sweep_param": sweep["param"],
+                                "sweep_values": sweep["values"], "sweep_accuracy": sweep["accuracy"]}
+    demo.figures["crossbar_sweep"] = Path(result["plot"])
+
+
+def estimate_energy(demo: Demo) -> None:
+    """Measured workload of the trained delay SNN on the test set, priced on several hardware models."""
+    from spikerec.hardware.energy.report import markdown_report
+    from spikerec.hardware.energy_cli import run_energy
+
+    report = run_energy(demo.run_dir("delays"), demo.data_dir, out_dir=demo.out / "energy")
+    demo.results["energy"] = {"synaptic_ops": report["synaptic_ops"],
+                              "activation_sparsity": report["activation_sparsity"],
+                              "hardware": report["hardware"], "table": markdown_report(report)}
+    demo.figures["energy"] = Path(report["files"]["plot"])
 
 
 STAGES: list[tuple[str, Callable[[Demo], None]]] = [
@@ -143,6 +194,10 @@ STAGES: list[tuple[str, Callable[[Demo], None]]] = [
     ("evaluate with integer delays", evaluate_integer_delays),
     ("plot a spike raster", plot_raster),
     ("LNP-prune a random HRSNN and train it", prune_and_train_hrsnn),
+    ("export to the Network format and NIR", export_network),
+    ("event-driven simulation", simulate_events),
+    ("crossbar simulation", simulate_crossbars),
+    ("energy report", estimate_energy),
 ]
 
 

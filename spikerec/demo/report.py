@@ -42,11 +42,31 @@ def _sections(r: dict[str, Any]) -> list[str]:
         p = r["pruning"]
         lines += ["## Lyapunov noise pruning of a heterogeneous recurrent SNN", "",
                   "Pruned without task data, then trained on the task:", ""]
-        lines += _table(["neuron sparsity", "synapse sparsity", "lambda_max before (1/ms)", "lambda_max after (1/ms)",
-                         "test accuracy"],
-                        [[f"{p['neuron_sparsity']:.2f}", f"{p['synapse_sparsity']:.2f}",
+        lines += _table(["neurons", "synapses", "neuron sparsity", "synapse sparsity", "lambda_max before (1/ms)",
+                         "lambda_max after (1/ms)", "test accuracy"],
+                        [[p["neurons"], p["synapses"], f"{p['neuron_sparsity']:.2f}", f"{p['synapse_sparsity']:.2f}",
                           f"{p['lyapunov_max_before']:.4f}", f"{p['lyapunov_max_after']:.4f}",
                           _pct(p["test_accuracy"])]])
+    if "export" in r:
+        x = r["export"]
+        lines += ["## Export", "",
+                  f"`network.h5` (sparse Network IR) and `network.nir` (NIR): {x['synapses']} synapses, integer "
+                  f"delays up to {x['max_delay_steps']} steps, BatchNorm folded into the weights.", ""]
+    if "event_sim" in r:
+        e = r["event_sim"]
+        lines += ["## Event-driven simulation", "",
+                  f"Accuracy {_pct(e['accuracy'])} on {e['n_samples']} test samples; identical spike trains to the "
+                  f"torch model (integer delays) for **{_pct(e['agreement'])}** of samples, identical predictions for "
+                  f"{_pct(e['prediction_agreement'])}; {e['synaptic_ops']:.0f} synaptic events per sample.", ""]
+    if "crossbar" in r:
+        c = r["crossbar"]
+        lines += ["## Memristive crossbar", "",
+                  f"Accuracy on `{c['preset']}` crossbars: {_pct(c['accuracy'])} (ideal devices: "
+                  f"{_pct(c['ideal_accuracy'])}). Sweep of `{c['sweep_param']}`:", ""]
+        lines += _table([c["sweep_param"], "accuracy"],
+                        [[v, _pct(a)] for v, a in zip(c["sweep_values"], c["sweep_accuracy"])])
+    if "energy" in r:
+        lines += ["## Energy", "", r["energy"]["table"], ""]
     return lines
 
 
