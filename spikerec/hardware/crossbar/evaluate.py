@@ -111,6 +111,17 @@ def _accuracy(network: Network, cfg: CrossbarConfig, batches, seed: int) -> tupl
                                                       "adc_clipped_fraction": float(clipped.sum() / max(conversions.sum(), 1))}
 
 
+def _tick_label(param: str, value: Any) -> str:
+    if value is None:
+        return "ideal"
+    if param == "t_inference_s" and value > 0:
+        for unit, seconds in (("y", 31_536_000.0), ("d", 86_400.0), ("h", 3_600.0), ("min", 60.0)):
+            if value >= seconds:
+                return f"{value / seconds:.3g} {unit}"
+        return f"{value:g} s"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def plot_sweep(param: str, values: list[Any], accuracies: list[float], path: str | Path, title: str = "",
                reference: float | None = None) -> Path:
     """Accuracy vs the swept parameter, as a PNG (matplotlib Agg)."""
@@ -120,7 +131,7 @@ def plot_sweep(param: str, values: list[Any], accuracies: list[float], path: str
     import matplotlib.pyplot as plt
 
     xs = [float("nan") if v is None else float(v) for v in values]
-    labels = ["ideal" if v is None else str(v) for v in values]
+    labels = [_tick_label(param, v) for v in values]
     fig, ax = plt.subplots(figsize=(5.0, 3.4), dpi=120)
     positions = xs
     if any(v is None for v in values) or (param in _LOG_AXIS and any(x <= 0 for x in xs)):
@@ -142,6 +153,11 @@ def plot_sweep(param: str, values: list[Any], accuracies: list[float], path: str
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
+
+
+def _plot_title(preset: str, param: str, overrides: dict[str, Any]) -> str:
+    fixed = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()) if k != param)
+    return f"{preset} crossbar: accuracy vs {param}" + (f" ({fixed})" if fixed else "")
 
 
 def simulate_crossbar(network: Network, frames, labels=None, preset: str = "pcm", sweep=None, seed: int = 0,
@@ -176,5 +192,5 @@ def simulate_crossbar(network: Network, frames, labels=None, preset: str = "pcm"
     result["ideal_accuracy"] = ideal
     if out_dir is not None:
         result["plot"] = str(plot_sweep(param, values, accuracies, Path(out_dir) / f"crossbar_sweep_{param}.png",
-                                        title=f"{cfg.name} crossbar: accuracy vs {param}", reference=ideal))
+                                        title=_plot_title(cfg.name, param, overrides), reference=ideal))
     return result
