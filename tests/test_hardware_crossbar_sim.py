@@ -100,9 +100,10 @@ def test_stuck_devices_degrade_accuracy():
     net = make_network()
     x = make_frames(B=32, counts=False)
     labels = CrossbarSimulator(net, "ideal").run(x).predictions
-    assert simulate_crossbar(net, x, labels, preset="ideal")["accuracy"] == 1.0
+    ideal = simulate_crossbar(net, x, labels, preset="ideal")
+    assert ideal["accuracy"] == ideal["ideal_accuracy"] == ideal["agreement_with_ideal"] == 1.0
     broken = simulate_crossbar(net, x, labels, preset="ideal", p_stuck_max=0.3)
-    assert broken["accuracy"] < 0.8
+    assert broken["accuracy"] < 0.8 and broken["agreement_with_ideal"] == broken["accuracy"]
     assert broken["layers"][0]["stuck_devices"] > 0
 
 
@@ -115,6 +116,8 @@ def test_sweep_reports_accuracies_and_writes_a_plot(tmp_path):
     accs = res["sweep"]["accuracy"]
     assert len(accs) == 3 and all(0.0 <= a <= 1.0 for a in accs) and accs[0] < accs[2]
     assert res["ideal_accuracy"] == 1.0 and 0.0 <= res["accuracy"] <= 1.0
+    assert res["sweep"]["agreement_with_ideal"] == accs  # labels are the ideal predictions here
+    assert len(res["sweep"]["adc_clipped_fraction"]) == 3
     assert res["plot"].endswith("crossbar_sweep_adc_bits.png")
     with open(res["plot"], "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -93,22 +93,29 @@ def _batches(frames, labels) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _accuracy(network: Network, cfg: CrossbarConfig, batches, seed: int) -> tuple[float, dict[str, Any]]:
+def _evaluate(network: Network, cfg: CrossbarConfig, batches, seed: int) -> dict[str, Any]:
+    """Predictions (concatenated over batches), accuracy, per-layer report and ADC clipping for one config."""
     sim = CrossbarSimulator(network, cfg, seed=seed)
-    correct = total = 0
+    predictions = []
     clipped = np.zeros(len(network.layers), dtype=np.int64)
     conversions = np.zeros(len(network.layers), dtype=np.int64)
-    for f, y in batches:
+    for f, _ in batches:
         res = sim.run(f)
-        correct += int(np.sum(res.predictions == y))
-        total += y.size
+        predictions.append(res.predictions)
         clipped += res.clipped
         conversions += res.conversions
+    predictions = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
+    labels = np.concatenate([y for _, y in batches]) if batches else np.zeros(0, dtype=np.int64)
     layers = sim.layer_report()
     for entry, c, n in zip(layers, clipped, conversions):
         entry["adc_clipped_fraction"] = float(c / n) if n else 0.0
-    return (correct / total if total else math.nan), {"layers": layers,
-                                                      "adc_clipped_fraction": float(clipped.sum() / max(conversions.sum(), 1))}
+    return {"accuracy": float(np.mean(predictions == labels)) if labels.size else math.nan,
+            "predictions": predictions, "layers": layers,
+            "adc_clipped_fraction": float(clipped.sum() / max(conversions.sum(), 1))}
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b)) if a.size else math.nan
 
 
 def _tick_label(param: str, value: Any) -> str:
@@ -166,31 +173,37 @@ def simulate_crossbar(network: Network, frames, labels=None, preset: str = "pcm"
 
     ``frames``: ``[T, B, n_inputs]`` (numpy/torch, binary or integer counts) with ``labels`` ``[B]``, or an
     iterable of batches ``(frames, labels, ...)``. ``sweep``: ``"param=v1,v2"`` or ``{param: [...]}``.
-    Returns ``accuracy``, ``n_samples``, ``preset``, ``seed``, ``config``, ``layers`` (tiles, stuck devices,
-    ADC clipping per layer), ``adc_clipped_fraction``, and for a sweep ``sweep = {param, values, accuracy}``
-    plus ``plot`` (PNG path in ``out_dir``, None without ``out_dir``); also ``ideal_accuracy`` (same network on
-    the ideal preset) when a sweep is given, as the reference line of the plot.
+    Returns ``accuracy``, ``ideal_accuracy`` (same network and data on the ideal preset, which reproduces the
+    event simulator), ``agreement_with_ideal`` (fraction of samples with the ideal crossbar's prediction),
+    ``n_samples``, ``preset``, ``source``, ``seed``, ``config``, ``layers`` (tiles, stuck devices, ADC clipping
+    per layer), ``adc_clipped_fraction``, and for a sweep ``sweep = {param, values, accuracy,
+    agreement_with_ideal, adc_clipped_fraction}`` plus ``plot`` (PNG path in ``out_dir``, None without it).
     """
     overrides = {k: coerce_parameter(k, v) for k, v in overrides.items()}
     cfg = get_config(preset, **overrides)
     batches = _batches(frames, labels)
-    accuracy, details = _accuracy(network, cfg, batches, seed)
-    result: dict[str, Any] = {"backend": "crossbar", "preset": cfg.name, "seed": seed, "accuracy": accuracy,
+    base = _evaluate(network, cfg, batches, seed)
+    ideal = base if cfg == get_config("ideal") else _evaluate(network, get_config("ideal"), batches, seed)
+    result: dict[str, Any] = {"backend": "crossbar", "preset": cfg.name, "seed": seed, "accuracy": base["accuracy"],
+                              "ideal_accuracy": ideal["accuracy"],
+                              "agreement_with_ideal": _agreement(base["predictions"], ideal["predictions"]),
                               "n_samples": int(sum(y.size for _, y in batches)), "source": cfg.source,
                               "config": {k: v for k, v in cfg.as_dict().items() if k != "source"},
-                              **details, "sweep": None, "plot": None}
+                              "layers": base["layers"], "adc_clipped_fraction": base["adc_clipped_fraction"],
+                              "sweep": None, "plot": None}
     parsed = parse_sweep(sweep)
     if parsed is None:
         return result
     param, values = parsed
-    accuracies = []
+    points = []
     for value in values:
         point = dataclasses.replace(cfg, **{param: value})
-        accuracies.append(accuracy if point == cfg else _accuracy(network, point, batches, seed)[0])
-    ideal = _accuracy(network, get_config("ideal"), batches, seed)[0]
-    result["sweep"] = {"param": param, "values": values, "accuracy": accuracies}
-    result["ideal_accuracy"] = ideal
+        points.append(base if point == cfg else _evaluate(network, point, batches, seed))
+    accuracies = [p["accuracy"] for p in points]
+    result["sweep"] = {"param": param, "values": values, "accuracy": accuracies,
+                       "agreement_with_ideal": [_agreement(p["predictions"], ideal["predictions"]) for p in points],
+                       "adc_clipped_fraction": [p["adc_clipped_fraction"] for p in points]}
     if out_dir is not None:
         result["plot"] = str(plot_sweep(param, values, accuracies, Path(out_dir) / f"crossbar_sweep_{param}.png",
-                                        title=_plot_title(cfg.name, param, overrides), reference=ideal))
+                                        title=_plot_title(cfg.name, param, overrides), reference=ideal["accuracy"]))
     return result
