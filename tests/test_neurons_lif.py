@@ -252,3 +252,26 @@ def test_torch_backward_in_time_chunks_matches_reference(monkeypatch, recurrent,
     g2 = torch.autograd.grad((S2 * gs).sum() + (V2 * V2).sum(), args)
     for a, b in zip(g1, g2):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_falls_back_to_torch_without_a_compiler(tmp_path):
+    # A fresh interpreter with no usable compiler and an empty kernel cache: a warning, then the torch path.
+    import subprocess
+    import sys
+
+    code = ("import warnings, torch\n"
+            "from spikerec.neurons import LIF\n"
+            "from spikerec.neurons import _cpu_kernel\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    s = LIF(4)(torch.ones(3, 2, 4) * 30)\n"
+            "assert _cpu_kernel.library() is None and any('C kernel unavailable' in str(x.message) for x in w)\n"
+            "assert s.shape == (3, 2, 4) and s.sum() > 0\n")
+    env = {**__import__("os").environ, "CC": str(tmp_path / "no-such-cc"), "SPIKEREC_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_empty_sequence_is_a_shape_error():
+    with pytest.raises(ShapeError, match="T >= 1"):
+        LIF(4)(torch.zeros(0, 2, 4))

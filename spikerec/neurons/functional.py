@@ -122,9 +122,9 @@ def check_finite(x: torch.Tensor, where: str) -> None:
 
 
 def check_sequence(x: torch.Tensor, n_neurons: int, name: str = "input") -> None:
-    """Raise ``ShapeError`` unless ``x`` is ``[T, B, n_neurons]``."""
-    if x.dim() != 3 or x.shape[-1] != n_neurons:
-        raise ShapeError(f"{name} must have shape [T, B, {n_neurons}] (time-major), got {list(x.shape)}")
+    """Raise ``ShapeError`` unless ``x`` is ``[T, B, n_neurons]`` with ``T >= 1``."""
+    if x.dim() != 3 or x.shape[-1] != n_neurons or x.shape[0] == 0:
+        raise ShapeError(f"{name} must have shape [T, B, {n_neurons}] (time-major, T >= 1), got {list(x.shape)}")
 
 
 def reset_membrane(h: torch.Tensor, s: torch.Tensor, threshold: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
@@ -326,8 +326,8 @@ def lif_multistep(
     Returns ``(spikes, v_last)`` or, with ``return_membrane``, ``(spikes, v_last, v_seq)`` where
     ``v_seq`` is the membrane after reset at every step (SpikingJelly's ``v_seq``).
     """
-    if x.dim() != 3:
-        raise ShapeError(f"lif_multistep expects x of shape [T, B, N], got {list(x.shape)}")
+    if x.dim() != 3 or x.shape[0] == 0:
+        raise ShapeError(f"lif_multistep expects x of shape [T, B, N] with T >= 1, got {list(x.shape)}")
     T, B, N = x.shape
     cfg = LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset, decay_input=decay_input,
                     surrogate=get_surrogate(surrogate), check_finite=check_finite)
