@@ -89,8 +89,8 @@ class MappedMatrix:
             self._blocks.append(block)
 
     def read(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Binary reads ``x [M, n_in]`` (0/1, dense or scipy sparse) -> (outputs ``[M, n_out]`` in weight units, clipped
-        conversions, total conversions)."""
+        """Binary reads ``x [M, n_in]`` (0/1, dense or scipy sparse) -> (outputs ``[M, n_out]`` in weight
+        units, clipped conversions, total conversions)."""
         cfg = self.cfg
         n_out, n_in = self.shape
         if x.ndim != 2 or x.shape[1] != n_in:
