@@ -12,7 +12,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import resource
 import statistics
 import time
 from pathlib import Path
@@ -49,30 +48,46 @@ def time_median(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: C
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeat": repeat}
 
 
+def _vm_hwm_kib() -> int:
+    """This process's peak resident set size (VmHWM) in KiB, from /proc."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak measured next belongs to what runs next."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+
+
 def _peak_rss_child(queue, setup, setup_args, threads):
     set_threads(threads)
     fn = setup(*setup_args)
     fn()  # warm-up: lazy allocations, kernel caches
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _reset_peak_rss()
     fn()
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((before, after))
+    queue.put(_vm_hwm_kib())
 
 
 def peak_rss_mib(setup: Callable[..., Callable[[], Any]], *setup_args, threads: int = 2) -> float:
-    """Peak resident memory (MiB) reached by one call of the function that ``setup(*args)`` returns.
+    """Peak resident memory (MiB) of a fresh process while it runs one call of ``setup(*args)()``.
 
-    Runs in a fresh spawned process so peers do not share allocator state. ``setup`` must be a
-    module-level function (picklable). Reported as the process's peak RSS after the call; the
-    setup and one warm-up call are included in that peak, which is the honest figure a user sees.
+    Runs in a spawned process so peers do not share allocator state. ``ru_maxrss`` would be wrong
+    here: it survives ``exec`` and reports the parent's peak, so the child resets the kernel's
+    high-water mark (``/proc/self/clear_refs``) after setup and one warm-up call, then reads ``VmHWM``.
+    The figure includes the process baseline (interpreter, torch, inputs), which is what a user sees.
+    ``setup`` must be a module-level function (picklable).
     """
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_peak_rss_child, args=(queue, setup, setup_args, threads))
     proc.start()
-    before, after = queue.get(timeout=1800)
+    peak_kib = queue.get(timeout=1800)
     proc.join()
-    return max(before, after) / 1024.0  # ru_maxrss is KiB on Linux
+    return peak_kib / 1024.0
 
 
 def machine_info() -> dict:
