@@ -10,7 +10,8 @@ The same matrix ``W [64, 128]`` (one tile in both simulators) is read with binar
    ``reps`` independent programmings. Reported per simulator: the output scale (least-squares slope of
    ``y`` on ``W x``, drift shrinks it) and the residual std relative to ``std(W x)`` (programming + 1/f noise).
 
-Run: ``.venv/bin/python -m benchmarks.aihwkit_check [--reps 20]``; writes ``benchmarks/results/aihwkit_check.{json,md}``.
+Run: ``.venv/bin/python -m benchmarks.aihwkit_check [--reps 20]``;
+writes ``benchmarks/results/aihwkit_check.{json,md}``.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ def _batches(frames, labels) -> list[tuple[np.ndarray, np.ndarray]]:
     for f, y in pairs:
         f, y = as_numpy(f), as_numpy(y).astype(np.int64).reshape(-1)
         if f.ndim != 3 or f.shape[1] != y.size:
-            raise ShapeError(f"simulate_crossbar: frames [T, B, C] and labels [B] disagree: {list(f.shape)} vs {y.size}")
+            raise ShapeError(f"simulate_crossbar: frames [T, B, C] and labels [B] disagree: "
+                             f"{list(f.shape)} vs {y.size}")
         out.append((f.astype(np.int32) if np.all(f == np.round(f)) else f, y))
     return out
 
