@@ -115,6 +115,12 @@ def test_early_stopping_stops(tmp_path):
     assert summary["epochs"] < 30
 
 
+def test_amp_and_compile_are_cuda_only_and_ignored_on_cpu(tmp_path):
+    summary, _ = fit(tmp_path, recipe("train.epochs=1", "train.amp=true", "train.compile=true", "train.device=cpu",
+                                      "optim.grad_clip=0.5"))
+    assert summary["device"] == "cpu" and summary["epochs"] == 1
+
+
 def test_select_on_val_needs_a_validation_split(tmp_path):
     with pytest.raises(ConfigError, match="validation split is empty"):
         Trainer(Tiny(), recipe(), {"train": toy_split(10, 0), "val": [], "test": toy_split(5, 1)}, tmp_path,
