@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/spikerec demo --out $(DEMO_OUT)
 
+# One BLAS/OpenMP thread per xdist worker: two workers share the two cores, and oversubscribed
+# threads make small matrix products (Lyapunov QR, crossbar reads) ten times slower.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
