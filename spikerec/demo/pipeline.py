@@ -31,8 +31,8 @@ class DemoSizes:
     @classmethod
     def for_mode(cls, quick: bool) -> "DemoSizes":
         if quick:
-            return cls(n_train=200, n_test=80, epochs=4, hidden=32, hrsnn_neurons=64, hrsnn_epochs=2, lnp_trials=4)
-        return cls(n_train=800, n_test=240, epochs=12, hidden=64, hrsnn_neurons=160, hrsnn_epochs=6, lnp_trials=12)
+            return cls(n_train=320, n_test=160, epochs=12, hidden=48, hrsnn_neurons=64, hrsnn_epochs=4, lnp_trials=4)
+        return cls(n_train=1000, n_test=400, epochs=25, hidden=64, hrsnn_neurons=160, hrsnn_epochs=10, lnp_trials=12)
 
 
 @dataclass
@@ -159,7 +159,8 @@ def simulate_events(demo: Demo) -> None:
     network, loader = _test_loader(demo)
     result = simulate_event(network, loader, str(demo.run_dir("delays")))
     demo.results["event_sim"] = {key: result[key] for key in
-                                 ("accuracy", "agreement", "prediction_agreement", "synaptic_ops", "n_samples")}
+                                 ("accuracy", "agreement", "prediction_agreement", "synaptic_ops", "n_samples",
+                                  "reference")}
 
 
 def simulate_crossbars(demo: Demo) -> None:

@@ -41,7 +41,8 @@ def _sections(r: dict[str, Any]) -> list[str]:
     if "pruning" in r:
         p = r["pruning"]
         lines += ["## Lyapunov noise pruning of a heterogeneous recurrent SNN", "",
-                  "Pruned without task data, then trained on the task:", ""]
+                  "Pruned without task data (noise only), then given task input/readout layers and trained. It has "
+                  "no synaptic delays, so on delay motifs it relies on recurrent memory alone.", ""]
         lines += _table(["neurons", "synapses", "neuron sparsity", "synapse sparsity", "lambda_max before (1/ms)",
                          "lambda_max after (1/ms)", "test accuracy"],
                         [[p["neurons"], p["synapses"], f"{p['neuron_sparsity']:.2f}", f"{p['synapse_sparsity']:.2f}",
@@ -56,7 +57,7 @@ def _sections(r: dict[str, Any]) -> list[str]:
         e = r["event_sim"]
         lines += ["## Event-driven simulation", "",
                   f"Accuracy {_pct(e['accuracy'])} on {e['n_samples']} test samples; identical spike trains to the "
-                  f"torch model (integer delays) for **{_pct(e['agreement'])}** of samples, identical predictions for "
+                  f"{e['reference']} for **{_pct(e['agreement'])}** of samples, identical predictions for "
                   f"{_pct(e['prediction_agreement'])}; {e['synaptic_ops']:.0f} synaptic events per sample.", ""]
     if "crossbar" in r:
         c = r["crossbar"]
