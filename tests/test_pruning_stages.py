@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from spikerec.models.hrsnn import HRSNN
-from spikerec.pruning import (LNPConfig, LyapunovNoisePruning, activity_prune, assign_timescales, delocalize_edges,
-                              magnitude_prune, neuron_rates, noise_prune_synapses, prune_nodes)
+from spikerec.pruning import (LNPConfig, LyapunovNoisePruning, activity_prune, assign_timescales, magnitude_prune, neuron_rates, noise_prune_synapses, prune_nodes)
 from spikerec.pruning.delocalization import delocalize, mean_ipr
 from spikerec.pruning.node_pruning import betweenness, lowest_betweenness_nodes
 from spikerec.pruning.noise_pruning import (choose_keep_fraction, keep_probabilities, noise_covariance,

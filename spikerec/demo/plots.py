@@ -25,10 +25,10 @@ def raster_png(run_dir: str | Path, data_dir: str | Path, path: str | Path) -> P
     import matplotlib.pyplot as plt
 
     from spikerec.delays import integer_delay_mode
-    from spikerec.training.runs import load_run_model
+    from spikerec.training.runs import load_datasets, load_run_model
 
-    model, _, datasets = load_run_model(run_dir, data_dir)
-    frames, label = datasets["test"][0]
+    model, recipe = load_run_model(run_dir)
+    frames, label = load_datasets(recipe, data_dir)["test"][0]
     with integer_delay_mode(model):
         hidden = layer_spikes(model, frames.unsqueeze(1))
     panels = [("input (pooled channels)", frames), *[(f"hidden layer {i}", s[:, 0]) for i, s in enumerate(hidden)]]

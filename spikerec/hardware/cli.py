@@ -7,40 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spikerec.errors import CheckpointError, ConfigError
+from spikerec.errors import ConfigError
 
 
 # -- loading ------------------------------------------------------------------------------------------
 
-def load_run_model(run_dir: str | Path, checkpoint: str = "best"):
-    """(model in eval mode, recipe) of a run directory written by ``spikerec train``.
-
-    Input and class counts come from the checkpoint's weight shapes, so no data is needed.
-    """
-    from spikerec.config import load_recipe
-    from spikerec.models import build_model
-    from spikerec.training.checkpoint import load_checkpoint
-
-    run_dir = Path(run_dir)
-    if not (run_dir / "recipe.toml").exists():
-        raise CheckpointError(f"{run_dir}: no recipe.toml; is this a run directory written by 'spikerec train'?")
-    recipe = load_recipe(run_dir / "recipe.toml")
-    state = load_checkpoint(run_dir / f"{checkpoint}.pt", map_location="cpu")["model"]
-    try:
-        n_inputs = int(state["blocks.0.synapse.weight"].shape[1])
-        n_classes = int(state["readout.synapse.weight"].shape[0])
-    except KeyError:
-        raise ConfigError(f"{run_dir}: model kind {recipe.model.kind!r} is not a stacked SpikingNetwork; "
-                          f"only delay_snn and lif_rsnn runs can be exported") from None
-    model = build_model(recipe, n_inputs, n_classes)
-    model.load_state_dict(state)
-    model.eval()
-    return model, recipe
-
-
 def network_from_run(run_dir: str | Path, checkpoint: str = "best"):
     """The Network IR of a run (data settings and provenance in its metadata)."""
     from spikerec.hardware.network import Network
+    from spikerec.training.runs import load_run_model
 
     model, recipe = load_run_model(run_dir, checkpoint)
     d = recipe.data
@@ -127,6 +102,8 @@ def simulate_event(net, loader, run_dir: str | None = None, progress: bool = Fal
     sim = EventSimulator(net)
     model = None
     if run_dir is not None:
+        from spikerec.training.runs import load_run_model
+
         model, _ = load_run_model(run_dir)
         model = model.double()
     correct = same_spikes = same_pred = n = 0

@@ -14,24 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spikerec.errors import CheckpointError, ConfigError
-
-
-def _datasets_for_run(run_dir: Path, data_dir: str):
-    from spikerec.config import load_recipe
-    from spikerec.training.runs import load_datasets
-
-    recipe = load_recipe(run_dir / "recipe.toml")
-    return recipe, load_datasets(recipe, data_dir)
-
-
-def _model_for_run(run_dir: Path, recipe, dataset):
-    from spikerec.models import build_model
-    from spikerec.training.checkpoint import load_checkpoint
-
-    model = build_model(recipe, dataset.n_channels, dataset.n_classes)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt")["model"])
-    return model.eval()
+from spikerec.errors import ConfigError
 
 
 def _dataset_kind(data: dict, data_dir: Path) -> str:
@@ -91,10 +74,11 @@ def run_energy(target: str | Path, data_dir: str, hardware: list[str] | None = N
     models = resolve_models(hardware or DEFAULT_HARDWARE, baseline, crossbar_config)
     target = Path(target)
     if target.is_dir():
-        if not (target / "recipe.toml").exists():
-            raise CheckpointError(f"{target}: no recipe.toml; is this a run directory written by 'spikerec train'?")
-        recipe, datasets = _datasets_for_run(target, data_dir)
-        subject = _model_for_run(target, recipe, datasets[split])
+        from spikerec.training.runs import load_datasets, load_run_model, load_run_recipe
+
+        datasets = load_datasets(load_run_recipe(target), data_dir)
+        sizes = (datasets[split].n_channels, datasets[split].n_classes)
+        subject, _ = load_run_model(target, sizes=sizes)
         default_out = target / f"energy_{split}"
     else:
         from spikerec.hardware.cli import load_network_file

@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from spikerec.config import Recipe, load_recipe
-from spikerec.errors import CheckpointError
+from spikerec.errors import CheckpointError, ConfigError
 from spikerec.io import write_json
 from spikerec.training.checkpoint import load_checkpoint
 from spikerec.training.distributed import DistInfo, resolve_device
@@ -47,23 +47,40 @@ def train(recipe: Recipe, data_dir: str | Path, run_dir: str | Path, *, resume: 
     return trainer.fit(resume=resume)
 
 
-def load_run_model(run_dir: str | Path, data_dir: str | Path,
-                   device: str = "cpu") -> tuple[nn.Module, Recipe, dict]:
-    """The selected model (``best.pt``) of a run written by :func:`train` in eval mode, its recipe and datasets.
+def load_run_recipe(run_dir: str | Path) -> Recipe:
+    """The resolved recipe a run directory was trained with (``RUN_DIR/recipe.toml``)."""
+    path = Path(run_dir) / "recipe.toml"
+    if not path.exists():
+        raise CheckpointError(f"{run_dir}: no recipe.toml; is this a run directory written by 'spikerec train'?")
+    return load_recipe(path)
 
-    The run's own ``recipe.toml`` decides the architecture and how the data in ``data_dir`` is binned.
+
+def _io_sizes_from_state(run_dir: Path, recipe: Recipe, state: dict) -> tuple[int, int]:
+    """(n_inputs, n_classes) of a stacked :class:`~spikerec.models.SpikingNetwork` from its weight shapes."""
+    try:
+        return int(state["blocks.0.synapse.weight"].shape[1]), int(state["readout.synapse.weight"].shape[0])
+    except KeyError:
+        raise ConfigError(f"{run_dir}: cannot infer the input and class counts of a {recipe.model.kind!r} model "
+                          "from its checkpoint; pass sizes=(n_inputs, n_classes)") from None
+
+
+def load_run_model(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu",
+                   sizes: tuple[int, int] | None = None) -> tuple[nn.Module, Recipe]:
+    """(model in eval mode, recipe) of a run directory written by :func:`train`; no data needed.
+
+    ``checkpoint`` is ``"best"`` (the selected epoch) or ``"last"``. ``sizes`` = (n_inputs, n_classes);
+    by default they are read off the checkpoint's weight shapes (stacked SpikingNetwork models).
     """
     from spikerec.models import build_model
 
     run_dir = Path(run_dir)
-    if not (run_dir / "recipe.toml").exists():
-        raise CheckpointError(f"{run_dir}: no recipe.toml; is this a run directory written by 'spikerec train'?")
-    recipe = load_recipe(run_dir / "recipe.toml")
-    datasets = load_datasets(recipe, data_dir)
-    train_set = datasets["train"]
-    model = build_model(recipe, train_set.n_channels, train_set.n_classes)
-    model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=resolve_device(device))["model"])
-    return model.to(resolve_device(device)).eval(), recipe, datasets
+    recipe = load_run_recipe(run_dir)
+    target = resolve_device(device)
+    state = load_checkpoint(run_dir / f"{checkpoint}.pt", map_location=target)["model"]
+    n_inputs, n_classes = sizes if sizes is not None else _io_sizes_from_state(run_dir, recipe, state)
+    model = build_model(recipe, n_inputs, n_classes)
+    model.load_state_dict(state)
+    return model.to(target).eval(), recipe
 
 
 def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto",
@@ -75,11 +92,12 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
     from spikerec.datasets import pad_collate
 
     run_dir = Path(run_dir)
-    model, recipe, datasets = load_run_model(run_dir, data_dir, device)
-    dataset = datasets[split]
+    recipe = load_run_recipe(run_dir)
+    dataset = load_datasets(recipe, data_dir)[split]
     if len(dataset) == 0:
         raise CheckpointError(f"{data_dir}: split '{split}' is empty; choose another --split")
     target = resolve_device(device)
+    model, _ = load_run_model(run_dir, device=device, sizes=(dataset.n_channels, dataset.n_classes))
     use_integer = recipe.delays.integer_eval if integer_delays is None else integer_delays
     loader = eval_loader(dataset, recipe.train.batch_size, pad_collate, DistInfo())
     result = evaluate(model, loader, dataset.n_classes, target, integer_delays=use_integer)
