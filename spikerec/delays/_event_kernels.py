@@ -23,35 +23,28 @@ TINY = 1e-30  # kernel entries smaller than this are left at zero (see build_ker
 
 
 @njit(nogil=True, fastmath=True, cache=True)
-def delayed_forward(x, kall, y, start, stop):
-    """y[t, b, :] = sum_{d < K} sum_{i : x[t-d, b, i] != 0} x[t-d, b, i] * kall[i, d, :] (y overwritten)
-    for batch elements start <= b < stop."""
+def delayed_forward(x, kall, yb, start, stop):
+    """yb[b, t + d, :] += x[t, b, i] * kall[i, d, :] for every active input x[t, b, i] != 0 and d < K,
+    for batch elements start <= b < stop (yb overwritten).
+
+    ``yb`` is batch-major [B, T, Cout]: a spike reads one contiguous [K, Cout] block of ``kall`` and
+    updates one contiguous [K, Cout] window of ``yb``.
+    """
     n_t, n_b, n_in = x.shape
     n_k, n_out = kall.shape[1], kall.shape[2]
     for b in range(start, stop):
-        idx = np.empty((n_t, n_in), np.int64)
-        val = np.empty((n_t, n_in), np.float32)
-        cnt = np.zeros(n_t, np.int64)
-        for t in range(n_t):  # active inputs of this batch element, per time step
-            n = 0
+        yb[b, :, :] = 0.0
+        for t in range(n_t):
+            dmax = min(n_k, n_t - t)
             for i in range(n_in):
                 v = x[t, b, i]
                 if v != 0.0:
-                    idx[t, n] = i
-                    val[t, n] = v
-                    n += 1
-            cnt[t] = n
-        acc = np.empty(n_out, np.float32)
-        for t in range(n_t):  # gather: each output row is written once
-            acc[:] = 0.0
-            for d in range(min(n_k, t + 1)):
-                ts = t - d
-                for j in range(cnt[ts]):
-                    v = val[ts, j]
-                    row = kall[idx[ts, j], d]
-                    for o in range(n_out):
-                        acc[o] += v * row[o]
-            y[t, b, :] = acc
+                    ki = kall[i]
+                    for d in range(dmax):
+                        dst = yb[b, t + d]
+                        src = ki[d]
+                        for o in range(n_out):
+                            dst[o] += v * src[o]
 
 
 @njit(nogil=True, fastmath=True, cache=True)

@@ -117,10 +117,10 @@ class _EventDelayedMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, kall):
-        y = torch.empty(x.shape[0], x.shape[1], kall.shape[2], dtype=x.dtype)
-        _parallel(_event_kernels.delayed_forward, x.shape[1], _np(x), _np(kall), y.numpy())
+        yb = torch.empty(x.shape[1], x.shape[0], kall.shape[2], dtype=x.dtype)  # batch-major, see delayed_forward
+        _parallel(_event_kernels.delayed_forward, x.shape[1], _np(x), _np(kall), yb.numpy())
         ctx.save_for_backward(x, kall)
-        return y
+        return yb.permute(1, 0, 2).contiguous()
 
     @staticmethod
     def backward(ctx, gy):
