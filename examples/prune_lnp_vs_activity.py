@@ -64,9 +64,11 @@ def main() -> int:
                          "val_accuracy": summary["val_accuracy"], "test_accuracy": summary["test_accuracy"]}
     write_json(out / "comparison.json", {"dense_neurons": n_neurons, **results})
 
-    print(f"{'method':<10} {'neurons':>8} {'synapses':>9} {'synapse sparsity':>17} {'max Lyapunov (1/ms)':>20} {'test accuracy':>14}")
+    print(f"{'method':<10} {'neurons':>8} {'synapses':>9} {'synapse sparsity':>17} {'max Lyapunov (1/ms)':>20} "
+          f"{'test accuracy':>14}")
     for name, r in results.items():
-        print(f"{name:<10} {r['neurons']:>8} {r['synapses']:>9} {r['synapse_sparsity']:>17.3f} {r['lyapunov_max_after']:>20.4f} "
+        print(f"{name:<10} {r['neurons']:>8} {r['synapses']:>9} {r['synapse_sparsity']:>17.3f} "
+              f"{r['lyapunov_max_after']:>20.4f} "
               f"{r['test_accuracy']:>14.4f}")
     print(f"wrote {out / 'comparison.json'}, the pruned models in {out / 'lnp'} and {out / 'activity'}")
     return 0

@@ -7,9 +7,9 @@ event-driven simulator, as an always-on device would, and check it against the b
 Trains the small `synthetic` delay SNN (or loads `--run`), exports it with `Network.from_model`
 (integer delays, BatchNorm folded), and runs `EventSimulator.initial_state(1)` / `step(frame_t)` on
 one test sample: per step it reports the latency, the spikes of every layer and the running
-prediction (argmax of sum_t softmax of the readout membrane, the network's `readout` rule). At the end it checks that the
-streamed spikes, readout membrane and prediction equal `EventSimulator.run` on the whole sample,
-and writes per-step numbers to stream.json in --out.
+prediction (argmax of sum_t softmax of the readout membrane, the network's `readout` rule).
+At the end it checks that the streamed spikes, readout membrane and prediction equal
+`EventSimulator.run` on the whole sample, and writes per-step numbers to stream.json in --out.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def main() -> int:
     latencies = np.array([s["latency_s"] for s in steps[1:]] or [steps[0]["latency_s"]])
     summary = {"sample": args.sample, "label": label, "prediction": prediction, "steps": len(steps),
                "median_step_latency_s": float(np.median(latencies)), "max_step_latency_s": float(latencies.max()),
-               "first_step_latency_s": steps[0]["latency_s"], "matches_batched_run": bool(spikes_equal and same_prediction),
+               "first_step_latency_s": steps[0]["latency_s"],
+               "matches_batched_run": bool(spikes_equal and same_prediction),
                "spikes_equal": bool(spikes_equal), "readout_membrane_max_abs_diff": membrane_gap,
                "per_step": steps}
     write_json(out / "stream.json", summary)
