@@ -67,6 +67,20 @@ class TimeConstant(nn.Module):
         return f"dt_ms={self.dt_ms}, learn={self.learn}"
 
 
+class _TimeConstantViews:
+    """``tau_ms`` [N] and per-step ``decay`` [N] of a layer that holds its time constants in ``self.tau``."""
+
+    tau: TimeConstant
+
+    @property
+    def tau_ms(self) -> torch.Tensor:
+        return self.tau.tau_ms()
+
+    @property
+    def decay(self) -> torch.Tensor:
+        return self.tau.decay()
+
+
 class LIFState(NamedTuple):
     v: torch.Tensor  # [B, N] membrane after reset
 
@@ -76,7 +90,7 @@ class RecurrentState(NamedTuple):
     s: torch.Tensor  # [B, N] spikes of the last step (fed back through the recurrent weights)
 
 
-class LIF(nn.Module):
+class LIF(_TimeConstantViews, nn.Module):
     """Leaky integrate-and-fire layer, ``[T, B, N]`` currents -> ``[T, B, N]`` spikes.
 
     Dynamics (see :mod:`spikerec.neurons.functional`): ``H = beta V + (1-beta)(X + v_reset)``
@@ -105,14 +119,6 @@ class LIF(nn.Module):
         self.cfg = NF.LIFConfig(v_reset=float(reset_value), reset=reset, detach_reset=detach_reset,
                                 decay_input=decay_input, surrogate=get_surrogate(surrogate, **(surrogate_kwargs or {})))
         self.tau_distribution: dict | None = None  # filled by spikerec.neurons.timescales initialisers
-
-    @property
-    def tau_ms(self) -> torch.Tensor:
-        return self.tau.tau_ms()
-
-    @property
-    def decay(self) -> torch.Tensor:
-        return self.tau.decay()
 
     @property
     def surrogate(self) -> Surrogate:
@@ -191,7 +197,7 @@ class RecurrentLIF(LIF):
         return RecurrentState(v, torch.zeros_like(v))
 
 
-class LI(nn.Module):
+class LI(_TimeConstantViews, nn.Module):
     """Non-spiking leaky integrator readout: ``[T, B, N]`` currents -> membrane ``[T, B, N]``.
 
     ``H[t] = beta H[t-1] + (1-beta) X[t]`` (``decay_input``) or ``beta H[t-1] + X[t]``, ``beta = 1 - dt/tau``.
@@ -205,14 +211,6 @@ class LI(nn.Module):
         self.decay_input = decay_input
         self.tau = TimeConstant(tau_ms, n_neurons, dt_ms, learn_tau)
         self.tau_distribution: dict | None = None
-
-    @property
-    def tau_ms(self) -> torch.Tensor:
-        return self.tau.tau_ms()
-
-    @property
-    def decay(self) -> torch.Tensor:
-        return self.tau.decay()
 
     def forward(self, x: torch.Tensor, state: LIFState | None = None) -> torch.Tensor:
         NF.check_sequence(x, self.n_neurons)
@@ -237,7 +235,7 @@ class AdaptiveState(NamedTuple):
     w: torch.Tensor  # [B, N] adaptation current
 
 
-class AdaptiveLIF(nn.Module):
+class AdaptiveLIF(_TimeConstantViews, nn.Module):
     """Adaptive LIF (adLIF) layer after Bittar & Garner (2022), optionally recurrent.
 
     ``W[t] = beta W[t-1] + a U[t-1] + b S[t-1]``;
@@ -283,14 +281,6 @@ class AdaptiveLIF(nn.Module):
         else:
             self.recurrent_mask = None
         self.tau_distribution: dict | None = None
-
-    @property
-    def tau_ms(self) -> torch.Tensor:
-        return self.tau.tau_ms()
-
-    @property
-    def decay(self) -> torch.Tensor:
-        return self.tau.decay()
 
     def effective_recurrent_weight(self) -> torch.Tensor | None:
         w = self.recurrent_weight
