@@ -14,7 +14,7 @@ import resource
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import _reset_peak_rss, _vm_hwm_kib, peak_rss_mib, set_threads, time_median, write_result
+from benchmarks.harness import reset_peak_rss, vm_hwm_kib, peak_rss_mib, set_threads, time_median, write_result
 
 B, CIN, COUT, K, T, DENSITY = 64, 140, 256, 25, 100, 0.1
 THREADS, REPEAT, WARMUP = 2, 7, 2
@@ -93,9 +93,9 @@ def _working_child(queue, case: str, side: str) -> None:
     fn()  # warm-up: compiled-code loading, allocator caches
     with open("/proc/self/statm") as f:
         resident_kib = int(f.read().split()[1]) * resource.getpagesize() / 1024
-    _reset_peak_rss()
+    reset_peak_rss()
     fn()
-    queue.put((_vm_hwm_kib() - resident_kib) / 1024)
+    queue.put((vm_hwm_kib() - resident_kib) / 1024)
 
 
 def working_mib(case: str, side: str) -> float:

@@ -48,7 +48,7 @@ def time_median(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: C
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeat": repeat}
 
 
-def _vm_hwm_kib() -> int:
+def vm_hwm_kib() -> int:
     """This process's peak resident set size (VmHWM) in KiB, from /proc."""
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -57,7 +57,7 @@ def _vm_hwm_kib() -> int:
     raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
-def _reset_peak_rss() -> None:
+def reset_peak_rss() -> None:
     """Reset VmHWM to the current RSS (Linux >= 4.0), so the peak measured next belongs to what runs next."""
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")
@@ -67,9 +67,9 @@ def _peak_rss_child(queue, setup, setup_args, threads):
     set_threads(threads)
     fn = setup(*setup_args)
     fn()  # warm-up: lazy allocations, kernel caches
-    _reset_peak_rss()
+    reset_peak_rss()
     fn()
-    queue.put(_vm_hwm_kib())
+    queue.put(vm_hwm_kib())
 
 
 def peak_rss_mib(setup: Callable[..., Callable[[], Any]], *setup_args, threads: int = 2) -> float:
