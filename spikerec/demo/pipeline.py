@@ -32,7 +32,7 @@ class DemoSizes:
     def for_mode(cls, quick: bool) -> "DemoSizes":
         if quick:
             return cls(n_train=320, n_test=160, epochs=12, hidden=48, hrsnn_neurons=64, hrsnn_epochs=4, lnp_trials=4)
-        return cls(n_train=1000, n_test=400, epochs=25, hidden=64, hrsnn_neurons=160, hrsnn_epochs=10, lnp_trials=12)
+        return cls(n_train=600, n_test=240, epochs=20, hidden=64, hrsnn_neurons=128, hrsnn_epochs=8, lnp_trials=10)
 
 
 @dataclass
@@ -146,10 +146,10 @@ def export_network(demo: Demo) -> None:
 
 
 def _test_loader(demo: Demo):
-    from spikerec.hardware.cli import _loader, load_network_file
+    from spikerec.hardware.cli import load_network_file, network_data_loader
 
     network = load_network_file(demo.out / "network.h5")
-    return network, _loader(network, demo.data_dir, "test", 64, None)
+    return network, network_data_loader(network, demo.data_dir, "test")
 
 
 def simulate_events(demo: Demo) -> None:

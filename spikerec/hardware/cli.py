@@ -70,7 +70,8 @@ def _export(args: argparse.Namespace) -> int:
 
 # -- simulate -----------------------------------------------------------------------------------------
 
-def _loader(net, data_dir: str, split: str, batch_size: int, limit: int | None):
+def network_data_loader(net, data_dir: str, split: str, batch_size: int = 64, limit: int | None = None):
+    """DataLoader over ``split`` of ``data_dir``, binned as the network's ``metadata["data"]`` says."""
     from torch.utils.data import DataLoader, Subset
 
     from spikerec.datasets import build_frame_datasets, pad_collate
@@ -161,7 +162,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from spikerec.cli import print_result
 
     net = load_network_file(args.file)
-    loader = _loader(net, args.data, args.split, args.batch_size, args.limit)
+    loader = network_data_loader(net, args.data, args.split, args.batch_size, args.limit)
     if args.backend == "event":
         result = simulate_event(net, loader, args.run, progress=not args.json)
         human = (f"{args.file}: event simulator accuracy {result['accuracy']:.4f} on {result['n_samples']} samples; "
