@@ -32,7 +32,7 @@ bench: $(STAMP)
 aihwkit-check: $(STAMP)
 	command -v apt-get >/dev/null && (dpkg -s libopenblas-dev >/dev/null 2>&1 || apt-get install -y -q libopenblas-dev)
 	$(PIP) install -q scikit-build cmake pybind11 ninja mypy
-	$(PIP) install -q --no-build-isolation aihwkit==1.2.0
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PIP) install -q --no-build-isolation aihwkit==1.2.0  # its build calls mypy's stubgen
 	$(PY) -m benchmarks.aihwkit_check
 	$(PY) -m pytest -q tests/test_hardware_crossbar_aihwkit.py
 

@@ -72,7 +72,7 @@ def compare(reps: int = 10) -> list[dict]:
     """Rows: the noise-free difference, then per inference time the PCM statistics of both simulators."""
     w, x = problem()
     exact = x @ w.T
-    rows = [{"check": "noise-free max |aihwkit - spikerec| / max |Wx|",
+    rows = [{"check": "noise-free max abs(aihwkit - spikerec) / max abs(Wx)",
              "aihwkit": float(np.abs(aihwkit_outputs(w, x, 0.0, False, 0) - spikerec_outputs(w, x, 0.0, False, 0)).max()
                               / np.abs(exact).max()), "spikerec": 0.0}]
     for t in TIMES_S:
