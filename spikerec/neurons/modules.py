@@ -159,7 +159,32 @@ class LIF(_TimeConstantViews, nn.Module):
                 f"detach_reset={c.detach_reset}, decay_input={c.decay_input}, surrogate={c.surrogate}")
 
 
-class RecurrentLIF(LIF):
+class _RecurrentWeights:
+    """Optional recurrent weights ``W_rec`` [N, N] with a fixed sparsity ``recurrent_mask`` (bool or 0/1)."""
+
+    def _init_recurrence(self, n_neurons: int, recurrent: bool, recurrent_mask: torch.Tensor | None) -> None:
+        if recurrent:
+            bound = 1.0 / math.sqrt(n_neurons)
+            self.recurrent_weight = nn.Parameter(torch.empty(n_neurons, n_neurons).uniform_(-bound, bound))
+        else:
+            self.recurrent_weight = None
+        if recurrent_mask is None:
+            self.recurrent_mask = None
+            return
+        if not recurrent:
+            raise ParameterError("recurrent_mask given but recurrent=False")
+        mask = torch.as_tensor(recurrent_mask)
+        if mask.shape != (n_neurons, n_neurons):
+            raise ShapeError(f"recurrent_mask must have shape [{n_neurons}, {n_neurons}], got {list(mask.shape)}")
+        self.register_buffer("recurrent_mask", mask.to(torch.float32))
+
+    def effective_recurrent_weight(self) -> torch.Tensor | None:
+        """``W_rec * mask`` (None without recurrence): masked weights get no gradient and no effect."""
+        w = self.recurrent_weight
+        return w if (w is None or self.recurrent_mask is None) else w * self.recurrent_mask
+
+
+class RecurrentLIF(_RecurrentWeights, LIF):
     """LIF layer whose spikes feed back through recurrent weights ``W_rec`` ``[N, N]``.
 
     Input currents ``X[t]`` get ``S[t-1] @ (W_rec * mask)^T`` added before the LIF update; the
@@ -170,19 +195,7 @@ class RecurrentLIF(LIF):
 
     def __init__(self, n_neurons: int, *args, recurrent_mask: torch.Tensor | None = None, **kwargs):
         super().__init__(n_neurons, *args, **kwargs)
-        bound = 1.0 / math.sqrt(n_neurons)
-        self.recurrent_weight = nn.Parameter(torch.empty(n_neurons, n_neurons).uniform_(-bound, bound))
-        if recurrent_mask is not None:
-            mask = torch.as_tensor(recurrent_mask)
-            if mask.shape != (n_neurons, n_neurons):
-                raise ShapeError(f"recurrent_mask must have shape [{n_neurons}, {n_neurons}], got {list(mask.shape)}")
-            self.register_buffer("recurrent_mask", mask.to(torch.float32))
-        else:
-            self.recurrent_mask = None
-
-    def effective_recurrent_weight(self) -> torch.Tensor:
-        w = self.recurrent_weight
-        return w if self.recurrent_mask is None else w * self.recurrent_mask
+        self._init_recurrence(n_neurons, True, recurrent_mask)
 
     def _run(self, x: torch.Tensor, state, return_membrane: bool):
         v0, s0 = (None, None) if state is None else (state.v, state.s)
@@ -235,7 +248,7 @@ class AdaptiveState(NamedTuple):
     w: torch.Tensor  # [B, N] adaptation current
 
 
-class AdaptiveLIF(_TimeConstantViews, nn.Module):
+class AdaptiveLIF(_TimeConstantViews, _RecurrentWeights, nn.Module):
     """Adaptive LIF (adLIF) layer after Bittar & Garner (2022), optionally recurrent.
 
     ``W[t] = beta W[t-1] + a U[t-1] + b S[t-1]``;
@@ -266,25 +279,8 @@ class AdaptiveLIF(_TimeConstantViews, nn.Module):
                 self.register_buffer(name, t)
         self.cfg = NF.LIFConfig(v_reset=float(reset_value), reset=reset, detach_reset=detach_reset, decay_input=True,
                                 surrogate=get_surrogate(surrogate, **(surrogate_kwargs or {})))
-        if recurrent:
-            bound = 1.0 / math.sqrt(n_neurons)
-            self.recurrent_weight = nn.Parameter(torch.empty(n_neurons, n_neurons).uniform_(-bound, bound))
-        else:
-            self.recurrent_weight = None
-        if recurrent_mask is not None:
-            if not recurrent:
-                raise ParameterError("recurrent_mask given but recurrent=False")
-            mask = torch.as_tensor(recurrent_mask)
-            if mask.shape != (n_neurons, n_neurons):
-                raise ShapeError(f"recurrent_mask must have shape [{n_neurons}, {n_neurons}], got {list(mask.shape)}")
-            self.register_buffer("recurrent_mask", mask.to(torch.float32))
-        else:
-            self.recurrent_mask = None
+        self._init_recurrence(n_neurons, recurrent, recurrent_mask)
         self.tau_distribution: dict | None = None
-
-    def effective_recurrent_weight(self) -> torch.Tensor | None:
-        w = self.recurrent_weight
-        return w if (w is None or self.recurrent_mask is None) else w * self.recurrent_mask
 
     def _run(self, x: torch.Tensor, state):
         NF.check_sequence(x, self.n_neurons)
