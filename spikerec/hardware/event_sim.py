@@ -31,7 +31,7 @@ from numba import njit
 from spikerec.errors import ShapeError
 from spikerec.hardware.network import Layer, Network
 
-__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "COUNT_KEYS"]
+__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "COUNT_KEYS"]
 
 COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
 _EMPTY_I = np.zeros(1, dtype=np.int64)
@@ -268,6 +268,14 @@ def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum") ->
     return (e / e.sum(axis=2, keepdims=True)).sum(axis=0).argmax(axis=1)
 
 
+def predict_from_outputs(membranes: list, spikes: list, readout: str) -> np.ndarray:
+    """Predicted class per sample from the last layer: its membrane readout when it is an LI layer,
+    otherwise the most active output neuron (``membranes``/``spikes`` as a simulator returns them)."""
+    if membranes[-1] is not None:
+        return predict_from_membrane(membranes[-1], readout)
+    return spikes[-1].sum(axis=0).argmax(axis=1)
+
+
 def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
     """Per-layer and total counts: means per sample under COUNT_KEYS, sums under ``<key>_total``."""
     out: dict[str, dict[str, float]] = {}
@@ -363,9 +371,7 @@ class EventSimulator:
             spikes.append(spk)
             membranes.append(mem)
             inp = spk
-        out = membranes[-1]
-        preds = predict_from_membrane(out, self.network.readout) if out is not None else \
-            spikes[-1].sum(axis=0).argmax(axis=1)
+        preds = predict_from_outputs(membranes, spikes, self.network.readout)
         return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts)
 
 

@@ -8,7 +8,7 @@ own word line driven by ``s_j[t - d]``, and the column of synapse ``(o, j)`` sit
 the counts is one binary read, whose converted output is shifted by ``2^b`` and added digitally (the
 usual multi-bit input scheme of crossbar accelerators, e.g. ISAAC, Shafiee et al., ISCA 2016).
 Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
-of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_membrane`.
+of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_outputs`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from spikerec.errors import ShapeError
 from spikerec.hardware.crossbar.devices import CrossbarConfig, get_config
 from spikerec.hardware.crossbar.tiles import MappedMatrix, map_matrix
-from spikerec.hardware.event_sim import predict_from_membrane
+from spikerec.hardware.event_sim import predict_from_outputs
 from spikerec.hardware.network import Layer, Network, to_dense
 
 __all__ = ["CrossbarSimulator", "CrossbarResult", "neuron_update", "delay_lines"]
@@ -198,7 +198,5 @@ class CrossbarSimulator:
                 spikes_out.append(None)
                 membranes.append(mem)
             activity = spk
-        out = membranes[-1]
-        preds = predict_from_membrane(out, self.network.readout) if out is not None else \
-            spikes_out[-1].sum(axis=0).argmax(axis=1)
+        preds = predict_from_outputs(membranes, spikes_out, self.network.readout)
         return CrossbarResult(spikes_out, membranes, preds, clipped, conversions)
