@@ -22,6 +22,7 @@ _EXPORTS = {
     "synthesize": "synthetic",
     "write_spike_file": "writers",
     "download_dataset": "download",
+    "Cochlea": "audio", "CochleaConfig": "audio", "encode_audio_dataset": "audio",
 }
 __all__ = sorted(_EXPORTS)
 
