@@ -93,7 +93,7 @@ def _encode_all(manifest, config: CochleaConfig, seed: int, workers: int, progre
     def collect(res) -> None:
         i, times, units, seconds, err = res
         if err is not None and on_error == "raise":
-            raise DataError(err + " (pass --skip-bad / on_error='skip' to leave unreadable files out and count them)")
+            raise DataError(err + " (pass --skip-bad / on_error='skip' to leave unreadable or silent recordings out and count them)")
         results[i] = (times, units, seconds, err)
         bar.update(1)
 
@@ -103,8 +103,7 @@ def _encode_all(manifest, config: CochleaConfig, seed: int, workers: int, progre
             for job in jobs:
                 collect(encode_file(job))
         else:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads (torch, tqdm)
-            with ctx.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
+            with multiprocessing.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
                 for res in pool.imap_unordered(encode_file, jobs, chunksize=4):
                     collect(res)
     finally:
