@@ -110,6 +110,10 @@ def test_csv_manifest_labels_and_ssc_splits(recordings, tmp_path):
     assert sorted(summary["files"]) == ["test", "train", "valid"] and summary["excluded_by_labels"] == 1
     with pytest.raises(DataError, match="nope"):
         read_manifest(manifest, labels=["low", "nope"])
+    with open(manifest, "a", newline="") as fh:  # one recording without a speaker: the split cannot keep speakers apart
+        csv.writer(fh).writerow([(recordings / "low" / "spk1_0.wav").relative_to(tmp_path), "low", ""])
+    with pytest.raises(DataError, match="no speaker"):
+        read_manifest(manifest)
 
 
 def test_split_without_speakers_is_class_stratified(recordings):

@@ -82,9 +82,9 @@ class CochleaConfig:
     meddis: MeddisParams = field(default_factory=MeddisParams)
 
     def __post_init__(self):
-        if self.n_units < 1 or self.fibres_per_place < 1 or self.n_units % self.fibres_per_place:
-            raise ConfigError(f"n_units ({self.n_units}) must be a positive multiple of fibres_per_place "
-                              f"({self.fibres_per_place})")
+        if not 1 <= self.n_units <= 2 ** 16 or self.fibres_per_place < 1 or self.n_units % self.fibres_per_place:
+            raise ConfigError(f"n_units ({self.n_units}) must be a multiple of fibres_per_place "
+                              f"({self.fibres_per_place}) in [1, 65536] (units are stored as uint16)")
         if not 0 < self.f_min_hz < self.f_max_hz < self.sample_rate_hz / 2:
             raise ConfigError(f"need 0 < f_min_hz ({self.f_min_hz}) < f_max_hz ({self.f_max_hz}) < "
                               f"sample_rate_hz / 2 ({self.sample_rate_hz / 2})")

@@ -75,6 +75,10 @@ def read_manifest(source: str | os.PathLike, labels: Sequence[str] | None = None
         if unknown:
             raise DataError(f"--labels names classes with no recordings: {unknown} (found: {present})", path=str(source))
     kept = [it for it in items if it.label in set(class_names)]
+    unnamed = [it for it in kept if it.speaker is None]
+    if unnamed and len(unnamed) < len(kept):
+        raise DataError(f"{len(unnamed)} of {len(kept)} recordings have no speaker (first: {unnamed[0].path}); "
+                        "name every speaker or none, so the split can keep speakers apart", path=str(source))
     if len(class_names) < 2:
         raise ConfigError(f"need at least 2 classes, found {class_names}")
     return Manifest(kept, class_names, excluded=len(items) - len(kept))
