@@ -68,7 +68,7 @@ def _encode(args: argparse.Namespace) -> int:
                                   speaker_from=args.speaker_from, test_fraction=args.test_fraction,
                                   valid_fraction=args.valid_fraction, seed=args.seed,
                                   on_error="skip" if args.skip_bad else "raise", workers=args.workers,
-                                  progress=not args.json)
+                                  progress=True)  # tqdm writes to stderr; --json output stays clean
     skipped = f", skipped {result['skipped']} unreadable file(s)" if result["skipped"] else ""
     print_result(result, args.json, f"wrote {', '.join(result['files'].values())}: "
                                     + ", ".join(f"{k} {v}" for k, v in result["samples"].items())
