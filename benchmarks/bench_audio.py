@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     sp, la = statistics.median(times["spikerec"]), statistics.median(times["lauscher"])
     rows = [{"case": f"{args.clip_s:g} s clip -> 700 units (spikerec 1 process, Lauscher 2 processes)",
              "spikerec_s": sp, "lauscher_s": la, "ratio": la / sp,
-             "spikerec_audio_s_per_s": args.clip_s / sp, "lauscher_audio_s_per_s": args.clip_s / la,
-             "spikes_per_s_spikerec": counts["spikerec"] / args.clip_s,
-             "spikes_per_s_lauscher": counts["lauscher"] / args.clip_s}]
+             "spikerec_audio_sec_per_sec": args.clip_s / sp, "lauscher_audio_sec_per_sec": args.clip_s / la,
+             "spikes_per_sec_spikerec": counts["spikerec"] / args.clip_s,
+             "spikes_per_sec_lauscher": counts["lauscher"] / args.clip_s}]
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "rec"
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = encode_audio_dataset(root, Path(tmp) / "out", workers=THREADS, progress=False, speaker_from="prefix")
         wall = time.perf_counter() - t0
     rows.append({"case": f"encode_audio_dataset: {args.files} files x 0.8 s, 2 workers (read, resample, write)",
-                 "spikerec_s": wall, "lauscher_s": None, "ratio": None,
-                 "spikerec_audio_s_per_s": summary["audio_seconds"] / wall, "lauscher_audio_s_per_s": None,
-                 "spikes_per_s_spikerec": summary["spikes_per_sample_mean"] / 0.8, "spikes_per_s_lauscher": None})
+                 "spikerec_s": wall, "lauscher_s": "-", "ratio": "-",
+                 "spikerec_audio_sec_per_sec": summary["audio_seconds"] / wall, "lauscher_audio_sec_per_sec": "-",
+                 "spikes_per_sec_spikerec": summary["spikes_per_sample_mean"] / 0.8, "spikes_per_sec_lauscher": "-"})
     for r in rows:
         print(r, file=sys.stderr)
     harness.write_result("audio", "Audio to 700-unit spikes: spikerec cochlea vs Lauscher (the SHD model)", rows,
