@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from benchmarks import harness
 
@@ -97,7 +98,7 @@ def gru(sets: dict, hidden: int, epochs: int, seed: int) -> dict:
 
     t0 = time.perf_counter()
     best = (-1.0, None, 0)
-    for epoch in range(epochs):
+    for epoch in tqdm(range(epochs), desc="GRU", unit="epoch", file=sys.stderr):
         model.train()
         for x, y, lengths in loaders["train"]:
             opt.zero_grad()
