@@ -36,12 +36,12 @@ def main() -> int:
     p.add_argument("--every", type=int, default=10, help="print every N-th step")
     args = p.parse_args()
 
-    from spikerec.hardware import EventSimulator, Network
+    from spikerec.hardware import EventSimulator, network_from_model
     from spikerec.io import write_json
 
     out = Path(args.out)
     model, recipe = trained_or_loaded(args)
-    network = Network.from_model(model)
+    network = network_from_model(model)
     batch = test_batch(recipe, args.data, max(args.sample + 1, 8), network.drain_steps)
     n_frames, window = int(batch.lengths[args.sample]), int(batch.window[args.sample])
     sample = batch.frames[:n_frames, args.sample].numpy()  # [T, n_inputs]: the sample's own frames

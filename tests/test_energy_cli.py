@@ -10,7 +10,7 @@ import torch
 from spikerec.cli import main
 from spikerec.config import load_recipe, save_recipe
 from spikerec.datasets.synthetic import synthesize
-from spikerec.hardware.cli import network_from_run
+from spikerec.hardware.ir.load import network_from_run
 from spikerec.models import build_model
 from spikerec.training.checkpoint import save_checkpoint
 

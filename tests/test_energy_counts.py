@@ -9,9 +9,10 @@ import torch
 
 from spikerec.config import load_recipe
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.counts import CrossbarGeometry, count_workload, structure_from_model
-from spikerec.hardware.event_sim import EventSimulator
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.energy.counts import CrossbarGeometry, count_workload, structure_from_model
+from spikerec.hardware.simulators.event import EventSimulator
+from spikerec.hardware.ir.from_model import network_from_model
+from spikerec.hardware.ir.network import Layer, Network
 from spikerec.models import build_model
 
 
@@ -79,7 +80,7 @@ def test_crossbar_counts_hand_computed():
 
 
 def test_crossbar_tiles_match_the_crossbar_simulator_mapping():
-    from spikerec.hardware.crossbar import get_config, map_matrix
+    from spikerec.hardware.simulators.crossbar import get_config, map_matrix
 
     w = np.random.default_rng(0).normal(size=(70, 300)).astype(np.float32)
     cfg = get_config("ideal", tile_rows=64, tile_cols=32)
@@ -105,7 +106,7 @@ def _model(kind: str, batchnorm: bool, pruned: bool = False) -> torch.nn.Module:
 @pytest.mark.parametrize("kind,batchnorm,pruned", [("lif_rsnn", False, True), ("delay_snn", True, False)])
 def test_torch_model_counts_equal_event_simulator_counts_exactly(kind, batchnorm, pruned):
     model = _model(kind, batchnorm, pruned)
-    network = Network.from_model(model)
+    network = network_from_model(model)
     frames = (torch.rand(25, 3, 12, generator=torch.Generator().manual_seed(2)) < 0.3).double() * 2
     torch_counts = count_workload(model, frames)
     sim = EventSimulator(network).run(frames).counts
@@ -160,7 +161,7 @@ def test_hrsnn_counts_by_hand_and_neurobench_mapping():
 
 
 def test_count_dataset_sums_batches_and_respects_max_samples():
-    from spikerec.hardware.counts import count_dataset
+    from spikerec.hardware.energy.counts import count_dataset
 
     frames = np.concatenate([FRAMES, FRAMES[:, :, ::-1]], axis=1)  # two samples
     batches = [(torch.as_tensor(frames[:, :1]), None, torch.tensor([3])),

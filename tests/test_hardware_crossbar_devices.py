@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.crossbar import devices, periphery
-from spikerec.hardware.crossbar.devices import PRESETS, get_config
-from spikerec.hardware.crossbar.tiles import map_matrix
+from spikerec.hardware.simulators.crossbar import devices, periphery
+from spikerec.hardware.simulators.crossbar.devices import PRESETS, get_config
+from spikerec.hardware.simulators.crossbar.tiles import map_matrix
 
 
 def test_pcm_preset_carries_aihwkit_constants_and_sources():
@@ -177,7 +177,7 @@ def test_config_errors_are_typed():
 def test_sparse_and_dense_reads_agree(overrides):
     import scipy.sparse as sp
 
-    from spikerec.hardware.crossbar import tiles
+    from spikerec.hardware.simulators.crossbar import tiles
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(20, 70))

@@ -10,10 +10,10 @@ import pytest
 import scipy.sparse as sp
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.crossbar import CrossbarSimulator, parse_sweep, simulate_crossbar
-from spikerec.hardware.crossbar.simulate import delay_lines
-from spikerec.hardware.event_sim import EventSimulator
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.simulators.crossbar import CrossbarSimulator, parse_sweep, simulate_crossbar
+from spikerec.hardware.simulators.crossbar.simulate import delay_lines
+from spikerec.hardware.simulators.event import EventSimulator
+from spikerec.hardware.ir.network import Layer, Network
 from spikerec.io import to_jsonable
 
 

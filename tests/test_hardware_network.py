@@ -10,8 +10,8 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.errors import CheckpointError, ConfigError
-from spikerec.hardware import Network, torch_reference
-from spikerec.hardware.network import to_dense
+from spikerec.hardware import Network, network_from_model, torch_reference
+from spikerec.hardware.ir.network import to_dense
 
 
 def _assert_same(a: Network, b: Network) -> None:
@@ -32,7 +32,7 @@ def _assert_same(a: Network, b: Network) -> None:
 @pytest.mark.parametrize("sparse", [False, True])
 def test_save_load_round_trip(tmp_path, sparse):
     model, _ = trained_model(kind="lif_rsnn")
-    net = Network.from_model(model, sparse=sparse, metadata={"note": "x"})
+    net = network_from_model(model, sparse=sparse, metadata={"note": "x"})
     path = net.save(tmp_path / "net.h5")
     back = Network.load(path)
     _assert_same(net, back)
@@ -129,7 +129,7 @@ def test_from_model_folds_batchnorm_rounds_delays_and_drops_dropout():
 
     model, _ = trained_model(kind="delay_snn")
     assert not torch.allclose(model.blocks[0].norm.running_mean, torch.zeros(1))
-    net = Network.from_model(model)
+    net = network_from_model(model)
     layer = net.layers[0]
     assert layer.weight.dtype == np.float32 and layer.bias is not None  # BN shift became a bias
     np.testing.assert_array_equal(layer.dense_delay(), model.blocks[0].synapse.integer_delays()[:, :, 0].numpy())
@@ -145,7 +145,7 @@ def test_from_model_applies_pruning_masks():
 
     model, _ = trained_model(kind="lif_rsnn", delays=False)
     prune.l1_unstructured(model.blocks[0].synapse, "weight", amount=0.5)
-    net = Network.from_model(model)
+    net = network_from_model(model)
     layer = net.layers[0]
     assert layer.mask is not None and layer.mask.mean() == pytest.approx(0.5, abs=0.01)
     assert sp.issparse(layer.weight)  # "auto" stores a half-pruned matrix as CSR
@@ -157,7 +157,7 @@ def test_from_model_refuses_unmappable_models():
     from spikerec.delays import DelayedLinear
 
     with pytest.raises(ConfigError, match="supports spikerec.models.SpikingNetwork"):
-        Network.from_model(torch.nn.Linear(3, 2))
+        network_from_model(torch.nn.Linear(3, 2))
     model, _ = trained_model(kind="delay_snn", steps=0)
     syn = DelayedLinear(20, 24, max_delay_ms=80, dt_ms=10, kernel_count=2)
     with torch.no_grad():
@@ -165,4 +165,4 @@ def test_from_model_refuses_unmappable_models():
         syn.positions[:, :, 1] = 3
     model.blocks[0].synapse = syn
     with pytest.raises(ConfigError, match="taps round to different delays"):
-        Network.from_model(model)
+        network_from_model(model)

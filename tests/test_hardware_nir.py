@@ -11,9 +11,9 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.errors import ConfigError
-from spikerec.hardware import EventSimulator, Network
-from spikerec.hardware.network import to_dense
-from spikerec.hardware.nir_export import from_nir, load_nir, save_nir, to_nir
+from spikerec.hardware import EventSimulator, Network, network_from_model
+from spikerec.hardware.ir.network import to_dense
+from spikerec.hardware.ir.nir import from_nir, load_nir, save_nir, to_nir
 
 nir = pytest.importorskip("nir")
 
@@ -36,7 +36,7 @@ def _assert_same_layers(a: Network, b: Network) -> None:
 
 def test_round_trip_through_nir_file_is_exact(tmp_path):
     model, _ = trained_model(kind="lif_rsnn")  # delays, recurrence, BN bias, heterogeneous nothing lost
-    net = Network.from_model(model)
+    net = network_from_model(model)
     graph = to_nir(net)
     delays = {k for k, n in graph.nodes.items() if isinstance(n, nir.Delay)}
     assert delays and all(k.split(".delay")[0] in ("hidden0", "hidden1", "readout") for k in delays)

@@ -10,7 +10,7 @@ def _prune(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.errors import DataError, ShapeError
     from spikerec.models.hrsnn import HRSNN, HRSNNConfig
     from spikerec.pruning.lnp import LNPConfig
@@ -84,7 +84,7 @@ def register(subparsers) -> None:
 
 
 def _prune_train(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.config import load_recipe
     from spikerec.pruning.train import train_pruned
 

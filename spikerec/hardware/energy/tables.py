@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.counts import COUNT_KEYS, CROSSBAR_KEYS, CrossbarGeometry
+from spikerec.hardware.energy.counts import COUNT_KEYS, CROSSBAR_KEYS, CrossbarGeometry
 
 __all__ = ["Constant", "EnergyModel", "SramLevel", "Term", "list_models", "load_model", "parse_model"]
 
@@ -106,7 +106,7 @@ class EnergyModel:
 
     def with_crossbar_config(self, config: Any) -> "EnergyModel":
         """This model re-targeted to a crossbar configuration: a
-        :class:`spikerec.hardware.crossbar.CrossbarConfig` (``tile_rows``, ``tile_cols``, ``adc_bits``) or a
+        :class:`spikerec.hardware.simulators.crossbar.CrossbarConfig` (``tile_rows``, ``tile_cols``, ``adc_bits``) or a
         dict with ``rows``/``cols``/``adc_bits``. The ADC energy is rescaled by ``2**(adc_bits - model
         adc_bits)`` (constant Walden figure of merit); ``adc_bits = None`` (ideal ADC) keeps the model's.
         """

@@ -2,7 +2,7 @@
 
 ``count_workload(network_or_model, frames, window=None)`` runs a
 :class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
-:class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.network.Network` (through the event
+:class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.ir.network.Network` (through the event
 simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the steps of each sample's window
 (:mod:`spikerec.window`: its frames and drain; steps ``t >= window[b]`` are batch padding and are not counted):
 
@@ -53,7 +53,7 @@ CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
 
 @dataclass(frozen=True)
 class CrossbarGeometry:
-    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.crossbar` does.
+    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.simulators.crossbar` does.
 
     Inputs drive word lines (``rows`` per tile); each output is a differential column pair (``cols``
     pairs per tile) with its own ADC. Per step, every input event drives its row in each column tile of
@@ -206,11 +206,11 @@ def _column_nonzeros(m) -> np.ndarray:
 
 
 def structure_from_network(network) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.hardware.network.Network`.
+    """Counting structure of a :class:`~spikerec.hardware.ir.network.Network`.
 
     ``n_parameters`` = synapses + stored delays + per-neuron decay, threshold (and bias).
     """
-    from spikerec.hardware.network import nonzero_count
+    from spikerec.hardware.ir.network import nonzero_count
 
     out = []
     for layer in network.layers:
@@ -278,7 +278,7 @@ def _n_params(module: torch.nn.Module) -> int:
 def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run ``model`` (eval, integer delays) and capture (layer input, layer output spikes) per layer."""
     from spikerec.models import HRSNN
-    from spikerec.training.evaluate import delay_eval_context
+    from spikerec.delays import delay_eval_context
 
     was_training = model.training
     model.eval()
@@ -315,7 +315,7 @@ def _hooked_activity(model: torch.nn.Module, frames: torch.Tensor, delay_eval_co
 
 def _network_activity(network, frames: torch.Tensor, window: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run the event simulator on ``frames`` over each sample's window; (layer input, layer output spikes) per layer."""
-    from spikerec.hardware.event_sim import EventSimulator
+    from spikerec.hardware.simulators.event import EventSimulator
 
     result = EventSimulator(network).run(frames, window)
     out, x = [], frames
@@ -397,9 +397,9 @@ def count_workload(network_or_model, frames, window=None, *, crossbar: CrossbarG
 
     ``window`` [B] (steps of each sample's window, default T): later steps are padding and are not counted.
     A torch :class:`~spikerec.models.SpikingNetwork` or :class:`~spikerec.models.HRSNN` runs in eval
-    mode with integer delays; a :class:`~spikerec.hardware.network.Network` runs in the event simulator.
+    mode with integer delays; a :class:`~spikerec.hardware.ir.network.Network` runs in the event simulator.
     """
-    from spikerec.hardware.network import Network
+    from spikerec.hardware.ir.network import Network
 
     x = _as_frames(frames)
     t, b, _ = x.shape

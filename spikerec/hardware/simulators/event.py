@@ -1,4 +1,4 @@
-"""Event-driven simulator of a :class:`~spikerec.hardware.network.Network`, the way neuromorphic chips run it.
+"""Event-driven simulator of a :class:`~spikerec.hardware.ir.network.Network`, the way neuromorphic chips run it.
 
 Only spikes move. Each event (a spike, or a non-zero input-frame entry carrying its value) is fanned
 out through its presynaptic CSR row ``(post, weight, delay)`` into a per-layer ring buffer of
@@ -10,7 +10,7 @@ spikes. Work is ``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron up
 Precision policy: currents and membranes are float64 (parameters are the IR's float32 values).
 Event accumulation sums synapses in a different order than a matmul, so spike-exactness against
 a torch model holds by design when that model also runs in float64 with the same parameters
-(:func:`spikerec.hardware.reference.torch_reference`): the order-dependent error (~1e-16 relative)
+(:func:`spikerec.hardware.simulators.reference.torch_reference`): the order-dependent error (~1e-16 relative)
 can only flip a spike whose membrane is that close to threshold. Against the trained float32
 model the agreement is measured and reported (docs/hardware.md).
 
@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from spikerec.errors import ShapeError
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.network import Layer, Network
 from spikerec.window import time_mask
 
 __all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "readout_scores",

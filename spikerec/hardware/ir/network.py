@@ -19,7 +19,7 @@ frames, then input-free steps) and its prediction is read from those steps only:
 "softmax_sum" predicts ``argmax_k sum_t softmax(V_t)_k`` of the last (``li``) layer, "membrane_sum"
 ``argmax_k sum_t V_t[k]``; a spiking last layer predicts its most active neuron.
 
-Counting convention (shared with the event simulator and ``spikerec.hardware.counts``): a synapse
+Counting convention (shared with the event simulator and ``spikerec.hardware.energy.counts``): a synapse
 exists where its weight is non-zero (dense or CSR); the fan-out of presynaptic neuron ``j`` is the
 number of non-zero entries in column ``j``; an input event is a non-zero frame entry (its value
 scales the weight, so binned spike counts stay exact).
@@ -130,7 +130,8 @@ class Layer:
 
 @dataclass
 class Network:
-    """A chain of layers plus metadata; ``save``/``load`` HDF5, ``validate``, ``from_model``."""
+    """A chain of layers plus metadata; ``save``/``load`` HDF5, ``validate``. A trained torch model becomes one
+    with :func:`spikerec.hardware.ir.from_model.network_from_model` (this module stays free of torch)."""
 
     layers: list[Layer]
     dt_ms: float
@@ -145,14 +146,6 @@ class Network:
     def __post_init__(self):
         if self.drain_steps is None:
             self.drain_steps = chain_drain_steps(layer.max_delay for layer in self.layers)
-
-    # -- construction ---------------------------------------------------------------------------
-    @classmethod
-    def from_model(cls, model, **opts) -> "Network":
-        """Export a trained spikerec model (see :func:`spikerec.hardware.from_model.network_from_model`)."""
-        from spikerec.hardware.from_model import network_from_model
-
-        return network_from_model(model, **opts)
 
     @property
     def n_synapses(self) -> int:

@@ -1,4 +1,4 @@
-"""Export a trained torch model to the :class:`~spikerec.hardware.network.Network` IR.
+"""Export a trained torch model to the :class:`~spikerec.hardware.ir.network.Network` IR.
 
 What changes on export (and why it does not change what the network computes in evaluation):
 
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.network import Layer, Network
 
 __all__ = ["network_from_model"]
 

@@ -1,4 +1,4 @@
-"""Export a :class:`~spikerec.hardware.network.Network` to NIR and import it back (``nir`` package).
+"""Export a :class:`~spikerec.hardware.ir.network.Network` to NIR and import it back (``nir`` package).
 
 Neurons. NIR's ``LIF`` is ``tau dv/dt = (v_leak - v) + r I`` with reset to ``v_reset``; forward
 Euler with step ``dt`` gives ``v' = (1 - dt/tau) v + (dt/tau)(v_leak + r I)``. The IR update maps onto
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from spikerec.errors import CheckpointError, ConfigError
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 from spikerec.io import atomic_path, to_jsonable
 
 __all__ = ["to_nir", "from_nir", "save_nir", "load_nir"]

@@ -1,4 +1,4 @@
-"""Dense torch evaluation of a :class:`~spikerec.hardware.network.Network` with spikerec's own kernels.
+"""Dense torch evaluation of a :class:`~spikerec.hardware.ir.network.Network` with spikerec's own kernels.
 
 This is the trained model's integer-delay evaluation path (``integer_delayed_linear`` +
 ``lif_multistep``/``li_multistep``) with the IR's parameters (BN already folded), run in float64 by
@@ -13,7 +13,7 @@ import torch
 
 from spikerec.delays.functional import integer_delayed_linear
 from spikerec.errors import ShapeError
-from spikerec.hardware.network import Network, to_dense
+from spikerec.hardware.ir.network import Network, to_dense
 from spikerec.neurons import functional as NF
 from spikerec.window import time_mask
 

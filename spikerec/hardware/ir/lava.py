@@ -1,4 +1,4 @@
-"""Export a :class:`~spikerec.hardware.network.Network` to Lava-dl netx's HDF5 network description.
+"""Export a :class:`~spikerec.hardware.ir.network.Network` to Lava-dl netx's HDF5 network description.
 
 Layout (the netx protocol: ``layer/<i>`` from input to output, each with ``type`` and ``shape``)::
 
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 from spikerec.io import atomic_path
 
 __all__ = ["export_lava", "MAX_DELAY"]

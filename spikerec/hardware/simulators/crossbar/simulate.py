@@ -1,14 +1,14 @@
-"""Run a :class:`~spikerec.hardware.network.Network` with every synaptic current computed by crossbars.
+"""Run a :class:`~spikerec.hardware.ir.network.Network` with every synaptic current computed by crossbars.
 
 Per layer, the feed-forward matrix and (if present) the recurrent matrix are each programmed onto
-crossbar tiles (:func:`~spikerec.hardware.crossbar.tiles.map_matrix`). Per-synapse delays become
+crossbar tiles (:func:`~spikerec.hardware.simulators.crossbar.tiles.map_matrix`). Per-synapse delays become
 delay lines: every distinct (presynaptic neuron ``j``, delay ``d``) pair present in the layer gets its
 own word line driven by ``s_j[t - d]``, and the column of synapse ``(o, j)`` sits on line
 ``(j, D[o, j])``. Input frames holding integer spike counts are applied bit-serially: bit plane ``b`` of
 the counts is one binary read, whose converted output is shifted by ``2^b`` and added digitally (the
 usual multi-bit input scheme of crossbar accelerators, e.g. ISAAC, Shafiee et al., ISCA 2016).
 Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
-of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_outputs`.
+of operations, float64), the readout is :func:`~spikerec.hardware.simulators.event.predict_from_outputs`.
 
 Sample windows (:mod:`spikerec.window`): each sample runs for its own ``window[b]`` steps (frames and
 drain) and is read from those alone. Per-read noise of a sample comes from a stream seeded by the
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from spikerec.errors import ShapeError
-from spikerec.hardware.crossbar.devices import CrossbarConfig, get_config
-from spikerec.hardware.crossbar.tiles import MappedMatrix, map_matrix
-from spikerec.hardware.event_sim import predict_from_outputs
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.simulators.crossbar.devices import CrossbarConfig, get_config
+from spikerec.hardware.simulators.crossbar.tiles import MappedMatrix, map_matrix
+from spikerec.hardware.simulators.event import predict_from_outputs
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 
 __all__ = ["CrossbarSimulator", "CrossbarResult", "neuron_update", "delay_lines"]
 
