@@ -10,7 +10,7 @@ import torch
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.delays import integer_delay_mode
 from spikerec.hardware import EventSimulator, network_from_model, torch_reference
-from spikerec.hardware.simulators.event import predict_from_membrane
+from spikerec.hardware.ir.dynamics import predict_from_membrane
 from spikerec.hardware.ir.network import to_dense
 from spikerec.training.losses import predict
 

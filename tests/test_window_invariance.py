@@ -19,7 +19,7 @@ from spikerec.hardware import EventSimulator, torch_reference
 from spikerec.hardware.ir.load import network_from_run
 from spikerec.hardware.energy.counts import count_workload
 from spikerec.hardware.simulators.crossbar.simulate import CrossbarSimulator
-from spikerec.hardware.simulators.event import predict_from_membrane
+from spikerec.hardware.ir.dynamics import predict_from_membrane
 from spikerec.models import build_model
 from spikerec.training import class_scores, load_datasets, softmax_sum_cross_entropy, train
 from spikerec.delays import delay_eval_context

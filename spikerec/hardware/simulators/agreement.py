@@ -17,7 +17,8 @@ import torch
 
 from spikerec.errors import ConfigError
 from spikerec.hardware.ir.network import Network
-from spikerec.hardware.simulators.event import EventSimulator, predict_from_membrane, summarize_counts
+from spikerec.hardware.ir.dynamics import predict_from_membrane
+from spikerec.hardware.simulators.event import EventSimulator, summarize_counts
 from spikerec.hardware.simulators.reference import torch_reference
 from spikerec.window import time_mask
 
