@@ -5,7 +5,7 @@ match spikerec's event-driven simulator?
     python examples/export_to_nir_snntorch.py --importer norse
 
 Trains the `synthetic` recipe with plain synapses (`model.delays=false`), exports it with
-`Network.from_model` (BatchNorm folded into weights and biases) and writes `network.nir` (the
+`network_from_model` (BatchNorm folded into weights and biases) and writes `network.nir` (the
 whole network, which spikerec's own `load_nir` reads back exactly). Neither importer maps NIR's LI
 readout or Delay nodes, so, as in tests/test_hardware_nir.py, the peers get the spiking layers
 only, exported with each importer's conventions (docs/hardware.md): snntorch hard-codes

@@ -4,7 +4,7 @@ event-driven simulator, as an always-on device would, and check it against the b
     python examples/streaming_event_sim.py --data data/synth --out runs/stream-example
     python examples/streaming_event_sim.py --run runs/synth --data data/synth --sample 3
 
-Trains the small `synthetic` delay SNN (or loads `--run`), exports it with `Network.from_model`
+Trains the small `synthetic` delay SNN (or loads `--run`), exports it with `network_from_model`
 (integer delays, BatchNorm folded), and runs `EventSimulator.initial_state(1)` / `step(frame_t)` on
 one test sample: its frames, then the network's `drain_steps` empty frames (the sample window, see
 spikerec.window: delayed spikes still reach the readout after the input ends). Per step it reports the

@@ -61,7 +61,7 @@ class NeuronConfig:
     tau_ms: float = 10.05
     threshold: float = 1.0
     reset: str = "hard"
-    reset_value: float = 0.0
+    v_reset: float = 0.0  # reset potential (hard reset) and resting level; recipes before 0.2 called it reset_value
     detach_reset: bool = True
     surrogate: str = "atan"
     surrogate_alpha: float = 5.0
@@ -145,6 +145,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.select_on": ("val", "test", "last"),
 }
 
+# Keys renamed since a release; recipes (and run directories) written with the old name still load.
+RENAMED_KEYS: dict[str, str] = {"neuron.reset_value": "neuron.v_reset"}
+
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "neuron": NeuronConfig,
                              "delays": DelayConfig, "optim": OptimConfig, "train": TrainConfig}
 TOP_LEVEL = ("name", "description", "reference")
@@ -173,6 +176,7 @@ def _section_from_dict(name: str, cls: type, values: Any) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
+        key = RENAMED_KEYS.get(f"{name}.{key}", f"{name}.{key}").split(".", 1)[1]
         if key not in hints:
             raise ConfigError(f"unknown recipe key '{name}.{key}'; known keys: {sorted(hints)}")
         kwargs[key] = _check_value(f"{name}.{key}", hints[key], value)
@@ -281,7 +285,7 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value (e.g. train.epochs=5)")
         key, text = item.split("=", 1)
-        key = key.strip()
+        key = RENAMED_KEYS.get(key.strip(), key.strip())
         parts = key.split(".")
         if len(parts) == 1 and parts[0] in TOP_LEVEL:
             raw[parts[0]] = text

@@ -69,14 +69,14 @@ def test_delays_move_events_but_do_not_change_feedforward_counts():
 
 
 def test_crossbar_counts_hand_computed():
-    # rows=2: inputs {0,1} and {2} are two row blocks; n_out=2 fits one column tile; recurrent 2x2 is one more tile
-    w = count_workload(tiny_network(), FRAMES, crossbar=CrossbarGeometry(rows=2, cols=2))
+    # tile_rows=2: inputs {0,1} and {2} are two row blocks; n_out=2 fits one column tile; recurrent 2x2 is one more tile
+    w = count_workload(tiny_network(), FRAMES, crossbar=CrossbarGeometry(tile_rows=2, tile_cols=2))
     h = w.layers["hidden0"]
     assert h["tile_steps"] == 3 * 3
     assert h["crossbar_row_reads"] == 3 + 5  # input events + recurrent spikes, one column tile each
     assert h["adc_conversions"] == (3 + 3) * 2  # active (block, step) pairs: ff t0 b0, t1 b0, t1 b1; rec t0, t1, t2
     with pytest.raises(ConfigError, match="rows"):
-        CrossbarGeometry(rows=0, cols=2)
+        CrossbarGeometry(tile_rows=0, tile_cols=2)
 
 
 def test_crossbar_tiles_match_the_crossbar_simulator_mapping():

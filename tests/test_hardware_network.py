@@ -18,7 +18,7 @@ def _assert_same(a: Network, b: Network) -> None:
     assert (a.dt_ms, a.n_inputs, a.n_classes, a.readout, a.input_pooling, a.metadata) == \
         (b.dt_ms, b.n_inputs, b.n_classes, b.readout, b.input_pooling, b.metadata)
     for x, y in zip(a.layers, b.layers):
-        assert (x.name, x.kind, x.reset, x.reset_value, x.decay_input) == (y.name, y.kind, y.reset, y.reset_value,
+        assert (x.name, x.kind, x.reset, x.v_reset, x.decay_input) == (y.name, y.kind, y.reset, y.v_reset,
                                                                           y.decay_input)
         for field in ("weight", "delay", "recurrent_weight", "mask", "bias", "decay", "threshold"):
             u, v = getattr(x, field), getattr(y, field)
@@ -45,9 +45,11 @@ def test_version_1_files_still_load_with_the_default_drain(tmp_path):
     net = ir_network(delays=True, last_kind="li")
     net.drain_steps = 3  # not the default: a version 1 file cannot say it
     path = net.save(tmp_path / "net.h5")
-    with h5py.File(path, "r+") as f:  # what spikerec 0.1 wrote: no drain_steps, version 1
+    with h5py.File(path, "r+") as f:  # what spikerec 0.1 wrote: no drain_steps, reset_value, version 1
         f.attrs["format_version"] = 1
         del f.attrs["drain_steps"]
+        for g in f["layers"].values():
+            g.attrs["reset_value"] = g.attrs.pop("v_reset")
     back = Network.load(path)
     assert back.format_version == 1
     assert back.drain_steps == sum(layer.max_delay for layer in back.layers) > 3
@@ -56,7 +58,7 @@ def test_version_1_files_still_load_with_the_default_drain(tmp_path):
 
 def test_initial_membrane_round_trips_and_defaults_to_the_reset_value(tmp_path):
     net = ir_network(last_kind="li")
-    assert np.array_equal(net.layers[0].initial_membrane(), np.full(net.layers[0].n_out, net.layers[0].reset_value))
+    assert np.array_equal(net.layers[0].initial_membrane(), np.full(net.layers[0].n_out, net.layers[0].v_reset))
     assert not net.layers[-1].initial_membrane().any()
     net.layers[-1].v_init = np.linspace(-1, 1, net.layers[-1].n_out).astype(np.float32)
     back = Network.load(net.save(tmp_path / "net.h5"))

@@ -20,8 +20,8 @@ nir = pytest.importorskip("nir")
 
 def _assert_same_layers(a: Network, b: Network) -> None:
     for x, y in zip(a.layers, b.layers, strict=True):
-        assert (x.name, x.kind, x.decay_input, x.reset, x.reset_value) == (y.name, y.kind, y.decay_input, y.reset,
-                                                                          y.reset_value)
+        assert (x.name, x.kind, x.decay_input, x.reset, x.v_reset) == (y.name, y.kind, y.decay_input, y.reset,
+                                                                          y.v_reset)
         np.testing.assert_array_equal(to_dense(x.weight), to_dense(y.weight))
         np.testing.assert_array_equal(x.dense_delay(), y.dense_delay())
         for f in ("bias", "decay", "threshold"):

@@ -16,8 +16,8 @@ def _crossbar_overrides(items: list[str] | None) -> dict[str, Any] | None:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or key not in ("rows", "cols", "adc_bits"):
-            raise ConfigError(f"--crossbar {item!r}: expected KEY=INT with KEY one of rows, cols, adc_bits")
+        if not sep or key not in ("tile_rows", "tile_cols", "adc_bits"):
+            raise ConfigError(f"--crossbar {item!r}: expected KEY=INT with KEY one of tile_rows, tile_cols, adc_bits")
         try:
             out[key] = int(value)
         except ValueError:
@@ -55,7 +55,8 @@ def register(subparsers) -> None:
     p.add_argument("--baseline", default=BASELINE, help=f"ANN baseline model (default {BASELINE})")
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--crossbar", action="append", metavar="KEY=INT",
-                   help="crossbar models: tile rows, cols (column pairs) and adc_bits, e.g. --crossbar rows=128 (repeatable)")
+                   help="crossbar models: tile_rows, tile_cols (column pairs) and adc_bits, e.g. --crossbar tile_rows=128 "
+                        "(repeatable)")
     p.add_argument("--max-samples", type=int, help="count only the first N samples of the split")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--out", help="report directory (default RUN_DIR/energy_SPLIT or FILE_energy_SPLIT)")

@@ -55,26 +55,26 @@ CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
 class CrossbarGeometry:
     """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.simulators.crossbar` does.
 
-    Inputs drive word lines (``rows`` per tile); each output is a differential column pair (``cols``
+    Inputs drive word lines (``tile_rows`` per tile); each output is a differential column pair (``tile_cols``
     pairs per tile) with its own ADC. Per step, every input event drives its row in each column tile of
     the layer (``crossbar_row_reads``); every tile with at least one driven row converts each of its
     column pairs once (``adc_conversions``); ``tile_steps`` = tiles x steps (static periphery). A
     recurrent weight matrix occupies its own tiles, driven by the layer's spikes.
     """
 
-    rows: int = 256
-    cols: int = 256
+    tile_rows: int = 256  # the crossbar simulator's CrossbarConfig names
+    tile_cols: int = 256
 
     def __post_init__(self):
-        for name in ("rows", "cols"):
+        for name in ("tile_rows", "tile_cols"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"crossbar geometry: {name} must be an integer >= 1, got {getattr(self, name)!r}")
 
     def column_tiles(self, n_out: int) -> int:
-        return math.ceil(n_out / self.cols)
+        return math.ceil(n_out / self.tile_cols)
 
     def row_tiles(self, n_in: int) -> int:
-        return math.ceil(n_in / self.rows)
+        return math.ceil(n_in / self.tile_rows)
 
     def tiles(self, n_in: int, n_out: int) -> int:
         """Tiles of a [n_out, n_in] matrix (``MappedMatrix.n_tiles`` of the crossbar simulator)."""
@@ -371,13 +371,13 @@ def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | Non
     if crossbar is not None:
         col_tiles = crossbar.column_tiles(s.n_out)
         tiles = crossbar.tiles(s.n_in, s.n_out)
-        active_blocks = _row_block_activity(x, valid, crossbar.rows)
+        active_blocks = _row_block_activity(x, valid, crossbar.tile_rows)
         row_reads = c["input_spikes"] * col_tiles
         if s.recurrent_fan_out is not None and spikes is not None:
             tiles += crossbar.tiles(s.n_out, s.n_out)
             # recurrent tiles are driven by the layer's own spikes (read one step later; like recurrent_ops,
             # every spike counts, also those of the last step)
-            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.rows)
+            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.tile_rows)
             row_reads = row_reads + spikes_out * col_tiles
         c["crossbar_row_reads"] = row_reads
         c["adc_conversions"] = active_blocks * s.n_out  # one per column pair of the active row block's tiles

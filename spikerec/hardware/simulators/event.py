@@ -39,9 +39,10 @@ from spikerec.errors import ShapeError
 from spikerec.hardware.ir.dynamics import predict_from_outputs, readout_scores, update_neurons
 from spikerec.hardware.ir.network import Layer, Network
 
-__all__ = ["EventSimulator", "SimResult", "SimState", "COUNT_KEYS"]
+__all__ = ["EventSimulator", "SimResult", "SimState", "SIM_COUNT_KEYS"]
 
-COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
+SIM_COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")  # what the simulator counts
+# itself (spikerec.hardware.energy.counts.COUNT_KEYS is the full workload; Workload.simulator_counts maps it to these)
 _EMPTY_I = np.zeros(1, dtype=np.int64)
 _EMPTY_F = np.zeros(1, dtype=np.float64)
 
@@ -181,7 +182,7 @@ def _tables(layer: Layer) -> _Tables:
     bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias.astype(np.float64)
     return _Tables(ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                    int(ff_d.max()) + 1 if ff_d.size else 1, bias, beta, 1.0 - beta,
-                   layer.threshold.astype(np.float64), float(layer.reset_value), bool(layer.decay_input),
+                   layer.threshold.astype(np.float64), float(layer.v_reset), bool(layer.decay_input),
                    layer.reset == "hard", layer.kind == "lif")
 
 
@@ -226,7 +227,7 @@ class SimState:
     v: np.ndarray  # [B, total neurons] float64 membranes
     ring: np.ndarray  # [B, total ring cells] float64 delay buffers (slot-major per layer)
     rec: np.ndarray  # [B, total neurons] float64 recurrent input for the next step
-    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (COUNT_KEYS order)
+    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (SIM_COUNT_KEYS order)
 
 
 @dataclass
@@ -253,13 +254,13 @@ class SimResult:
 
 
 def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
-    """Per-layer and total counts: means per sample under COUNT_KEYS, sums under ``<key>_total``."""
+    """Per-layer and total counts: means per sample under SIM_COUNT_KEYS, sums under ``<key>_total``."""
     out: dict[str, dict[str, float]] = {}
     b = max(per_sample.shape[1], 1)
     for name, rows in [*zip(names, per_sample), ("total", per_sample.sum(axis=0))]:
         totals = rows.sum(axis=0)
-        entry = {key: float(totals[i]) / b for i, key in enumerate(COUNT_KEYS)}
-        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(COUNT_KEYS)})
+        entry = {key: float(totals[i]) / b for i, key in enumerate(SIM_COUNT_KEYS)}
+        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(SIM_COUNT_KEYS)})
         out[name] = entry
     return out
 

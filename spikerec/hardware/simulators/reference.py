@@ -49,7 +49,7 @@ def torch_reference(network: Network, frames, window=None, dtype: torch.dtype = 
         else:
             rec = None if layer.recurrent_weight is None else torch.from_numpy(to_dense(layer.recurrent_weight)).to(dtype)
             x, _ = NF.lif_multistep(y, v0, decay, torch.from_numpy(layer.threshold).to(dtype),
-                                    v_reset=layer.reset_value, reset=layer.reset, decay_input=layer.decay_input,
+                                    v_reset=layer.v_reset, reset=layer.reset, decay_input=layer.decay_input,
                                     recurrent_weight=rec)
         if inside is not None:
             x = x * inside

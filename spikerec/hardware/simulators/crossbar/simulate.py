@@ -200,7 +200,7 @@ class CrossbarSimulator:
         rec = np.zeros(layer.n_out)
         for t in range(T):
             n_spk = update_neurons(v, current[t, 0], no_bias, rec, m.rec is not None, beta, 1.0 - beta, th,
-                                   float(layer.reset_value), layer.decay_input, layer.reset == "hard",
+                                   float(layer.v_reset), layer.decay_input, layer.reset == "hard",
                                    layer.kind == "lif", out_idx)
             spk[t, 0, out_idx[:n_spk]] = 1
             mem[t, 0] = v
