@@ -1,12 +1,13 @@
-"""Baseline pruners at matched sparsity: activity-based (of a trained dense model) and magnitude.
+"""Baseline pruners at matched sparsity: random (the null hypothesis), activity and magnitude.
 
-Both remove neurons first (to hit the neuron count) and then synapses among the kept neurons (to
-hit the synapse count); neither re-weights what is kept. Sparsities are relative to the model
+All three remove neurons first (to hit the neuron count) and then synapses among the kept neurons
+(to hit the synapse count); none re-weights what is kept. Sparsities are relative to the model
 passed in. If removing neurons already removes more synapses than asked, no synapse is removed
 and the report shows the achieved value.
 
+- random: neurons and synapses drawn uniformly (seeded): what any pruning rule must beat;
 - activity: neuron score = mean firing rate on task inputs (the classic "train dense, drop
-  silent neurons" recipe); synapse score = |w_ij| x rate of the presynaptic neuron j.
+  silent neurons" recipe); synapse score = |w_ij| x rate of the presynaptic neuron j;
 - magnitude: neuron score = total |w| in + out (node strength); synapse score = |w_ij|.
 """
 
@@ -53,12 +54,25 @@ def prune_to_sparsity(model: HRSNN, neuron_score: torch.Tensor, synapse_score: t
     return pruned, keep
 
 
+def _result(method: str, model: HRSNN, pruned: HRSNN, keep: np.ndarray) -> PruningResult:
+    return PruningResult(pruned, {"method": method, "kept_neurons": keep.tolist(), **sparsity_counts(pruned, model)})
+
+
+def random_prune(model: HRSNN, neuron_sparsity: float, synapse_sparsity: float, seed: int = 0) -> PruningResult:
+    """Uniformly random neurons, then uniformly random synapses among them (seeded): the null hypothesis."""
+    gen = torch.Generator().manual_seed(int(seed))
+    neuron_score = torch.rand(model.n_neurons, generator=gen, dtype=torch.float64)
+    synapse_score = torch.rand(model.n_neurons, model.n_neurons, generator=gen, dtype=torch.float64)
+    pruned, keep = prune_to_sparsity(model, neuron_score, synapse_score, neuron_sparsity, synapse_sparsity)
+    return _result("random", model, pruned, keep)
+
+
 def activity_prune(model: HRSNN, x: torch.Tensor, neuron_sparsity: float, synapse_sparsity: float) -> PruningResult:
     """Activity-based pruning using task inputs ``x`` [T, B, n_inputs] (no labels needed)."""
     rates = neuron_rates(model, x)
     syn = model.effective_weight().detach().abs() * rates[None, :]
     pruned, keep = prune_to_sparsity(model, rates, syn, neuron_sparsity, synapse_sparsity)
-    return PruningResult(pruned, {"method": "activity", "kept_neurons": keep.tolist(), **sparsity_counts(pruned, model)})
+    return _result("activity", model, pruned, keep)
 
 
 def magnitude_prune(model: HRSNN, neuron_sparsity: float, synapse_sparsity: float) -> PruningResult:
@@ -66,4 +80,4 @@ def magnitude_prune(model: HRSNN, neuron_sparsity: float, synapse_sparsity: floa
     w = model.effective_weight().detach().abs()
     strength = w.sum(dim=0) + w.sum(dim=1)
     pruned, keep = prune_to_sparsity(model, strength, w, neuron_sparsity, synapse_sparsity)
-    return PruningResult(pruned, {"method": "magnitude", "kept_neurons": keep.tolist(), **sparsity_counts(pruned, model)})
+    return _result("magnitude", model, pruned, keep)
