@@ -8,7 +8,7 @@ import torch
 
 from spikerec.errors import ConfigError
 from spikerec.models.hrsnn import HRSNN
-from spikerec.pruning import (LNPConfig, LyapunovEstimate, LyapunovNoisePruning, activity_prune, assign_timescales,
+from spikerec.pruning import (LyapunovEstimate, LyapunovNoisePruning, activity_prune, assign_timescales,
                               magnitude_prune, neuron_rates, noise_prune_synapses, prune_nodes, random_prune)
 from spikerec.pruning.decision import Equivalence, family_margin, largest_accepted
 from spikerec.pruning.delocalization import delocalize, mean_ipr
