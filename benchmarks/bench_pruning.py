@@ -7,8 +7,9 @@ Tasks (all generated in code, offline):
   NRMSE on held-out steps (lower is better).
 - Synthetic SHD (``spikerec.datasets.synthesize("shd")``: 20 classes, 8 training samples per class,
   10-ms bins, 700 channels pooled by 10; one network step per bin): ridge readout on the readout
-  traces averaged over 4 time segments. Metric: test accuracy. Sized so the dense HRSNN stays below
-  95 % (the task must be able to separate the methods).
+  traces averaged over 4 segments of each sample's own window (``spikerec.window``: no drain, the
+  HRSNN has no delays; batch padding is never read). Metric: test accuracy. Sized so the dense HRSNN
+  stays below 95 % (the task must be able to separate the methods).
 
 For each seed, LNP prunes one random dense HRSNN once (task-agnostic, noise only) and that same sparse
 recurrent network serves every task, under the task's own input layer. The baselines prune the dense
@@ -93,8 +94,9 @@ class SeriesTask:
         self.x, self.y = data[:-HORIZON, None, :], data[HORIZON:, None, :]
         self.n_train, self.washout = n_train, washout
 
-    def train_inputs(self) -> torch.Tensor:
-        return self.x[: self.n_train]
+    def train_inputs(self) -> tuple[torch.Tensor, None]:
+        """(inputs, window): one sample, every step in its window."""
+        return self.x[: self.n_train], None
 
     def evaluate(self, model: HRSNN) -> tuple[float, float]:
         fit_readout(model, self.x[: self.n_train], self.y[: self.n_train], washout=self.washout, ridge=1e-4)
@@ -107,7 +109,11 @@ class SeriesTask:
 
 
 class ShdTask:
-    """Synthetic SHD: readout traces averaged over time segments -> ridge -> argmax."""
+    """Synthetic SHD: readout traces averaged over 4 segments of each sample's own window -> ridge -> argmax.
+
+    The HRSNN has no delays, so a sample's window is its own frames (no drain, :mod:`spikerec.window`);
+    features and synaptic operations are read from that window only, never from batch padding.
+    """
 
     n_outputs, metric, segments = 20, "accuracy", 4
 
@@ -117,29 +123,34 @@ class ShdTask:
         with tempfile.TemporaryDirectory() as tmp:
             synthesize("shd", tmp, n_train=n_train, n_test=n_test, n_classes=self.n_outputs, seed=0)
             sets = build_frame_datasets(tmp, "shd", bin_ms=10.0, pool=pool, val_fraction=0.1, cache_dir=False)
-            train = [sets[s][i] for s in ("train", "val") for i in range(len(sets[s]))]
-            test = [sets["test"][i] for i in range(len(sets["test"]))]
-        self.x_train, self.y_train, _ = pad_collate(train)
-        self.x_test, self.y_test, _ = pad_collate(test)
-        scale = self.x_train.std()
-        self.x_train, self.x_test = self.x_train / scale, self.x_test / scale
+            train = pad_collate([sets[s][i] for s in ("train", "val") for i in range(len(sets[s]))])
+            test = pad_collate([sets["test"][i] for i in range(len(sets["test"]))])
+        scale = train.frames.std()
+        self.x_train, self.y_train, self.w_train = train.frames / scale, train.labels, train.window
+        self.x_test, self.y_test, self.w_test = test.frames / scale, test.labels, test.window
         self.n_inputs = self.x_train.shape[-1]
 
-    def train_inputs(self) -> torch.Tensor:
-        return self.x_train
+    def train_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x_train, self.w_train
 
-    def _features(self, model: HRSNN, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _features(self, model: HRSNN, x: torch.Tensor, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Segment means of the readout traces inside each window [B, segments * N], and in-window spikes."""
         with torch.no_grad():
             spikes, _ = model.run(x)
             traces, _ = model.readout_features(spikes)
-        chunks = torch.tensor_split(traces, self.segments, dim=0)
-        return torch.cat([c.mean(0) for c in chunks], dim=1), spikes
+        t = torch.arange(x.shape[0]).unsqueeze(1)  # [T, 1]
+        segment = (t * self.segments) // window.unsqueeze(0)  # [T, B]: segment of step t in sample b's window
+        feats = []
+        for k in range(self.segments):
+            inside = (segment == k).unsqueeze(-1).to(traces.dtype)
+            feats.append((traces * inside).sum(0) / inside.sum(0).clamp_min(1.0))
+        return torch.cat(feats, dim=1), spikes * (segment < self.segments).unsqueeze(-1)
 
     def evaluate(self, model: HRSNN) -> tuple[float, float]:
-        f_train, _ = self._features(model, self.x_train)
+        f_train, _ = self._features(model, self.x_train, self.w_train)
         onehot = torch.nn.functional.one_hot(self.y_train, self.n_outputs).float()
         w, b = ridge_regression(f_train, onehot, ridge=1e-2)
-        f_test, spikes = self._features(model, self.x_test)
+        f_test, spikes = self._features(model, self.x_test, self.w_test)
         acc = float(((f_test @ w.T + b).argmax(1) == self.y_test).float().mean())
         return acc, synaptic_operations(model, spikes)
 
@@ -176,9 +187,10 @@ def lyapunov_of(model: HRSNN, kept, lnp: LyapunovNoisePruning, drives: torch.Ten
 def pruned_models(dense: HRSNN, lnp: PruningResult, task, seed: int) -> dict[str, tuple[HRSNN, list[int]]]:
     """LNP's network and the baselines at its sparsity for this task and seed, with the dense neurons kept."""
     ns, ss = lnp.report["neuron_sparsity"], lnp.report["synapse_sparsity"]
+    inputs, window = task.train_inputs()
     out = {"lnp": (lnp_for_task(lnp, dense), lnp.report["kept_neurons"])}
     for name, result in (("random", random_prune(dense, ns, ss, seed=seed)),
-                         ("activity", activity_prune(dense, task.train_inputs(), ns, ss)),
+                         ("activity", activity_prune(dense, inputs, ns, ss, window=window)),
                          ("magnitude", magnitude_prune(dense, ns, ss))):
         out[name] = (result.model, result.report["kept_neurons"])
     return out

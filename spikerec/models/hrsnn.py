@@ -357,7 +357,7 @@ class HRSNN(SpikingNetwork):
         if x.dim() != 3 or x.shape[-1] != self.config.n_inputs:
             raise ShapeError(f"HRSNN expects input [T, B, {self.config.n_inputs}], got {tuple(x.shape)}")
         block = self.blocks[0]
-        return block._normalise(block.synapse(x))
+        return block._normalise(block.synapse(x), None)
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden (spikes, membrane after reset), each [T, B, N], for input x [T, B, n_inputs]."""

@@ -19,13 +19,18 @@ import torch
 from spikerec.errors import ConfigError
 from spikerec.models.hrsnn import HRSNN, sparsity_counts
 from spikerec.pruning.lnp import PruningResult
+from spikerec.window import time_mask
 
 
-def neuron_rates(model: HRSNN, x: torch.Tensor) -> torch.Tensor:
-    """Mean firing rate per neuron (spikes per step) on inputs x [T, B, n_inputs]: [N]."""
+def neuron_rates(model: HRSNN, x: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean firing rate per neuron (spikes per step) on inputs x [T, B, n_inputs]: [N], over the steps
+    of each sample's window (``window`` [B], :mod:`spikerec.window`; None: all T steps)."""
     with torch.no_grad():
         spikes, _ = model.run(x)
-    return spikes.mean(dim=(0, 1))
+    if window is None:
+        return spikes.mean(dim=(0, 1))
+    inside = time_mask(torch.as_tensor(window), x.shape[0]).unsqueeze(-1).to(spikes.dtype)
+    return (spikes * inside).sum(dim=(0, 1)) / inside.sum()
 
 
 def prune_to_sparsity(model: HRSNN, neuron_score: torch.Tensor, synapse_score: torch.Tensor,
@@ -67,9 +72,11 @@ def random_prune(model: HRSNN, neuron_sparsity: float, synapse_sparsity: float, 
     return _result("random", model, pruned, keep)
 
 
-def activity_prune(model: HRSNN, x: torch.Tensor, neuron_sparsity: float, synapse_sparsity: float) -> PruningResult:
-    """Activity-based pruning using task inputs ``x`` [T, B, n_inputs] (no labels needed)."""
-    rates = neuron_rates(model, x)
+def activity_prune(model: HRSNN, x: torch.Tensor, neuron_sparsity: float, synapse_sparsity: float,
+                   window: torch.Tensor | None = None) -> PruningResult:
+    """Activity-based pruning using task inputs ``x`` [T, B, n_inputs] (no labels needed; rates over each
+    sample's ``window`` when given)."""
+    rates = neuron_rates(model, x, window)
     syn = model.effective_weight().detach().abs() * rates[None, :]
     pruned, keep = prune_to_sparsity(model, rates, syn, neuron_sparsity, synapse_sparsity)
     return _result("activity", model, pruned, keep)
