@@ -203,8 +203,34 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     return dataclasses.asdict(recipe)
 
 
+# Per model kind: recipe keys the kind's builder does not read, with the one value it behaves as if
+# given (None: the key's default). Setting such a key to anything else is a ConfigError: a recipe
+# never silently asks for something the model does not do.
+UNUSED_KEYS: dict[str, dict[str, Any]] = {
+    "hrsnn": {"model.delays": False, "model.bias": None, "neuron.tau_adapt_ms": None, "neuron.adapt_a": None,
+              "neuron.adapt_b": None, **{f"delays.{f.name}": None for f in dataclasses.fields(DelayConfig)}},
+}
+
+
+def check_unused_keys(recipe: Recipe) -> None:
+    """Raise ``ConfigError`` naming every key set for a model kind that does not use it (UNUSED_KEYS)."""
+    defaults = recipe_to_dict(Recipe())
+    current = recipe_to_dict(recipe)
+    unused = UNUSED_KEYS.get(recipe.model.kind, {})
+    wrong = []
+    for key, allowed in unused.items():
+        section, name = key.split(".")
+        expected = defaults[section][name] if allowed is None else allowed
+        if current[section][name] != expected:
+            wrong.append(f"{key}={current[section][name]!r} (the only value it can have is {expected!r})")
+    if recipe.model.kind == "hrsnn" and len(recipe.model.hidden_sizes) != 1:
+        wrong.append(f"model.hidden_sizes={recipe.model.hidden_sizes!r} (an HRSNN has one recurrent layer: give one size)")
+    if wrong:
+        raise ConfigError(f"model.kind={recipe.model.kind!r} does not use: {'; '.join(wrong)}; remove them from the recipe")
+
+
 def validate(recipe: Recipe) -> None:
-    """Range checks that the type system cannot express."""
+    """Range checks that the type system cannot express, and keys the model kind would ignore."""
     checks = [
         ("data.bin_ms", recipe.data.bin_ms > 0, "> 0"),
         ("data.pool", recipe.data.pool >= 1, ">= 1"),
@@ -229,6 +255,7 @@ def validate(recipe: Recipe) -> None:
             section, name = key.split(".")
             value = getattr(getattr(recipe, section), name)
             raise ConfigError(f"recipe key '{key}' must be {what}, got {value!r}")
+    check_unused_keys(recipe)
 
 
 def list_recipes() -> list[str]:

@@ -1,10 +1,10 @@
 """Workload counts of a spiking network on real inputs: what an energy model multiplies by pJ.
 
 ``count_workload(network_or_model, frames, window=None)`` runs a
-:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
-:class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.ir.network.Network` (through the event
-simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the steps of each sample's window
-(:mod:`spikerec.window`: its frames and drain; steps ``t >= window[b]`` are batch padding and are not counted):
+:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays; the HRSNN is one) or a
+:class:`~spikerec.hardware.ir.network.Network` (through the event simulator) on ``frames`` [T, B, C] and
+counts, per layer and per sample, the steps of each sample's window (:mod:`spikerec.window`: its frames and
+drain; steps ``t >= window[b]`` are batch padding and are not counted):
 
 * ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
   event whose value scales the weight, as in the IR and NeuroBench);
@@ -15,8 +15,7 @@ simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the ste
 * ``dense_macs``: MACs of the same layer run densely as an ANN, ``steps x n_in x n_out`` (+ ``n_out^2``
   recurrent), i.e. NeuroBench's "Dense"; ``ann_macs``: the same ANN skipping pruned weights
   (``steps x`` non-zero synapses), the baseline the energy report uses;
-* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step; the HRSNN readout updates
-  one spike trace per hidden neuron) and ``spikes_out``;
+* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step) and ``spikes_out``;
 * memory traffic: ``weight_reads`` (one per synaptic event), ``state_reads``/``state_writes`` (membrane
   read and written once per neuron update), and for the ANN baseline ``ann_weight_reads``,
   ``ann_activation_reads`` (``steps x n_in``, plus ``n_out`` with recurrence) and ``ann_activation_writes`` (``steps x n_out``);
@@ -92,11 +91,11 @@ class LayerStructure:
     fan_out: np.ndarray  # int64 [n_in]: non-zero feed-forward synapses per presynaptic channel
     recurrent_fan_out: np.ndarray | None  # int64 [n_out] or None
     n_parameters: int = 0
-    state_size: int = 0  # state variables updated per step, when not n_out (HRSNN readout: one trace per input)
 
     @property
     def n_state(self) -> int:
-        return self.state_size or self.n_out
+        """State variables updated per step (one membrane per neuron)."""
+        return self.n_out
 
     @property
     def n_synapses(self) -> int:
@@ -236,22 +235,11 @@ def _synapse_fan_out(synapse: torch.nn.Module, name: str) -> np.ndarray:
 
 
 def structure_from_model(model: torch.nn.Module) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR) or an
-    :class:`~spikerec.models.HRSNN` (``hidden0``: input + masked recurrent weights; ``readout``: the
-    linear map of the spike traces, whose state is the ``n`` traces)."""
-    from spikerec.models import HRSNN, SpikingNetwork
+    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR)."""
+    from spikerec.models import SpikingNetwork
 
-    if isinstance(model, HRSNN):
-        n = model.n_neurons
-        with torch.no_grad():
-            rec = model.effective_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-        hidden_params = _n_params(model.input) + model.weight.numel() + 2 * n  # + tau, threshold per neuron
-        return [LayerStructure("hidden0", "lif", model.config.n_inputs, n, _synapse_fan_out(model.input, "hidden0"),
-                               rec, hidden_params),
-                LayerStructure("readout", "li", n, model.config.n_outputs,
-                               _synapse_fan_out(model.readout, "readout"), None, _n_params(model.readout), n)]
     if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork, HRSNN or a hardware Network; got "
+        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork or a hardware Network; got "
                           f"{type(model).__name__}")
     out = []
     for i, block in enumerate(model.blocks):
@@ -277,16 +265,11 @@ def _n_params(module: torch.nn.Module) -> int:
 
 def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run ``model`` (eval, integer delays) and capture (layer input, layer output spikes) per layer."""
-    from spikerec.models import HRSNN
     from spikerec.delays import delay_eval_context
 
     was_training = model.training
     model.eval()
     try:
-        if isinstance(model, HRSNN):
-            with torch.no_grad():
-                spikes, _ = model.run(frames)
-                return [(frames, spikes), (model.features(spikes), None)]
         return _hooked_activity(model, frames, delay_eval_context)
     finally:
         model.train(was_training)
@@ -396,7 +379,7 @@ def count_workload(network_or_model, frames, window=None, *, crossbar: CrossbarG
     """Count the workload of ``network_or_model`` on ``frames`` [T, B, C] (see the module docstring).
 
     ``window`` [B] (steps of each sample's window, default T): later steps are padding and are not counted.
-    A torch :class:`~spikerec.models.SpikingNetwork` or :class:`~spikerec.models.HRSNN` runs in eval
+    A torch :class:`~spikerec.models.SpikingNetwork` (the HRSNN is one) runs in eval
     mode with integer delays; a :class:`~spikerec.hardware.ir.network.Network` runs in the event simulator.
     """
     from spikerec.hardware.ir.network import Network
