@@ -92,17 +92,17 @@ def gru(sets: dict, hidden: int, epochs: int, seed: int) -> dict:
         model.eval()
         correct = 0
         with torch.no_grad():
-            for x, y, lengths in loaders[split]:
-                correct += int((model(x, lengths).argmax(1) == y).sum())
+            for b in loaders[split]:
+                correct += int((model(b.frames, b.lengths).argmax(1) == b.labels).sum())
         return correct / len(sets[split])
 
     t0 = time.perf_counter()
     best = (-1.0, None, 0)
     for epoch in tqdm(range(epochs), desc="GRU", unit="epoch", file=sys.stderr):
         model.train()
-        for x, y, lengths in loaders["train"]:
+        for b in loaders["train"]:
             opt.zero_grad()
-            nn.functional.cross_entropy(model(x, lengths), y).backward()
+            nn.functional.cross_entropy(model(b.frames, b.lengths), b.labels).backward()
             opt.step()
         val = accuracy("val")
         if val > best[0]:

@@ -9,9 +9,9 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.delays import integer_delay_mode
-from spikerec.hardware import EventSimulator, Network, torch_reference
-from spikerec.hardware.event_sim import predict_from_membrane
-from spikerec.hardware.network import to_dense
+from spikerec.hardware import EventSimulator, network_from_model, torch_reference
+from spikerec.hardware.ir.dynamics import predict_from_membrane
+from spikerec.hardware.ir.network import to_dense
 from spikerec.training.losses import predict
 
 
@@ -30,7 +30,7 @@ def _model_spikes(model, frames):
 @pytest.mark.parametrize("kind,decay_input", [("lif_rsnn", False), ("delay_snn", True)])
 def test_spike_exact_with_trained_model(kind, decay_input):
     model, _ = trained_model(kind=kind, delays=True, decay_input=decay_input)
-    net = Network.from_model(model)
+    net = network_from_model(model)
     assert net.max_delay > 0
     assert (kind == "lif_rsnn") == all(la.recurrent_weight is not None for la in net.layers[:-1])
     frames = random_frames(60, 16, 20, seed=7)
@@ -52,7 +52,7 @@ def test_float32_model_agreement_is_reported_not_assumed():
     rounding of threshold; the predictions must still agree on this seeded case."""
     model, _ = trained_model(kind="lif_rsnn")
     frames = random_frames(60, 16, 20, seed=7)
-    res = EventSimulator(Network.from_model(model)).run(frames)
+    res = EventSimulator(network_from_model(model)).run(frames)
     with integer_delay_mode(model), torch.no_grad():
         out = model(frames)
     np.testing.assert_array_equal(res.predictions, predict(out).numpy())
@@ -130,15 +130,18 @@ def test_bad_frames_raise_shape_error():
         sim.step(np.zeros(11), sim.initial_state(1))
 
 
-def test_padding_steps_are_simulated_but_not_counted():
+def test_steps_after_a_window_are_neither_simulated_nor_counted():
     net = ir_network(recurrent=True, last_kind="li")
     sim = EventSimulator(net)
     frames = random_frames(30, 2, 12, seed=4).numpy()
-    frames[20:, 1] = 0.0
+    frames[20:, 1] = 7.0  # garbage in the padding of sample 1: must change nothing
     full = sim.run(frames)
-    padded = sim.run(frames, lengths=np.array([30, 20]))
-    for a, b in zip(full.spikes[:-1], padded.spikes[:-1]):
-        np.testing.assert_array_equal(a, b)
+    padded = sim.run(frames, window=np.array([30, 20]))
     short = sim.run(frames[:20, 1:])
+    for a, b, c in zip(full.spikes[:-1], padded.spikes[:-1], short.spikes[:-1]):
+        np.testing.assert_array_equal(a[:, 0], b[:, 0])
+        np.testing.assert_array_equal(b[:20, 1], c[:, 0])
+        assert not b[20:, 1].any()  # not simulated
     np.testing.assert_array_equal(padded.counts_per_sample[:, 1], short.counts_per_sample[:, 0])
     np.testing.assert_array_equal(padded.counts_per_sample[:, 0], full.counts_per_sample[:, 0])
+    assert padded.predictions[1] == short.predictions[0]

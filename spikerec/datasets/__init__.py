@@ -5,35 +5,25 @@ Main entry points::
     from spikerec.datasets import build_frame_datasets, pad_collate
     ds = build_frame_datasets("data/", dataset="shd", bin_ms=10.0, pool=5)
     loader = torch.utils.data.DataLoader(ds["train"], batch_size=64, collate_fn=pad_collate)
-    frames, labels, lengths = next(iter(loader))   # [T_max, B, C], [B], [B]
+    frames, labels, window, lengths = next(iter(loader))   # [T_max, B, C], [B], [B], [B]
+
+``WindowCollate(drain_steps=D)`` adds each sample's drain (see :mod:`spikerec.window`); ``pad_collate`` adds none.
 
 Names are imported on first use, so ``spikerec data info`` and ``--help`` do not pay for importing torch.
 """
 
 from __future__ import annotations
 
-import importlib
+from spikerec.lazy import lazy_exports
 
-_EXPORTS = {
-    "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning",
-    "FrameDataset": "frames", "build_frame_datasets": "frames", "load_frames": "frames", "pad_collate": "frames",
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning", "max_frames": "binning",
+    "Batch": "frames", "FrameDataset": "frames", "WindowCollate": "frames", "build_frame_datasets": "frames",
+    "load_frames": "frames", "pad_collate": "frames",
     "dataset_info": "info",
     "RaggedEvents": "readers", "SpikeFile": "readers", "load_events": "readers",
     "synthesize": "synthetic",
     "write_spike_file": "writers",
     "download_dataset": "download",
     "Cochlea": "audio", "CochleaConfig": "audio", "encode_audio_dataset": "audio",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'spikerec.datasets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"spikerec.datasets.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+})

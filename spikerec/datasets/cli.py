@@ -7,7 +7,7 @@ import time
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.synthetic import synthesize
 
     t0 = time.perf_counter()
@@ -21,7 +21,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.info import dataset_info, format_info
 
     info = dataset_info(args.file, n_channels=args.channels, on_error="skip" if args.skip_bad else "raise")
@@ -30,7 +30,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.download import download_dataset
 
     paths = download_dataset(args.dataset, args.data, variant=args.variant, base_url=args.base_url,
@@ -41,7 +41,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _bin(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.frames import load_frames
 
     t0 = time.perf_counter()

@@ -1,9 +1,10 @@
 """Workload counts of a spiking network on real inputs: what an energy model multiplies by pJ.
 
-``count_workload(network_or_model, frames, lengths=None)`` runs a
-:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
-:class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.network.Network` (through the event
-simulator) on ``frames`` [T, B, C] and counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are not counted):
+``count_workload(network_or_model, frames, window=None)`` runs a
+:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays; the HRSNN is one) or a
+:class:`~spikerec.hardware.ir.network.Network` (through the event simulator) on ``frames`` [T, B, C] and
+counts, per layer and per sample, the steps of each sample's window (:mod:`spikerec.window`: its frames and
+drain; steps ``t >= window[b]`` are batch padding and are not counted):
 
 * ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
   event whose value scales the weight, as in the IR and NeuroBench);
@@ -14,8 +15,7 @@ simulator) on ``frames`` [T, B, C] and counts, per layer and per sample (steps `
 * ``dense_macs``: MACs of the same layer run densely as an ANN, ``steps x n_in x n_out`` (+ ``n_out^2``
   recurrent), i.e. NeuroBench's "Dense"; ``ann_macs``: the same ANN skipping pruned weights
   (``steps x`` non-zero synapses), the baseline the energy report uses;
-* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step; the HRSNN readout updates
-  one spike trace per hidden neuron) and ``spikes_out``;
+* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step) and ``spikes_out``;
 * memory traffic: ``weight_reads`` (one per synaptic event), ``state_reads``/``state_writes`` (membrane
   read and written once per neuron update), and for the ANN baseline ``ann_weight_reads``,
   ``ann_activation_reads`` (``steps x n_in``, plus ``n_out`` with recurrence) and ``ann_activation_writes`` (``steps x n_out``);
@@ -39,6 +39,7 @@ import scipy.sparse as sp
 import torch
 
 from spikerec.errors import ConfigError, ShapeError
+from spikerec.window import time_mask
 
 __all__ = ["COUNT_KEYS", "CrossbarGeometry", "LayerStructure", "Workload", "count_workload", "count_dataset",
            "structure_from_model", "structure_from_network"]
@@ -51,28 +52,28 @@ CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
 
 @dataclass(frozen=True)
 class CrossbarGeometry:
-    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.crossbar` does.
+    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.simulators.crossbar` does.
 
-    Inputs drive word lines (``rows`` per tile); each output is a differential column pair (``cols``
+    Inputs drive word lines (``tile_rows`` per tile); each output is a differential column pair (``tile_cols``
     pairs per tile) with its own ADC. Per step, every input event drives its row in each column tile of
     the layer (``crossbar_row_reads``); every tile with at least one driven row converts each of its
     column pairs once (``adc_conversions``); ``tile_steps`` = tiles x steps (static periphery). A
     recurrent weight matrix occupies its own tiles, driven by the layer's spikes.
     """
 
-    rows: int = 256
-    cols: int = 256
+    tile_rows: int = 256  # the crossbar simulator's CrossbarConfig names
+    tile_cols: int = 256
 
     def __post_init__(self):
-        for name in ("rows", "cols"):
+        for name in ("tile_rows", "tile_cols"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"crossbar geometry: {name} must be an integer >= 1, got {getattr(self, name)!r}")
 
     def column_tiles(self, n_out: int) -> int:
-        return math.ceil(n_out / self.cols)
+        return math.ceil(n_out / self.tile_cols)
 
     def row_tiles(self, n_in: int) -> int:
-        return math.ceil(n_in / self.rows)
+        return math.ceil(n_in / self.tile_rows)
 
     def tiles(self, n_in: int, n_out: int) -> int:
         """Tiles of a [n_out, n_in] matrix (``MappedMatrix.n_tiles`` of the crossbar simulator)."""
@@ -90,11 +91,11 @@ class LayerStructure:
     fan_out: np.ndarray  # int64 [n_in]: non-zero feed-forward synapses per presynaptic channel
     recurrent_fan_out: np.ndarray | None  # int64 [n_out] or None
     n_parameters: int = 0
-    state_size: int = 0  # state variables updated per step, when not n_out (HRSNN readout: one trace per input)
 
     @property
     def n_state(self) -> int:
-        return self.state_size or self.n_out
+        """State variables updated per step (one membrane per neuron)."""
+        return self.n_out
 
     @property
     def n_synapses(self) -> int:
@@ -204,11 +205,11 @@ def _column_nonzeros(m) -> np.ndarray:
 
 
 def structure_from_network(network) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.hardware.network.Network`.
+    """Counting structure of a :class:`~spikerec.hardware.ir.network.Network`.
 
     ``n_parameters`` = synapses + stored delays + per-neuron decay, threshold (and bias).
     """
-    from spikerec.hardware.network import nonzero_count
+    from spikerec.hardware.ir.network import nonzero_count
 
     out = []
     for layer in network.layers:
@@ -234,22 +235,11 @@ def _synapse_fan_out(synapse: torch.nn.Module, name: str) -> np.ndarray:
 
 
 def structure_from_model(model: torch.nn.Module) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR) or an
-    :class:`~spikerec.models.HRSNN` (``hidden0``: input + masked recurrent weights; ``readout``: the
-    linear map of the spike traces, whose state is the ``n`` traces)."""
-    from spikerec.models import HRSNN, SpikingNetwork
+    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR)."""
+    from spikerec.models import SpikingNetwork
 
-    if isinstance(model, HRSNN):
-        n = model.n_neurons
-        with torch.no_grad():
-            rec = model.effective_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-        hidden_params = _n_params(model.input) + model.weight.numel() + 2 * n  # + tau, threshold per neuron
-        return [LayerStructure("hidden0", "lif", model.config.n_inputs, n, _synapse_fan_out(model.input, "hidden0"),
-                               rec, hidden_params),
-                LayerStructure("readout", "li", n, model.config.n_outputs,
-                               _synapse_fan_out(model.readout, "readout"), None, _n_params(model.readout), n)]
     if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork, HRSNN or a hardware Network; got "
+        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork or a hardware Network; got "
                           f"{type(model).__name__}")
     out = []
     for i, block in enumerate(model.blocks):
@@ -275,16 +265,11 @@ def _n_params(module: torch.nn.Module) -> int:
 
 def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run ``model`` (eval, integer delays) and capture (layer input, layer output spikes) per layer."""
-    from spikerec.models import HRSNN
-    from spikerec.training.evaluate import delay_eval_context
+    from spikerec.delays import delay_eval_context
 
     was_training = model.training
     model.eval()
     try:
-        if isinstance(model, HRSNN):
-            with torch.no_grad():
-                spikes, _ = model.run(frames)
-                return [(frames, spikes), (model.features(spikes), None)]
         return _hooked_activity(model, frames, delay_eval_context)
     finally:
         model.train(was_training)
@@ -311,11 +296,11 @@ def _hooked_activity(model: torch.nn.Module, frames: torch.Tensor, delay_eval_co
     return [(captured[i][0], captured[i][1]) for i in range(len(layers))]
 
 
-def _network_activity(network, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Run the event simulator on ``frames`` and return (layer input, layer output spikes) per layer."""
-    from spikerec.hardware.event_sim import EventSimulator
+def _network_activity(network, frames: torch.Tensor, window: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Run the event simulator on ``frames`` over each sample's window; (layer input, layer output spikes) per layer."""
+    from spikerec.hardware.simulators.event import EventSimulator
 
-    result = EventSimulator(network).run(frames)
+    result = EventSimulator(network).run(frames, window)
     out, x = [], frames
     for layer, spikes in zip(network.layers, result.spikes):
         s = None if layer.kind != "lif" else torch.as_tensor(np.asarray(spikes)).to(torch.float32)
@@ -325,11 +310,6 @@ def _network_activity(network, frames: torch.Tensor) -> list[tuple[torch.Tensor,
 
 
 # -- counting -------------------------------------------------------------------------------------
-
-def _valid_mask(t: int, lengths: torch.Tensor) -> torch.Tensor:
-    """[T, B] bool: step t of sample b is real (not padding)."""
-    return torch.arange(t).unsqueeze(1) < lengths.unsqueeze(0)
-
 
 def _events_per_channel(x: torch.Tensor, valid: torch.Tensor) -> np.ndarray:
     """Non-zero entries per (sample, channel) over valid steps: int64 [B, C]."""
@@ -346,11 +326,11 @@ def _row_block_activity(x: torch.Tensor, valid: torch.Tensor, rows: int) -> np.n
     return active.view(t, b, -1, rows).any(dim=-1).sum(dim=(0, 2)).cpu().numpy().astype(np.int64)
 
 
-def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | None, lengths: np.ndarray,
+def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | None, window: np.ndarray,
                   valid: torch.Tensor, crossbar: CrossbarGeometry | None) -> dict[str, np.ndarray]:
-    """Per-sample counts (int64 [B]) of one layer."""
+    """Per-sample counts (int64 [B]) of one layer over each sample's window."""
     events = _events_per_channel(x, valid)  # [B, n_in]
-    steps = lengths.astype(np.int64)
+    steps = window.astype(np.int64)
     c: dict[str, np.ndarray] = {"time_steps": steps, "input_spikes": events.sum(axis=1),
                                 "synaptic_ops": events @ s.fan_out}
     spikes_out = np.zeros_like(steps)
@@ -374,13 +354,13 @@ def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | Non
     if crossbar is not None:
         col_tiles = crossbar.column_tiles(s.n_out)
         tiles = crossbar.tiles(s.n_in, s.n_out)
-        active_blocks = _row_block_activity(x, valid, crossbar.rows)
+        active_blocks = _row_block_activity(x, valid, crossbar.tile_rows)
         row_reads = c["input_spikes"] * col_tiles
         if s.recurrent_fan_out is not None and spikes is not None:
             tiles += crossbar.tiles(s.n_out, s.n_out)
             # recurrent tiles are driven by the layer's own spikes (read one step later; like recurrent_ops,
             # every spike counts, also those of the last step)
-            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.rows)
+            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.tile_rows)
             row_reads = row_reads + spikes_out * col_tiles
         c["crossbar_row_reads"] = row_reads
         c["adc_conversions"] = active_blocks * s.n_out  # one per column pair of the active row block's tiles
@@ -395,21 +375,21 @@ def _as_frames(frames) -> torch.Tensor:
     return x
 
 
-def count_workload(network_or_model, frames, lengths=None, *, crossbar: CrossbarGeometry | None = None) -> Workload:
+def count_workload(network_or_model, frames, window=None, *, crossbar: CrossbarGeometry | None = None) -> Workload:
     """Count the workload of ``network_or_model`` on ``frames`` [T, B, C] (see the module docstring).
 
-    ``lengths`` [B] (steps per sample, default T): later steps are padding and are not counted.
-    A torch :class:`~spikerec.models.SpikingNetwork` or :class:`~spikerec.models.HRSNN` runs in eval
-    mode with integer delays; a :class:`~spikerec.hardware.network.Network` runs in the event simulator.
+    ``window`` [B] (steps of each sample's window, default T): later steps are padding and are not counted.
+    A torch :class:`~spikerec.models.SpikingNetwork` (the HRSNN is one) runs in eval
+    mode with integer delays; a :class:`~spikerec.hardware.ir.network.Network` runs in the event simulator.
     """
-    from spikerec.hardware.network import Network
+    from spikerec.hardware.ir.network import Network
 
     x = _as_frames(frames)
     t, b, _ = x.shape
-    lengths = np.full(b, t, dtype=np.int64) if lengths is None else np.asarray(
-        torch.as_tensor(lengths).cpu(), dtype=np.int64)
-    if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
-        raise ShapeError(f"count_workload: lengths must be [B={b}] integers in [0, T={t}], got {lengths.tolist()}")
+    window = np.full(b, t, dtype=np.int64) if window is None else np.asarray(
+        torch.as_tensor(window).cpu(), dtype=np.int64)
+    if window.shape != (b,) or (window < 0).any() or (window > t).any():
+        raise ShapeError(f"count_workload: window must be [B={b}] integers in [0, T={t}], got {window.tolist()}")
     is_network = isinstance(network_or_model, Network)
     if is_network:
         structure = structure_from_network(network_or_model)
@@ -422,7 +402,7 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
         raise ShapeError(f"count_workload: frames have {x.shape[2]} channels but the first layer reads "
                          f"{structure[0].n_in}")
     if is_network:
-        activity = _network_activity(network_or_model, x)
+        activity = _network_activity(network_or_model, x, window)
         n_params = sum(s.n_parameters for s in structure)
         footprint = _network_footprint(network_or_model)
     else:
@@ -432,10 +412,10 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
         n_params = sum(p.numel() for p in network_or_model.parameters())
         footprint = sum(p.numel() * p.element_size() for p in network_or_model.parameters()) + sum(
             buf.numel() * buf.element_size() for buf in network_or_model.buffers())
-    valid = _valid_mask(t, torch.as_tensor(lengths))
+    valid = time_mask(torch.as_tensor(window), t)
     layers = {}
     for s, (inp, spikes) in zip(structure, activity):
-        counts = _layer_counts(s, inp, spikes, lengths, valid, crossbar)
+        counts = _layer_counts(s, inp, spikes, window, valid, crossbar)
         layers[s.name] = {k: float(v.sum()) for k, v in counts.items()}
     return Workload(structure, layers, b, int(n_params), int(footprint), crossbar, "network" if is_network else "model")
 
@@ -456,19 +436,20 @@ def _network_footprint(network) -> int:
 
 def count_dataset(network_or_model, batches: Iterable, *, crossbar: CrossbarGeometry | None = None,
                   max_samples: int | None = None) -> Workload:
-    """Sum :func:`count_workload` over ``batches`` of ``(frames [T, B, C], labels, lengths)`` (``pad_collate``)."""
+    """Sum :func:`count_workload` over ``batches`` of ``(frames [T, B, C], labels, window, ...)``
+    (:class:`~spikerec.datasets.Batch`)."""
     total = None
     seen = 0
     for batch in batches:
         frames = batch[0]
-        lengths = batch[2] if len(batch) > 2 else None
+        window = batch[2] if len(batch) > 2 else None
         if max_samples is not None and seen + frames.shape[1] > max_samples:
             keep = max_samples - seen
             frames = frames[:, :keep]
-            lengths = None if lengths is None else lengths[:keep]
+            window = None if window is None else window[:keep]
         if frames.shape[1] == 0:
             break
-        w = count_workload(network_or_model, frames, lengths, crossbar=crossbar)
+        w = count_workload(network_or_model, frames, window, crossbar=crossbar)
         total = w if total is None else total.merge(w)
         seen += frames.shape[1]
         if max_samples is not None and seen >= max_samples:

@@ -1,18 +1,25 @@
-"""Event-driven simulator of a :class:`~spikerec.hardware.network.Network`, the way neuromorphic chips run it.
+"""Event-driven simulator of a :class:`~spikerec.hardware.ir.network.Network`, the way neuromorphic chips run it.
 
 Only spikes move. Each event (a spike, or a non-zero input-frame entry carrying its value) is fanned
 out through its presynaptic CSR row ``(post, weight, delay)`` into a per-layer ring buffer of
 ``max_delay + 1`` slots, at slot ``(t + delay) mod R``; recurrent spikes land in a separate buffer read
 at ``t + 1``. On the dt grid every neuron then reads its slot, updates with the exported parameters
 (the exact formulas of :mod:`spikerec.neurons.functional`, operation for operation) and emits
-spikes. Work is ``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron updates per step.
+spikes (:func:`~spikerec.hardware.ir.dynamics.update_neurons`, the IR's update written once). Work is
+``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron updates per step.
 
 Precision policy: currents and membranes are float64 (parameters are the IR's float32 values).
 Event accumulation sums synapses in a different order than a matmul, so spike-exactness against
 a torch model holds by design when that model also runs in float64 with the same parameters
-(:func:`spikerec.hardware.reference.torch_reference`): the order-dependent error (~1e-16 relative)
+(:func:`spikerec.hardware.simulators.reference.torch_reference`): the order-dependent error (~1e-16 relative)
 can only flip a spike whose membrane is that close to threshold. Against the trained float32
 model the agreement is measured and reported (docs/hardware.md).
+
+Sample windows (:mod:`spikerec.window`): ``run(frames, window)`` simulates sample ``b`` for its
+``window[b]`` steps only (its frames and drain; later steps of the padded batch are not run, their spikes
+and membranes stay 0), reads its prediction from those steps and counts them. Streaming:
+:meth:`EventSimulator.predict_stream` feeds one sample's frames and then ``network.drain_steps`` empty
+frames through :meth:`EventSimulator.step`, exactly as a chip would see it.
 
 Counts (per layer, and ``"total"``): ``input_spikes`` (events arriving), ``synaptic_events``
 (events x fan-out actually delivered, feed-forward + recurrent), ``neuron_updates`` (``n_out`` per
@@ -29,11 +36,13 @@ import scipy.sparse as sp
 from numba import njit
 
 from spikerec.errors import ShapeError
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.dynamics import predict_from_outputs, readout_scores, update_neurons
+from spikerec.hardware.ir.network import Layer, Network
 
-__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "COUNT_KEYS"]
+__all__ = ["EventSimulator", "SimResult", "SimState", "SIM_COUNT_KEYS"]
 
-COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
+SIM_COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")  # what the simulator counts
+# itself (spikerec.hardware.energy.counts.COUNT_KEYS is the full workload; Workload.simulator_counts maps it to these)
 _EMPTY_I = np.zeros(1, dtype=np.int64)
 _EMPTY_F = np.zeros(1, dtype=np.float64)
 
@@ -59,27 +68,10 @@ def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, 
             ring[(slot + ff_d[p]) % R, ff_post[p]] += ff_w[p] * x
         ops += stop - start
     cur = ring[slot]
-    n_out = v.shape[0]
-    n_spk = 0
-    for o in range(n_out):
-        xo = cur[o] + bias[o]
-        cur[o] = 0.0
-        if decay_input:
-            u = xo * k[o] if vr == 0.0 else (xo + vr) * k[o]
-        else:
-            u = xo if vr == 0.0 else xo + k[o] * vr
-        h = v[o] * beta[o]
-        h = h + u
-        if has_rec:
-            r = rec_cur[o]
-            rec_cur[o] = 0.0
-            h = h + r * k[o] if decay_input else h + r
-        if spiking and h >= th[o]:
-            out_idx[n_spk] = o
-            n_spk += 1
-            v[o] = vr if hard else h - th[o]
-        else:
-            v[o] = h
+    n_spk = update_neurons(v, cur, bias, rec_cur, has_rec, beta, k, th, vr, decay_input, hard, spiking, out_idx)
+    cur[:] = 0.0
+    if has_rec:
+        rec_cur[:] = 0.0
     if has_rec:
         for e in range(n_spk):
             j = out_idx[e]
@@ -89,7 +81,7 @@ def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, 
             ops += stop - start
     counts[0] += n_events
     counts[1] += ops
-    counts[2] += n_out
+    counts[2] += v.shape[0]
     counts[3] += n_spk
     return n_spk
 
@@ -190,7 +182,7 @@ def _tables(layer: Layer) -> _Tables:
     bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias.astype(np.float64)
     return _Tables(ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                    int(ff_d.max()) + 1 if ff_d.size else 1, bias, beta, 1.0 - beta,
-                   layer.threshold.astype(np.float64), float(layer.reset_value), bool(layer.decay_input),
+                   layer.threshold.astype(np.float64), float(layer.v_reset), bool(layer.decay_input),
                    layer.reset == "hard", layer.kind == "lif")
 
 
@@ -235,7 +227,7 @@ class SimState:
     v: np.ndarray  # [B, total neurons] float64 membranes
     ring: np.ndarray  # [B, total ring cells] float64 delay buffers (slot-major per layer)
     rec: np.ndarray  # [B, total neurons] float64 recurrent input for the next step
-    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (COUNT_KEYS order)
+    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (SIM_COUNT_KEYS order)
 
 
 @dataclass
@@ -243,8 +235,9 @@ class SimResult:
     """Output of :meth:`EventSimulator.run`.
 
     ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for ``li`` layers); ``membrane``: per layer
-    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); ``predictions`` [B]; ``counts``
-    (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64.
+    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); both 0 after a sample's window;
+    ``predictions`` [B]; ``counts`` (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64;
+    ``window`` [B] steps simulated per sample.
     """
 
     spikes: list[np.ndarray | None]
@@ -252,6 +245,7 @@ class SimResult:
     predictions: np.ndarray
     counts: dict[str, dict[str, float]]
     counts_per_sample: np.ndarray = field(repr=False)
+    window: np.ndarray = field(default=None, repr=False)
 
     @property
     def output(self) -> np.ndarray:
@@ -259,31 +253,14 @@ class SimResult:
         return self.membrane[-1]
 
 
-def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum") -> np.ndarray:
-    """Predicted class per sample from a readout membrane [T, B, K] (float64 arithmetic)."""
-    m = np.asarray(membrane, dtype=np.float64)
-    if readout == "membrane_sum":
-        return m.sum(axis=0).argmax(axis=1)
-    e = np.exp(m - m.max(axis=2, keepdims=True))
-    return (e / e.sum(axis=2, keepdims=True)).sum(axis=0).argmax(axis=1)
-
-
-def predict_from_outputs(membranes: list, spikes: list, readout: str) -> np.ndarray:
-    """Predicted class per sample from the last layer: its membrane readout when it is an LI layer,
-    otherwise the most active output neuron (``membranes``/``spikes`` as a simulator returns them)."""
-    if membranes[-1] is not None:
-        return predict_from_membrane(membranes[-1], readout)
-    return spikes[-1].sum(axis=0).argmax(axis=1)
-
-
 def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
-    """Per-layer and total counts: means per sample under COUNT_KEYS, sums under ``<key>_total``."""
+    """Per-layer and total counts: means per sample under SIM_COUNT_KEYS, sums under ``<key>_total``."""
     out: dict[str, dict[str, float]] = {}
     b = max(per_sample.shape[1], 1)
     for name, rows in [*zip(names, per_sample), ("total", per_sample.sum(axis=0))]:
         totals = rows.sum(axis=0)
-        entry = {key: float(totals[i]) / b for i, key in enumerate(COUNT_KEYS)}
-        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(COUNT_KEYS)})
+        entry = {key: float(totals[i]) / b for i, key in enumerate(SIM_COUNT_KEYS)}
+        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(SIM_COUNT_KEYS)})
         out[name] = entry
     return out
 
@@ -306,10 +283,9 @@ class EventSimulator:
 
     # streaming --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> SimState:
-        """Membranes at ``reset_value`` (spiking layers, as the torch kernels start) or 0, empty buffers."""
+        """Membranes at each layer's initial value (``Layer.initial_membrane``), empty buffers."""
         f = self._flat
-        v0 = np.concatenate([np.full(la.n_out, tb.vr if tb.spiking else 0.0)
-                             for la, tb in zip(self.network.layers, self.tables)])
+        v0 = np.concatenate([la.initial_membrane() for la in self.network.layers])
         n = v0.size
         return SimState(0, np.tile(v0, (batch_size, 1)), np.zeros((batch_size, int(f["ring_off"][-1]))),
                         np.zeros((batch_size, n)), np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
@@ -341,12 +317,32 @@ class EventSimulator:
         last = offs[-1]
         return {"spikes": spikes, "output": state.v[:, last:].copy()}, state
 
+    def predict_stream(self, frames) -> tuple[int, np.ndarray]:
+        """Stream one sample through :meth:`step`: its frames [T_i, n_inputs], then ``network.drain_steps``
+        empty frames; returns (predicted class, class scores [n_classes]) read over that window."""
+        x = np.asarray(frames, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.network.n_inputs:
+            raise ShapeError(f"EventSimulator.predict_stream: frames must be [T, {self.network.n_inputs}] (one sample), "
+                             f"got {list(x.shape)}")
+        state = self.initial_state(1)
+        drain = np.zeros((self.network.drain_steps, x.shape[1]))
+        outputs, spikes = [], []
+        for frame in np.concatenate([x, drain]):
+            out, state = self.step(frame, state)
+            outputs.append(out["output"])
+            spikes.append(np.bincount(out["spikes"][-1][0], minlength=self.network.n_classes))
+        if self.tables[-1].spiking:
+            scores = np.sum(spikes, axis=0).astype(np.float64)
+        else:
+            scores = readout_scores(np.stack(outputs), self.network.readout)[0]
+        return int(scores.argmax()), scores
+
     # batched ----------------------------------------------------------------------------------
-    def run(self, frames, lengths=None) -> SimResult:
+    def run(self, frames, window=None) -> SimResult:
         """Simulate ``frames`` [T, B, n_inputs] (numpy or torch); returns a :class:`SimResult`.
 
-        ``lengths`` [B] (e.g. from ``pad_collate``): steps ``t >= lengths[b]`` are padding; they are
-        simulated (as the torch model runs them) but not counted.
+        ``window`` [B] (a :class:`~spikerec.datasets.Batch`'s ``window``: own frames + drain): sample ``b``
+        is simulated, read and counted for its first ``window[b]`` steps only. None: all T steps.
         """
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -354,15 +350,17 @@ class EventSimulator:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if lengths is None else \
-            np.asarray(lengths.cpu() if hasattr(lengths, "cpu") else lengths, dtype=np.int64).reshape(B)
+        steps = np.full(B, T, dtype=np.int64) if window is None else \
+            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
+        if (steps < 0).any() or (steps > T).any():
+            raise ShapeError(f"EventSimulator.run: window must hold B={B} step counts in [0, T={T}], got {steps.tolist()}")
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x
         for li, (layer, tb) in enumerate(zip(self.network.layers, self.tables)):
             spk = np.zeros((T, B, layer.n_out), dtype=np.uint8) if tb.spiking else None
             mem = None if tb.spiking else np.zeros((T, B, layer.n_out), dtype=np.float32)
-            v = np.full((B, layer.n_out), tb.vr if tb.spiking else 0.0)
+            v = np.tile(layer.initial_membrane(), (B, 1))
             _run_layer(inp, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post, tb.rec_w, tb.has_rec,
                        np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)), tb.bias, tb.beta,
                        tb.k, tb.th, tb.vr,
@@ -371,15 +369,15 @@ class EventSimulator:
             spikes.append(spk)
             membranes.append(mem)
             inp = spk
-        preds = predict_from_outputs(membranes, spikes, self.network.readout)
-        return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts)
+        preds = predict_from_outputs(membranes, spikes, self.network.readout, steps)
+        return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts, steps)
 
 
 @njit(cache=True, nogil=True)
 def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, rec_cur, bias, beta, k,
                th, vr, decay_input, hard, spiking, spk_out, mem_out, counts, steps):
-    """A whole layer over all steps and samples: ``inp`` [T, B, n_in] (frames or 0/1 spikes);
-    counts only the first ``steps[b]`` steps of sample ``b``."""
+    """A whole layer over the samples' windows: ``inp`` [T, B, n_in] (frames or 0/1 spikes); sample ``b``
+    runs (and is counted) for its first ``steps[b]`` steps only."""
     T, B, n_in = inp.shape
     n_out = v.shape[1]
     idx = np.empty(n_in, dtype=np.int64)
@@ -388,15 +386,14 @@ def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_r
     frame = np.empty(n_in, dtype=np.float64)
     step_counts = np.zeros(4, dtype=np.int64)
     for b in range(B):
-        for t in range(T):
+        for t in range(steps[b]):
             for j in range(n_in):
                 frame[j] = inp[t, b, j]
             n = _frame_events(frame, idx, val)
             n_spk = _layer_step(idx, val, n, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                                 ring[b], t, v[b], rec_cur[b], bias, beta, k, th, vr, decay_input, hard, spiking,
                                 out_idx, step_counts)
-            if t < steps[b]:
-                counts[b] += step_counts
+            counts[b] += step_counts
             step_counts[:] = 0
             if spiking:
                 for e in range(n_spk):

@@ -1,4 +1,4 @@
-"""Export a trained torch model to the :class:`~spikerec.hardware.network.Network` IR.
+"""Export a trained torch model to the :class:`~spikerec.hardware.ir.network.Network` IR.
 
 What changes on export (and why it does not change what the network computes in evaluation):
 
@@ -21,22 +21,24 @@ import torch
 from torch import nn
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.network import Layer, Network
 
 __all__ = ["network_from_model"]
 
 
 def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_inputs: int | None = None,
-                       input_pooling: int = 1, metadata: dict | None = None) -> Network:
+                       input_pooling: int = 1, drain_steps: int | None = None, metadata: dict | None = None) -> Network:
     """IR of a :class:`~spikerec.models.SpikingNetwork` (LIF / recurrent LIF hidden blocks, LI readout).
 
     ``sparse``: store weights as CSR (True), dense (False) or CSR when at most half the weights
     are non-zero ("auto"). ``input_pooling``: channel pooling the model's data used (metadata only).
+    ``drain_steps``: the sample window's drain the model was trained with (default: its ``latency_steps``).
     """
     from spikerec.models import SpikingNetwork
+    from spikerec.neurons import LIF
 
     if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"Network.from_model supports spikerec.models.SpikingNetwork (delay_snn, lif_rsnn); got "
+        raise ConfigError(f"network_from_model supports spikerec.models.SpikingNetwork (delay_snn, lif_rsnn); got "
                           f"{type(model).__name__}")
     layers: list[Layer] = []
     dt_ms = None
@@ -45,9 +47,8 @@ def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_input
         weight, delay, bias, mask = _synapse_arrays(block.synapse, name)
         weight, bias = _fold_batchnorm(block.norm, weight, bias)
         neuron = block.neuron
-        kind_ok = type(neuron).__name__ in ("LIF", "RecurrentLIF")
-        if not kind_ok:
-            raise ConfigError(f"Network.from_model: layer {name!r} uses {type(neuron).__name__}; only LIF and "
+        if not isinstance(neuron, LIF):  # RecurrentLIF is a LIF
+            raise ConfigError(f"network_from_model: layer {name!r} uses {type(neuron).__name__}; only LIF and "
                               f"RecurrentLIF neurons have an IR equivalent (adaptive and meta-neurons do not)")
         rec = None
         if hasattr(neuron, "effective_recurrent_weight"):
@@ -62,17 +63,18 @@ def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_input
                          li.decay_input, None, mask, sparse))
     first_in = layers[0].n_in
     if n_inputs is not None and n_inputs != first_in:
-        raise ConfigError(f"Network.from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
+        raise ConfigError(f"network_from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
     net = Network(layers=layers, dt_ms=float(dt_ms), n_inputs=first_in, input_pooling=int(input_pooling),
                   n_classes=layers[-1].n_out, readout="softmax_sum",
+                  drain_steps=model.latency_steps if drain_steps is None else int(drain_steps),
                   metadata={"source": type(model).__name__, "model_kind": getattr(model, "kind", ""),
                             **(metadata or {})})
-    return net.validate("Network.from_model")
+    return net.validate("network_from_model")
 
 
 def _same_dt(current: float | None, new: float, where: str) -> float:
     if current is not None and abs(current - new) > 1e-9:
-        raise ConfigError(f"Network.from_model: layer {where!r} has dt_ms={new} but earlier layers use {current}")
+        raise ConfigError(f"network_from_model: layer {where!r} has dt_ms={new} but earlier layers use {current}")
     return float(new)
 
 
@@ -94,7 +96,7 @@ def _synapse_arrays(synapse: nn.Module, name: str):
         if isinstance(synapse, nn.Linear):
             m = None if mask is None else mask.detach().cpu().numpy().astype(bool)
             return synapse.weight.detach().double().cpu().numpy(), None, bias, m
-    raise ConfigError(f"Network.from_model: layer {name!r} has synapse {type(synapse).__name__}; "
+    raise ConfigError(f"network_from_model: layer {name!r} has synapse {type(synapse).__name__}; "
                       f"supported: nn.Linear, DelayedLinear")
 
 
@@ -108,7 +110,7 @@ def _merge_taps(w: np.ndarray, d: np.ndarray, name: str) -> tuple[np.ndarray, np
     clash = live & (d != first)
     if clash.any():
         o, i, _ = np.argwhere(clash)[0]
-        raise ConfigError(f"Network.from_model: layer {name!r} has {int(clash.any(axis=2).sum())} synapse(s) whose "
+        raise ConfigError(f"network_from_model: layer {name!r} has {int(clash.any(axis=2).sum())} synapse(s) whose "
                           f"kernel_count={w.shape[2]} taps round to different delays (first: out {o}, in {i}); the IR "
                           f"holds one delay per synapse, so train with kernel_count=1")
     return w.sum(axis=2), np.maximum(first[:, :, 0], 0)
@@ -119,7 +121,7 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     if norm is None:
         return weight, bias
     if not norm.track_running_stats or norm.running_mean is None:
-        raise ConfigError("Network.from_model: BatchNorm without running statistics cannot be folded")
+        raise ConfigError("network_from_model: BatchNorm without running statistics cannot be folded")
     mean = norm.running_mean.detach().double().cpu().numpy()
     var = norm.running_var.detach().double().cpu().numpy()
     gamma = norm.weight.detach().double().cpu().numpy() if norm.affine else np.ones_like(mean)
@@ -129,7 +131,7 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     return weight * scale[:, None], b * scale + beta - mean * scale
 
 
-def _layer(name, kind, weight, delay, bias, decay, threshold, reset, reset_value, decay_input, rec, mask,
+def _layer(name, kind, weight, delay, bias, decay, threshold, reset, v_reset, decay_input, rec, mask,
            sparse) -> Layer:
     n_out = weight.shape[0]
     w32 = weight.astype(np.float32)
@@ -155,7 +157,7 @@ def _layer(name, kind, weight, delay, bias, decay, threshold, reset, reset_value
             rec32.sort_indices()
     return Layer(name=name, kind=kind, weight=w32, delay=d,
                  bias=None if bias is None else np.asarray(bias, dtype=np.float32),
-                 decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, reset_value=float(reset_value),
+                 decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, v_reset=float(v_reset),
                  decay_input=bool(decay_input), recurrent_weight=rec32,
                  mask=None if mask is None else np.asarray(mask, dtype=bool))
 
