@@ -59,7 +59,7 @@ def _bin(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.audio import CochleaConfig, encode_audio_dataset
 
     config = CochleaConfig(n_units=args.channels, fibres_per_place=args.fibres, sample_rate_hz=args.sample_rate)

@@ -8,7 +8,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.audio.speechset import WORDS, build_speech_set
     from spikerec.errors import SpikerecError
 
