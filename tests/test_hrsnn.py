@@ -115,7 +115,7 @@ def test_seeded_construction_is_deterministic():
 
 
 @pytest.mark.parametrize("options", [{}, {"reset": "soft"}, {"detach_reset": False},
-                                     {"decay_input": False, "reset_value": 0.2, "spectral_radius": 2.0,
+                                     {"decay_input": False, "v_reset": 0.2, "spectral_radius": 2.0,
                                       "input_scale": 0.5}])
 def test_map_reproduces_the_models_run_spike_for_spike(options):
     """The map the Lyapunov spectrum iterates is the model's own dynamics (float64, batch of 2)."""

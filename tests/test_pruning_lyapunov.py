@@ -73,7 +73,7 @@ def _autograd_step(layer: RecurrentLIFMap, x: torch.Tensor, surrogate: bool):
 
 
 @pytest.mark.parametrize("options", [{}, {"detach_reset": False}, {"reset": "soft", "detach_reset": False},
-                                     {"decay_input": False, "reset_value": 0.3}])
+                                     {"decay_input": False, "v_reset": 0.3}])
 def test_both_jacobians_match_autograd_of_the_map(options):
     model = HRSNN(n_neurons=12, p_connect=0.4, seed=3, **options)
     layer = RecurrentLIFMap.from_layer(model.recurrent)

@@ -99,7 +99,7 @@ def hrsnn_config(recipe: Recipe, n_inputs: int, n_classes: int):
 
     n, m = recipe.neuron, recipe.model
     return HRSNNConfig(n_inputs=n_inputs, n_neurons=m.hidden_sizes[0], n_outputs=n_classes, dt_ms=recipe.data.bin_ms,
-                       tau_mean_ms=n.tau_ms, threshold=n.threshold, reset=n.reset, reset_value=n.reset_value,
+                       tau_mean_ms=n.tau_ms, threshold=n.threshold, reset=n.reset, v_reset=n.v_reset,
                        detach_reset=n.detach_reset, decay_input=n.decay_input, surrogate=n.surrogate,
                        surrogate_alpha=n.surrogate_alpha, learn_tau=n.learn_tau, batchnorm=m.batchnorm,
                        dropout=m.dropout, readout_tau_ms=n.readout_tau_ms, seed=recipe.train.seed)

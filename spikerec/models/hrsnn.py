@@ -66,7 +66,7 @@ class HRSNNConfig:
     (default means spread geometrically over [tau_mean_ms / 2, 2 tau_mean_ms]).
 
     Neuron (the :class:`~spikerec.neurons.RecurrentLIF` options): ``threshold``, ``reset``,
-    ``reset_value``, ``detach_reset``, ``decay_input``, ``surrogate`` and its one shape parameter
+    ``v_reset``, ``detach_reset``, ``decay_input``, ``surrogate`` and its one shape parameter
     ``surrogate_alpha`` (slope, alpha, width or sigma, whichever the surrogate has), ``learn_tau``.
     Block: ``batchnorm``, ``dropout``. Readout: LI with ``readout_tau_ms`` (None: max(10, 2 dt)).
     """
@@ -93,7 +93,7 @@ class HRSNNConfig:
     dt_ms: float = 1.0
     threshold: float = 1.0
     reset: str = "hard"
-    reset_value: float = 0.0
+    v_reset: float = 0.0
     detach_reset: bool = True
     decay_input: bool = True
     surrogate: str = "fast_sigmoid"
@@ -145,6 +145,7 @@ class HRSNNConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "HRSNNConfig":
         known = {f.name for f in fields(cls)}
+        data = {("v_reset" if k == "reset_value" else k): v for k, v in data.items()}  # files before the rename
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown HRSNN config keys {unknown}; known: {sorted(known)}")
@@ -279,7 +280,7 @@ class HRSNN(SpikingNetwork):
         cfg.validate()
         n = cfg.n_neurons
         neuron = RecurrentLIF(n, tau_ms=cfg.tau_mean_ms, dt_ms=cfg.dt_ms, threshold=cfg.threshold, reset=cfg.reset,
-                              reset_value=cfg.reset_value, detach_reset=cfg.detach_reset,
+                              reset_value=cfg.v_reset, detach_reset=cfg.detach_reset,
                               surrogate=surrogate_from(cfg.surrogate, cfg.surrogate_alpha),
                               decay_input=cfg.decay_input, learn_tau=cfg.learn_tau,
                               recurrent_mask=torch.zeros(n, n))

@@ -21,7 +21,7 @@ from spikerec.errors import ConfigError
 from spikerec.models.hrsnn import HRSNN
 
 # Recipe keys that change what the pruned network computes: they must match the network LNP pruned.
-DYNAMICS_KEYS = ("dt_ms", "threshold", "reset", "reset_value", "decay_input")
+DYNAMICS_KEYS = ("dt_ms", "threshold", "reset", "v_reset", "decay_input")
 # Recipe keys that only shape training (gradients, regularisers, readout): taken from the recipe.
 TRAINING_KEYS = ("surrogate", "surrogate_alpha", "detach_reset", "learn_tau", "batchnorm", "dropout", "readout_tau_ms")
 RECURRENT_STATE = ("blocks.0.neuron.recurrent_weight", "blocks.0.neuron.recurrent_mask", "blocks.0.neuron.threshold",
