@@ -158,7 +158,7 @@ def test_from_model_applies_pruning_masks():
 def test_from_model_refuses_unmappable_models():
     from spikerec.delays import DelayedLinear
 
-    with pytest.raises(ConfigError, match="supports spikerec.models.SpikingNetwork"):
+    with pytest.raises(ConfigError, match="expected a spikerec.models.SpikingNetwork"):
         network_from_model(torch.nn.Linear(3, 2))
     model, _ = trained_model(kind="delay_snn", steps=0)
     syn = DelayedLinear(20, 24, max_delay_ms=80, dt_ms=10, kernel_count=2)

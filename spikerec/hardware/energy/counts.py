@@ -221,44 +221,19 @@ def structure_from_network(network) -> list[LayerStructure]:
     return out
 
 
-def _synapse_fan_out(synapse: torch.nn.Module, name: str) -> np.ndarray:
-    from spikerec.delays import DelayedLinear
-
-    with torch.no_grad():
-        w = synapse.weight.detach()
-        if isinstance(synapse, DelayedLinear):
-            w = w.ne(0).any(dim=2)  # [out, in]: a synapse exists if any of its taps is non-zero
-        elif not isinstance(synapse, torch.nn.Linear):
-            raise ConfigError(f"count_workload: layer {name!r} has synapse {type(synapse).__name__}; supported: "
-                              f"nn.Linear, DelayedLinear")
-        return w.ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-
-
 def structure_from_model(model: torch.nn.Module) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR)."""
-    from spikerec.models import SpikingNetwork
+    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR), from the
+    exporter's own walk of the model (:func:`~spikerec.hardware.ir.from_model.model_layers`): a synapse exists
+    where its (tap-merged, masked) weight is non-zero. ``n_parameters`` counts the torch parameters."""
+    from spikerec.hardware.ir.from_model import model_layers
 
-    if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork or a hardware Network; got "
-                          f"{type(model).__name__}")
     out = []
-    for i, block in enumerate(model.blocks):
-        name = f"hidden{i}"
-        rec = None
-        if hasattr(block.neuron, "effective_recurrent_weight"):
-            with torch.no_grad():
-                rec = block.neuron.effective_recurrent_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-        syn = block.synapse
-        out.append(LayerStructure(name, "lif", int(syn.in_features), int(syn.out_features),
-                                  _synapse_fan_out(syn, name), rec, _n_params(block)))
-    syn = model.readout.synapse
-    out.append(LayerStructure("readout", "li", int(syn.in_features), int(syn.out_features),
-                              _synapse_fan_out(syn, "readout"), None, _n_params(model.readout)))
+    for layer in model_layers(model):
+        rec = layer.recurrent_weight()
+        out.append(LayerStructure(layer.name, layer.kind, layer.weight.shape[1], layer.weight.shape[0],
+                                  _column_nonzeros(layer.weight), None if rec is None else _column_nonzeros(rec),
+                                  sum(p.numel() for p in layer.module.parameters())))
     return out
-
-
-def _n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # -- activity -------------------------------------------------------------------------------------
