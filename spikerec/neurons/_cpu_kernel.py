@@ -1,55 +1,111 @@
-"""Optional compiled CPU kernel for the (non-recurrent) LIF forward and backward.
+"""Compiled CPU kernels for the LIF family: LIF, recurrent LIF and adaptive LIF, forward and backward.
 
-Why our own C instead of torch ops: the LIF recurrence is a handful of flops per element per step,
+Why our own C instead of torch ops: a neuron update is a handful of flops per element per step,
 so a loop of torch ops pays per-op overhead and one memory pass per op; one vectorised pass of plain
-C over ``[T, B*N]`` does the whole forward (or backward, surrogate included) with no temporaries
-(measured: ~18 ms vs ~107 ms CPU time for the benchmark workload on one thread). The source is
-compiled once with the system C compiler (``cc`` or ``$CC``, ``-O3 -march=native``; about a second)
-into a per-user cache keyed by source, flags and CPU, and loaded with ``ctypes`` (no torch headers,
-so it builds fast and does not depend on the torch version). Threads: the batch rows are split
-across ``torch.get_num_threads()`` Python threads; ctypes releases the GIL during the call.
+C does a whole step (or the whole sequence) with no temporaries. The source is compiled once with
+the system C compiler (``-O3 -march=native``) by :mod:`spikerec.neurons._kernel_cache` (verified,
+crash-proof cache) and loaded with ``ctypes`` (no torch headers: builds in seconds, independent of
+the torch version).
 
-If no compiler is available, or ``SPIKEREC_KERNEL=torch`` is set, the pure-torch path in
-:mod:`spikerec.neurons.functional` runs instead; forward results are bitwise identical (same
-float operations in the same order, compiled with ``-ffp-contract=off``) and gradients agree to
-rounding (tests cover both paths).
+Layout of the work:
+
+- forward, all layers: one C call per thread over the whole sequence; threads take disjoint batch
+  rows (rows never interact), ``torch.get_num_threads()`` of them, GIL released by ctypes.
+- recurrent input ``S[t-1] @ W^T`` in the forward: event-driven inside the C loop (spikes are
+  binary and sparse, so only the rows of ``W^T`` of the neurons that spiked are added, in column
+  blocks that stay in cache); it costs in proportion to the spike count instead of ``B N^2``.
+- backward of a recurrent layer: the adjoint needs ``(dL/dI[t+1]) @ W`` every step, a dense product
+  (the surrogate gradient is dense), so it stays a BLAS ``torch.mm`` per step, interleaved with one C
+  call for the elementwise step; the weight gradient is one GEMM afterwards.
+
+Forward results equal the pure-torch path of :mod:`spikerec.neurons.functional` bit for bit
+without recurrence (same float operations in the same order, ``-ffp-contract=off``); with recurrence
+the recurrent sum is taken in another order, so they agree to rounding. Gradients agree to rounding.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import subprocess
-import sys
-import tempfile
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
-# Templates: REAL is the float type, SUF the name suffix; SURR(z) the surrogate derivative (pname p, scale c).
-# Flags (soft reset, decay_input) and the surrogate are compile-time specialisations so the inner loops
-# vectorise; the previous membrane at t = 0 comes from (v0, zeros), so there is no t == 0 branch.
-_FWD_TEMPLATE = r"""
-void lif_fwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* restrict zeros,
-                 const REAL* restrict beta, const REAL* restrict th, REAL vr, long T, long B, long N,
-                 long b0, long b1, REAL* restrict H, REAL* restrict S, long* restrict nonfinite) {
+from spikerec.neurons._kernel_cache import build_library
+
+# ---------------------------------------------------------------------------------------------------------------
+# C source. Templates are specialised per float type (REAL, suffix), reset mode, input decay (LIF) and
+# surrogate (backward), so the inner loops have no branches and vectorise. Macros (a, b, c_ are arguments):
+#   RESET(h, s, th)   membrane after reset;  DVDS/DVDH: its derivative wrt the spike / the membrane
+#   INPUT(i, k)       the input term of H;   GX: dH/dI times the adjoint;  DHDB_INPUT: input part of dH/dbeta
+#   SOFT_TH(gv, s)    the soft reset's direct threshold term;  SURR(z) the surrogate derivative at z = h - th
+# The previous step's (H, S) at t = 0 come from the caller (initial state), so there is no t == 0 branch.
+
+_RECURRENT_INPUT = r"""
+/* out[b] = x[b] + sum_j W[:, j] over the j with s[b, j] != 0 (spikes: binary and sparse); rows b in [b0, b1).
+   Event-driven: the cost is (number of spikes) x N adds instead of B x N x N multiply-adds.
+   wp is W^T packed in column blocks, wp[blk][j][c] = W[blk*CW + c, j] (zero-padded to whole blocks). Per block,
+   presynaptic neurons j run in order and each row wp[blk][j] is loaded once (a sequential stream) and added to
+   the partial sums acc[b] (nb x CW, in L1) of every row b where j spiked. Scratch: lists (nb x N ints: the rows
+   where j spiked, j-major), cnt (N ints), acc (nb x CW). Sums live in vector registers (GCC/Clang extension). */
+typedef REAL vec_DSUF __attribute__((vector_size(64), aligned(sizeof(REAL))));
+#define NV (CW * (long)sizeof(REAL) / 64)
+
+static void recurrent_input_DSUF(const REAL* restrict x, const REAL* restrict s, const REAL* restrict wp,
+                                 int* restrict lists, int* restrict cnt, REAL* restrict acc, long N, long b0,
+                                 long b1, REAL* restrict out) {
+    long nb = b1 - b0;
+    for (long j = 0; j < N; j++) cnt[j] = 0;
+    for (long b = b0; b < b1; b++) {
+        const REAL* sb = s + b * N;
+        for (long j = 0; j < N; j++)
+            if (sb[j] != 0) lists[j * nb + cnt[j]++] = (int)(b - b0);
+    }
+    for (long c0 = 0; c0 < N; c0 += CW) {
+        const vec_DSUF* blk = (const vec_DSUF*)(wp + c0 * N);
+        long cw = N - c0 < CW ? N - c0 : CW;
+        vec_DSUF* a = (vec_DSUF*)acc;
+        for (long i = 0; i < nb * NV; i++) a[i] = (vec_DSUF){0};
+        for (long j = 0; j < N; j++) {
+            const int* lj = lists + j * nb;
+            vec_DSUF w[NV];
+            for (long i = 0; i < NV; i++) w[i] = blk[j * NV + i];
+            for (int q = 0; q < cnt[j]; q++) {
+                vec_DSUF* ab = a + lj[q] * NV;
+                for (long i = 0; i < NV; i++) ab[i] += w[i];
+            }
+        }
+        for (long b = b0; b < b1; b++)
+            for (long c = 0; c < cw; c++)
+                out[b * N + c0 + c] = x[b * N + c0 + c] + acc[(b - b0) * CW + c];
+    }
+}
+#undef NV
+"""
+
+_LIF_FWD = r"""
+void lif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* restrict hp0,
+                 const REAL* restrict sp0, const REAL* restrict beta, const REAL* restrict th, REAL vr,
+                 const REAL* restrict wp, REAL* restrict xin, REAL* restrict xbuf, int* restrict lists,
+                 int* restrict cnt, REAL* restrict acc, long T, long B, long N, long b0, long b1,
+                 REAL* restrict H, REAL* restrict S, long* restrict nonfinite) {
     long BN = B * N, bad = 0;
     for (long t = 0; t < T; t++) {
+        const REAL* Hp = t ? H + (t - 1) * BN : hp0;
+        const REAL* Sp = t ? S + (t - 1) * BN : sp0;
+        const REAL* in = t ? x + t * BN : x0;  /* x0: the first step's total input, from the caller */
+        if (wp && t) {  /* total input I = X + S[t-1] W^T, kept in xin when the backward needs it */
+            REAL* I = xin ? xin + t * BN : xbuf;
+            recurrent_input_DSUF(in, Sp, wp, lists, cnt, acc, N, b0, b1, I);
+            in = I;
+        }
         for (long b = b0; b < b1; b++) {
-            const REAL* xt = x + t * BN + b * N;
-            REAL* Ht = H + t * BN + b * N;
-            REAL* St = S + t * BN + b * N;
-            const REAL* Hp = t ? Ht - BN : v0 + b * N;
-            const REAL* Sp = t ? St - BN : zeros;
+            long o = b * N;
+            REAL* Ht = H + t * BN + o;
+            REAL* St = S + t * BN + o;
             for (long n = 0; n < N; n++) {
                 REAL bt = beta[n], thr = th[n], k = (REAL)1 - bt;
-                REAL v = RESET(Hp[n], Sp[n], thr);
-                REAL h = v * bt + INPUT(xt[n], k);
+                REAL h = RESET(Hp[o + n], Sp[o + n], thr) * bt + INPUT(in[o + n], k);
                 Ht[n] = h;
                 St[n] = h >= thr ? (REAL)1 : (REAL)0;
                 bad += (h - h) != 0;  /* NaN or inf */
@@ -60,12 +116,13 @@ void lif_fwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* re
 }
 """
 
-_BWD_TEMPLATE = r"""
-void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* restrict zeros,
-                 const REAL* restrict beta, const REAL* restrict th, REAL vr, int detach, REAL p, REAL c,
-                 long T, long B, long N, long b0, long b1, const REAL* restrict H, const REAL* restrict S,
-                 const REAL* restrict gS, long gS_st, long gS_sb, const REAL* restrict gH, int need_beta, int need_th,
-                 REAL* restrict gnext, REAL* restrict gx, REAL* restrict gv0, REAL* restrict accb, REAL* restrict acct) {
+_LIF_BWD = r"""
+void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL* restrict sp0,
+                 const REAL* restrict zeros, const REAL* restrict beta, const REAL* restrict th, REAL vr,
+                 int detach, REAL p, REAL c, long T, long B, long N, long b0, long b1,
+                 const REAL* restrict H, const REAL* restrict S, const REAL* restrict gS, long gS_st, long gS_sb,
+                 const REAL* restrict gH, const REAL* restrict gR, int need_beta,
+                 REAL* restrict gnext, REAL* restrict gx, REAL* restrict accb, REAL* restrict acct) {
     long BN = B * N;
     REAL keep = detach ? (REAL)0 : (REAL)1;
     for (long t = T - 1; t >= 0; t--) {
@@ -74,8 +131,7 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* re
             REAL* gn = gnext + b * N;
             const REAL* gSt = gS ? gS + t * gS_st + b * gS_sb : zeros;
             const REAL* gHt = gH ? gH + o : zeros;
-            const REAL* Hp = t ? H + o - BN : v0 + b * N;
-            const REAL* Sp = t ? S + o - BN : zeros;
+            const REAL* gRt = gR ? gR + o : zeros;
             REAL* at = acct + b * N;
             for (long n = 0; n < N; n++) {
                 REAL bt = beta[n], thr = th[n], k = (REAL)1 - bt;
@@ -83,19 +139,113 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict v0, const REAL* re
                 REAL gv = bt * gn[n];
                 REAL z = h - thr;
                 REAL sg = SURR(z);
-                REAL gs = gSt[n] + gv * keep * DVDS(h, thr);
+                REAL gs = gSt[n] + gRt[n] + gv * keep * DVDS(h, thr);
                 REAL gh = gHt[n] + gv * DVDH(s) + gs * sg;
                 gx[o + n] = GX(gh, k);
                 at[n] += -gs * sg - SOFT_TH(gv, s);
                 gn[n] = gh;
             }
-            if (need_beta)  /* separate loop: reads x only when tau is learned */
+            if (need_beta) {  /* separate loop: reads x and the previous step only when tau is learned */
+                const REAL* Hp = t ? H + o - BN : hp0 + b * N;
+                const REAL* Sp = t ? S + o - BN : sp0 + b * N;
                 for (long n = 0; n < N; n++)
                     accb[b * N + n] += gn[n] * (RESET(Hp[n], Sp[n], th[n]) - DHDB_INPUT(x[o + n]));
+            }
         }
     }
-    for (long b = b0; b < b1; b++)
-        for (long n = 0; n < N; n++) gv0[b * N + n] = beta[n] * gnext[b * N + n];
+}
+"""
+
+# Adaptive LIF (Bittar & Garner 2022):  W = bw Wp + a Hp + b Sp;  H = al R(Hp, Sp) + (1 - al)(I - W);  S = H >= th.
+_ADLIF_FWD = r"""
+void adlif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* restrict hp0,
+                   const REAL* restrict sp0, const REAL* restrict wp0, const REAL* restrict alpha,
+                   const REAL* restrict bw, const REAL* restrict aa, const REAL* restrict bb, const REAL* restrict th,
+                   REAL vr, const REAL* restrict wp, REAL* restrict xin, REAL* restrict xbuf, int* restrict lists,
+                   int* restrict cnt, REAL* restrict acc, long T, long B, long N, long b0, long b1,
+                   REAL* restrict H, REAL* restrict S, REAL* restrict Wa, long* restrict nonfinite) {
+    long BN = B * N, bad = 0;
+    for (long t = 0; t < T; t++) {
+        const REAL* Hp = t ? H + (t - 1) * BN : hp0;
+        const REAL* Sp = t ? S + (t - 1) * BN : sp0;
+        const REAL* Wp = t ? Wa + (t - 1) * BN : wp0;
+        const REAL* in = t ? x + t * BN : x0;
+        if (wp && t) {
+            REAL* I = xin ? xin + t * BN : xbuf;
+            recurrent_input_DSUF(in, Sp, wp, lists, cnt, acc, N, b0, b1, I);
+            in = I;
+        }
+        for (long b = b0; b < b1; b++) {
+            long o = b * N;
+            REAL* Ht = H + t * BN + o;
+            REAL* St = S + t * BN + o;
+            REAL* Wt = Wa + t * BN + o;
+            for (long n = 0; n < N; n++) {
+                REAL al = alpha[n], thr = th[n], k = (REAL)1 - al;
+                REAL hp = Hp[o + n], sp = Sp[o + n];
+                REAL w = bw[n] * Wp[o + n];
+                w = w + aa[n] * hp;
+                w = w + bb[n] * sp;
+                REAL h = RESET(hp, sp, thr) * al + (in[o + n] - w) * k;
+                Wt[n] = w;
+                Ht[n] = h;
+                St[n] = h >= thr ? (REAL)1 : (REAL)0;
+                bad += (h - h) != 0;
+            }
+        }
+    }
+    *nonfinite = bad;
+}
+"""
+
+_ADLIF_BWD = r"""
+void adlif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL* restrict sp0,
+                   const REAL* restrict wp0, const REAL* restrict zeros, const REAL* restrict alpha,
+                   const REAL* restrict bw, const REAL* restrict aa, const REAL* restrict bb,
+                   const REAL* restrict th, REAL vr, int detach, REAL p, REAL c, long T, long B, long N,
+                   long b0, long b1, const REAL* restrict H, const REAL* restrict S, const REAL* restrict Wa,
+                   const REAL* restrict gS, long gS_st, long gS_sb, const REAL* restrict gH,
+                   const REAL* restrict gW, const REAL* restrict gR, int need_params,
+                   REAL* restrict gnext, REAL* restrict gwnext, REAL* restrict gx, REAL* restrict acc_al,
+                   REAL* restrict acc_bw, REAL* restrict acc_a, REAL* restrict acc_b, REAL* restrict acc_th) {
+    long BN = B * N;
+    REAL keep = detach ? (REAL)0 : (REAL)1;
+    for (long t = T - 1; t >= 0; t--) {
+        for (long b = b0; b < b1; b++) {
+            long o = t * BN + b * N, r = b * N;
+            const REAL* gSt = gS ? gS + t * gS_st + b * gS_sb : zeros;
+            const REAL* gHt = gH ? gH + o : zeros;
+            const REAL* gWt = gW ? gW + o : zeros;
+            const REAL* gRt = gR ? gR + o : zeros;
+            for (long n = 0; n < N; n++) {
+                REAL al = alpha[n], thr = th[n], k = (REAL)1 - al;
+                REAL h = H[o + n], s = h >= thr ? (REAL)1 : (REAL)0;
+                REAL gn = gnext[r + n], gwn = gwnext[r + n];
+                REAL gv = al * gn;
+                REAL z = h - thr;
+                REAL sg = SURR(z);
+                REAL gs = gSt[n] + gRt[n] + gv * keep * DVDS(h, thr) + bb[n] * gwn;
+                REAL gh = gHt[n] + gv * DVDH(s) + aa[n] * gwn + gs * sg;
+                REAL gw = bw[n] * gwn - k * gh + gWt[n];
+                gx[o + n] = k * gh;
+                acc_th[r + n] += -gs * sg - SOFT_TH(gv, s);
+                gnext[r + n] = gh;
+                gwnext[r + n] = gw;
+            }
+            if (need_params) {  /* dH/dalpha = R(Hp, Sp) - I + W; dW/d(bw, a, b) = (Wp, Hp, Sp) */
+                const REAL* Hp = t ? H + o - BN : hp0 + r;
+                const REAL* Sp = t ? S + o - BN : sp0 + r;
+                const REAL* Wp = t ? Wa + o - BN : wp0 + r;
+                for (long n = 0; n < N; n++) {
+                    REAL gh = gnext[r + n], gw = gwnext[r + n];
+                    acc_al[r + n] += gh * (RESET(Hp[n], Sp[n], th[n]) - x[o + n] + Wa[o + n]);
+                    acc_bw[r + n] += gw * Wp[n];
+                    acc_a[r + n] += gw * Hp[n];
+                    acc_b[r + n] += gw * Sp[n];
+                }
+            }
+        }
+    }
 }
 """
 
@@ -107,55 +257,79 @@ _SURR_C = {
     "triangle": "(c * ((1 - FABS(z) / p) > 0 ? (1 - FABS(z) / p) : 0) / p)",
     "gaussian": "(c * EXP((REAL)-0.5 * (z / p) * (z / p)) / (p * (REAL)2.5066282746310002))",
 }
-
-
-def _variant(template: str, suffix: str, real: str, soft: bool, decay_input: bool, surr: str | None = None) -> str:
-    macros = {
-        "RESET": "(a - c_ * b)" if soft else "(b > 0 ? vr : a)",
-        "INPUT": "((a + vr) * k_)" if decay_input else "(a + k_ * vr)",
-        "DVDS": "(-c_)" if soft else "(vr - a)",
-        "DVDH": "((REAL)1)" if soft else "((REAL)1 - a)",
-        "GX": "(a * k_)" if decay_input else "(a)",
-        "DHDB_INPUT": "(a + vr)" if decay_input else "(vr)",
-        "SOFT_TH": "(a * b)" if soft else "((REAL)0)",
-    }
-    params = {"RESET": "(a, b, c_)", "INPUT": "(a, k_)", "DVDS": "(a, c_)", "DVDH": "(a)", "GX": "(a, k_)",
-              "DHDB_INPUT": "(a)", "SOFT_TH": "(a, b)"}
-    head = "".join(f"#define {m}{params[m]} {body}\n" for m, body in macros.items())
-    if surr is not None:
-        head += f"#define SURR(z) {_SURR_C[surr]}\n"
-    head += f"#define REAL {real}\n#define FABS {'fabsf' if real == 'float' else 'fabs'}\n"
-    head += f"#define EXP {'expf' if real == 'float' else 'exp'}\n"
-    undef = "".join(f"#undef {m}\n" for m in [*macros, "SURR", "REAL", "FABS", "EXP"])
-    return head + template.replace("SUF", suffix) + undef
-
-
-def _name(kind: str, dtype_suffix: str, soft: bool, decay_input: bool, surr: str | None = None) -> str:
-    return "_".join([kind, dtype_suffix, "soft" if soft else "hard", "di" if decay_input else "nodi"]
-                    + ([surr] if surr else []))
-
-
-def _source() -> str:
-    parts = ["#include <math.h>\n"]
-    for real, dsuf, _ in _TYPES.values():
-        for soft in (False, True):
-            for di in (False, True):
-                parts.append(_variant(_FWD_TEMPLATE, _name("fwd", dsuf, soft, di)[4:], real, soft, di))
-                for surr in _SURR_C:
-                    parts.append(_variant(_BWD_TEMPLATE, _name("bwd", dsuf, soft, di, surr)[4:], real, soft, di, surr))
-    return "\n".join(parts)
-
-
 _SURROGATE_PARAM = {"atan": "alpha", "fast_sigmoid": "slope", "sigmoid": "alpha", "triangle": "width",
                     "gaussian": "sigma"}
 _TYPES = {torch.float32: ("float", "f32", ctypes.c_float), torch.float64: ("double", "f64", ctypes.c_double)}
 _FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-std=c99", "-ffp-contract=off", "-fno-math-errno"]
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("SPIKEREC_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "spikerec")
-    return Path(root) / "kernels"
+def _macros(soft: bool, decay_input: bool) -> dict[str, tuple[str, str]]:
+    return {
+        "RESET": ("(a, b, c_)", "(a - c_ * b)" if soft else "(b > 0 ? vr : a)"),
+        "INPUT": ("(a, k_)", "((a + vr) * k_)" if decay_input else "(a + k_ * vr)"),
+        "DVDS": ("(a, c_)", "(-c_)" if soft else "(vr - a)"),
+        "DVDH": ("(a)", "((REAL)1)" if soft else "((REAL)1 - a)"),
+        "GX": ("(a, k_)", "(a * k_)" if decay_input else "(a)"),
+        "DHDB_INPUT": ("(a)", "(a + vr)" if decay_input else "(vr)"),
+        "SOFT_TH": ("(a, b)", "(a * b)" if soft else "((REAL)0)"),
+    }
 
+
+def _types_head(real: str, dsuf: str) -> tuple[str, str]:
+    fl = real == "float"
+    head = (f"#define REAL {real}\n#define FABS {'fabsf' if fl else 'fabs'}\n#define EXP {'expf' if fl else 'exp'}\n"
+            f"#define CW {64 if fl else 32}\n#define DSUF {dsuf}\n")
+    return head, "#undef REAL\n#undef FABS\n#undef EXP\n#undef CW\n#undef DSUF\n"
+
+
+def _variant(template: str, name: str, dsuf: str, soft: bool, decay_input: bool, surr: str | None) -> str:
+    macros = _macros(soft, decay_input)
+    head = "".join(f"#define {m}{args} {body}\n" for m, (args, body) in macros.items())
+    if surr is not None:
+        head += f"#define SURR(z) {_SURR_C[surr]}\n"
+    body = template.replace("_SUF", "_" + name).replace("_DSUF", "_" + dsuf)
+    return head + body + "".join(f"#undef {m}\n" for m in [*macros, "SURR"])
+
+
+def _name(kind: str, dsuf: str, soft: bool, decay_input: bool | None = None, surr: str | None = None) -> str:
+    """C symbol of one specialisation, e.g. ``lif_bwd_f32_hard_di_atan`` or ``adlif_fwd_f64_soft``."""
+    parts = [kind, dsuf, "soft" if soft else "hard"]
+    if decay_input is not None:
+        parts.append("di" if decay_input else "nodi")
+    return "_".join(parts + ([surr] if surr else []))
+
+
+def _specialisations():
+    """``(template, symbol, dsuf, soft, decay_input, surrogate)`` for every function in the library."""
+    for _, dsuf, _ in _TYPES.values():
+        for soft in (False, True):
+            for di in (False, True):
+                yield _LIF_FWD, _name("lif_fwd", dsuf, soft, di), dsuf, soft, di, None
+                for surr in _SURR_C:
+                    yield _LIF_BWD, _name("lif_bwd", dsuf, soft, di, surr), dsuf, soft, di, surr
+            yield _ADLIF_FWD, _name("adlif_fwd", dsuf, soft), dsuf, soft, True, None
+            for surr in _SURR_C:
+                yield _ADLIF_BWD, _name("adlif_bwd", dsuf, soft, None, surr), dsuf, soft, True, surr
+
+
+def _source() -> str:
+    parts = ["#include <math.h>\n"]
+    for real, dsuf, _ in _TYPES.values():
+        head, tail = _types_head(real, dsuf)
+        parts.append(head + _RECURRENT_INPUT.replace("_DSUF", "_" + dsuf) + tail)
+        for template, sym, d, soft, di, surr in _specialisations():
+            if d == dsuf:
+                parts.append(head + _variant(template, sym.split("_", 2)[2], dsuf, soft, di, surr) + tail)
+    return "\n".join(parts)
+
+
+# ctypes signatures: P pointer, L long, I int, R the float type.
+_SIGNATURES = {
+    "lif_fwd": "PPPPPPRPPPPPPLLLLLPPP",
+    "lif_bwd": "PPPPPPRIRRLLLLLPPPLLPPIPPPP",
+    "adlif_fwd": "PPPPPPPPPPRPPPPPPLLLLLPPPP",
+    "adlif_bwd": "PPPPPPPPPPRIRRLLLLLPPPPLLPPPIPPPPPPPP",
+}
 
 _lock = threading.Lock()
 _lib = None
@@ -163,83 +337,62 @@ _failed = False
 _pool: ThreadPoolExecutor | None = None
 
 
-def _cpu_id() -> str:
-    # -march=native code is only valid on this CPU model: key the cache on it.
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next((line for line in fh if line.startswith("flags")), platform.processor())
-    except OSError:
-        return platform.processor()
-
-
-def _compile() -> ctypes.CDLL:
-    src = _source()
-    cc = os.environ.get("CC", "cc")
-    key = hashlib.sha256("\0".join([src, *_FLAGS, cc, sys.platform, platform.machine(), _cpu_id()]).encode()).hexdigest()[:16]
-    out = _cache_dir() / f"lif_{key}.so"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-            c_file = Path(tmp) / "lif.c"
-            c_file.write_text(src)
-            so_tmp = Path(tmp) / "lif.so"
-            subprocess.run([cc, *_FLAGS, str(c_file), "-o", str(so_tmp), "-lm"], check=True, capture_output=True)
-            os.replace(so_tmp, out)  # atomic: concurrent builders never see a half-written library
-    lib = ctypes.CDLL(str(out))
-    P, L, I = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
-    for real, dsuf, creal in _TYPES.values():
-        for soft in (False, True):
-            for di in (False, True):
-                getattr(lib, _name("lif_fwd", dsuf, soft, di)).argtypes = [P, P, P, P, P, creal, L, L, L, L, L, P, P, P]
-                for surr in _SURR_C:
-                    getattr(lib, _name("lif_bwd", dsuf, soft, di, surr)).argtypes = [
-                        P, P, P, P, P, creal, I, creal, creal, L, L, L, L, L, P, P, P, L, L, P, I, I, P, P, P, P, P]
-    return lib
+def _declare(lib: ctypes.CDLL) -> None:
+    for _, sym, dsuf, _, _, _ in _specialisations():
+        creal = next(c for _, d, c in _TYPES.values() if d == dsuf)
+        codes = {"P": ctypes.c_void_p, "L": ctypes.c_long, "I": ctypes.c_int, "R": creal}
+        kind = "_".join(sym.split("_", 2)[:2])
+        getattr(lib, sym).argtypes = [codes[ch] for ch in _SIGNATURES[kind]]
 
 
 def library():
-    """The compiled kernel library (built on first use), or None when no compiler is available."""
+    """The compiled kernel library (built on first use), or None when it cannot be built (warned once)."""
     global _lib, _failed
     if _lib is not None or _failed:
         return _lib
     with _lock:
         if _lib is None and not _failed:
-            try:
-                _lib = _compile()
-            except (OSError, subprocess.CalledProcessError) as exc:
+            lib = build_library("neurons", _source(), _FLAGS)
+            if lib is None:
                 _failed = True
-                detail = getattr(exc, "stderr", b"") or b""
-                warnings.warn(f"spikerec: C kernel unavailable ({exc}; {detail.decode(errors='replace')[:200]}); "
-                              "using the pure-torch LIF kernel", RuntimeWarning, stacklevel=2)
+            else:
+                _declare(lib)
+                _lib = lib
     return _lib
 
 
 def supports(x: torch.Tensor, surrogate) -> bool:
-    """True when the compiled kernel can run this call (CPU, float32/64, a built-in surrogate)."""
+    """True when the compiled kernels can run this call (CPU, float32/64, a built-in surrogate)."""
     from spikerec.neurons import surrogate as surrogates
 
     return (x.device.type == "cpu" and x.dtype in _TYPES and type(surrogate) in surrogates.BUILTIN
             and library() is not None)
 
 
-def _run_rows(fn, B: int) -> None:
-    """Call ``fn(i, b0, b1)`` over batch-row chunks on the torch thread count (GIL released in C)."""
+def _run_rows(fn, B: int, elements: int) -> None:
+    """Call ``fn(b0, b1)`` over batch-row chunks on up to ``torch.get_num_threads()`` threads (GIL released
+    in C); small calls (under ~64K elements per thread) stay on the calling thread."""
     global _pool
-    n = max(1, min(torch.get_num_threads(), B))
+    n = max(1, min(torch.get_num_threads(), B, elements // 65536))
     if n == 1:
-        fn(0, 0, B)
+        fn(0, B)
         return
     if _pool is None or _pool._max_workers < n:
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="spikerec-lif")
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="spikerec-kernel")
     bounds = [B * i // n for i in range(n + 1)]
-    futures = [_pool.submit(fn, i, bounds[i], bounds[i + 1]) for i in range(1, n)]
-    fn(0, bounds[0], bounds[1])
+    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, n)]
+    fn(bounds[0], bounds[1])
     for f in futures:
         f.result()
 
 
 def _ptr(t: torch.Tensor | None):
     return None if t is None else t.data_ptr()
+
+
+def _step_ptr(g: torch.Tensor | None, t: int, stride_t: int):
+    """Address of step ``t`` of a gradient laid out by :func:`_rows` (stride 0 over T allowed)."""
+    return None if g is None else g.data_ptr() + t * stride_t * g.element_size()
 
 
 def _per_neuron(t: torch.Tensor, N: int) -> torch.Tensor:
@@ -260,48 +413,187 @@ def _rows(g: torch.Tensor | None, N: int):
     return g, g.stride(0), g.stride(1)
 
 
-def lif_forward(x, v0, beta, threshold, cfg):
-    """Fused forward; returns ``(S, H, n_nonfinite)`` where ``n_nonfinite`` counts NaN/inf membranes."""
-    T, B, N = x.shape
-    dsuf, creal = _TYPES[x.dtype][1], _TYPES[x.dtype][2]
-    x, v0 = x.contiguous(), v0.contiguous()
-    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
-    zeros = torch.zeros(N, dtype=x.dtype)
-    H = torch.empty_like(x)
-    S = torch.empty_like(x)
-    bad = torch.zeros(max(1, min(torch.get_num_threads(), B)) + 1, dtype=torch.long)
-    fn = getattr(library(), _name("lif_fwd", dsuf, cfg.reset == "soft", cfg.decay_input))
-
-    def rows(i, b0, b1):
-        fn(x.data_ptr(), v0.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(), creal(cfg.v_reset),
-           T, B, N, b0, b1, H.data_ptr(), S.data_ptr(), bad[i:].data_ptr())
-
-    _run_rows(rows, B)
-    return S, H, int(bad.sum())
+def _fn(kind: str, dtype: torch.dtype, soft: bool, decay_input: bool | None = None, surrogate=None):
+    dsuf = _TYPES[dtype][1]
+    return getattr(library(), _name(kind, dsuf, soft, decay_input, surrogate.name if surrogate else None))
 
 
-def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, need_th: bool):
-    """Fused backward; returns ``(gx, gv0, gbeta [B, N] or None, gth [B, N] or None)`` (sum the last two over B)."""
-    T, B, N = H.shape
-    dsuf, creal = _TYPES[H.dtype][1], _TYPES[H.dtype][2]
+def _surrogate_args(cfg, creal):
     sur = cfg.surrogate
+    return creal(getattr(sur, _SURROGATE_PARAM[sur.name])), creal(sur.scale)
+
+
+def _block_width(dtype: torch.dtype) -> int:
+    return 64 if dtype == torch.float32 else 32  # CW in the C source: 256 bytes
+
+
+class _Recurrence:
+    """Inputs of the event-driven recurrent input for ``x`` ``[T, B, N]`` and ``weight`` ``[N, N]`` (or none).
+
+    ``x0`` is the first step's total input ``X[0] + s0 @ W^T`` (``s0`` may be any state, not only spikes; the
+    same ``torch.mm`` as the torch path, so step 0 agrees bitwise), ``xin`` the total input of every step when
+    the backward needs it; ``packed`` is ``W^T`` in column blocks; ``scratch(b0)`` the per-thread work areas."""
+
+    def __init__(self, x: torch.Tensor, s0: torch.Tensor | None, weight: torch.Tensor | None, save_input: bool):
+        T, B, N = x.shape
+        self.packed = self.xin = self.xbuf = None
+        self.x0 = x[0]
+        if weight is None:
+            return
+        w = weight.detach()
+        if s0 is not None:
+            self.x0 = torch.mm(s0.detach(), w.t()).add_(x[0])
+        cw = 64 if x.dtype == torch.float32 else 32  # CW in the C source: 256 bytes
+        n_blk = -(-N // cw)
+        wt = torch.zeros(n_blk * cw, N, dtype=x.dtype)
+        wt[:N] = w
+        self.packed = wt.reshape(n_blk, cw, N).transpose(1, 2).contiguous()  # [blk, j, c] = W[blk*cw + c, j]
+        if save_input:
+            self.xin = torch.empty_like(x)
+            self.xin[0] = self.x0
+        else:
+            self.xbuf = torch.empty_like(x[0])
+        self._lists = torch.empty(B, N, dtype=torch.int32)
+        self._cnt = torch.empty(B, N, dtype=torch.int32)
+        self._acc = torch.empty(B, cw, dtype=x.dtype)
+
+    def pointers(self, b0: int):
+        """``(packed, xin, xbuf, lists, cnt, acc)`` addresses for the thread that owns rows from ``b0``."""
+        if self.packed is None:
+            return None, None, None, None, None, None
+        return (self.packed.data_ptr(), _ptr(self.xin), _ptr(self.xbuf), self._lists[b0].data_ptr(),
+                self._cnt[b0].data_ptr(), self._acc[b0].data_ptr())
+
+
+def lif_forward(x, v0, s0, beta, threshold, cfg, weight=None, save_input: bool = False):
+    """Fused LIF forward over ``x`` ``[T, B, N]``; ``weight`` ``[N, N]`` adds ``S[t-1] @ weight^T`` (``s0``
+    before the first step). Returns ``(S, H, I, n_nonfinite)``: ``I`` the total input ``X + S[t-1] W^T``
+    when ``weight`` is given and ``save_input`` (else None), ``n_nonfinite`` counts NaN/inf membranes."""
+    T, B, N = x.shape
+    creal = _TYPES[x.dtype][2]
+    x, v0 = x.contiguous(), v0.contiguous()
+    rec = _Recurrence(x, s0, weight, save_input)
+    zeros = torch.zeros_like(v0)  # v0 is the membrane after reset: no spike resets it again
+    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
+    H, S = torch.empty_like(x), torch.empty_like(x)
+    bad = torch.zeros(B, dtype=torch.long)
+    fn = _fn("lif_fwd", x.dtype, cfg.reset == "soft", cfg.decay_input)
+
+    def rows(b0, b1):
+        fn(x.data_ptr(), rec.x0.data_ptr(), v0.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(),
+           creal(cfg.v_reset), *rec.pointers(b0), T, B, N, b0, b1, H.data_ptr(), S.data_ptr(), bad[b0:].data_ptr())
+
+    _run_rows(rows, B, T * B * N)
+    return S, H, rec.xin, int(bad.sum())
+
+
+def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, weight=None):
+    """Fused LIF backward; ``x`` is the total input (``I`` of :func:`lif_forward` with recurrence; read only
+    for the decay gradient). Returns ``(gI, gH0, gbeta [B, N] or None, gth [B, N])``: ``gI = dL/dI``
+    ``[T, B, N]``, ``gH0 = dL/dH[0]`` ``[B, N]``; sum the per-row accumulators over B.
+    With ``weight``, each step's recurrent gradient ``gI[t+1] @ weight`` is a BLAS product."""
+    T, B, N = H.shape
+    creal = _TYPES[H.dtype][2]
     gS, gS_st, gS_sb = _rows(gS, N)
     gH = None if gH is None else gH.contiguous()
     x, v0 = x.contiguous(), v0.contiguous()
+    sp0 = torch.zeros_like(v0)
     beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
     zeros = torch.zeros(N, dtype=H.dtype)
     gx = torch.empty_like(H)
-    gv0 = torch.empty_like(H[0])
     gnext = torch.zeros_like(H[0])
     accb = torch.zeros_like(H[0]) if need_beta else None
     acct = torch.zeros_like(H[0])  # accumulated even when unused: keeps the hot loop branch-free
-    fn = getattr(library(), _name("lif_bwd", dsuf, cfg.reset == "soft", cfg.decay_input, sur.name))
+    fn = _fn("lif_bwd", H.dtype, cfg.reset == "soft", cfg.decay_input, cfg.surrogate)
+    p, c = _surrogate_args(cfg, creal)
 
-    def rows(i, b0, b1):
-        fn(x.data_ptr(), v0.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(), creal(cfg.v_reset),
-           int(cfg.detach_reset), creal(getattr(sur, _SURROGATE_PARAM[sur.name])), creal(sur.scale), T, B, N, b0, b1,
-           H.data_ptr(), S.data_ptr(), _ptr(gS), gS_st, gS_sb, _ptr(gH), int(need_beta), int(need_th),
-           gnext.data_ptr(), gx.data_ptr(), gv0.data_ptr(), _ptr(accb), acct.data_ptr())
+    def call(t0, t1, gR):
+        hp, sp = (v0, sp0) if t0 == 0 else (H[t0 - 1], S[t0 - 1])
 
-    _run_rows(rows, B)
-    return gx, gv0, accb, acct if need_th else None
+        def rows(b0, b1):
+            fn(x[t0].data_ptr(), hp.data_ptr(), sp.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(),
+               creal(cfg.v_reset), int(cfg.detach_reset), p, c, t1 - t0, B, N, b0, b1, H[t0].data_ptr(),
+               S[t0].data_ptr(), _step_ptr(gS, t0, gS_st), gS_st, gS_sb,
+               None if gH is None else gH[t0].data_ptr(), _ptr(gR), int(need_beta), gnext.data_ptr(),
+               gx[t0].data_ptr(), _ptr(accb), acct.data_ptr())
+
+        _run_rows(rows, B, (t1 - t0) * B * N)
+
+    _over_time(call, T, weight, gx)
+    return gx, gnext, accb, acct
+
+
+def _over_time(call, T: int, weight, gx: torch.Tensor) -> None:
+    """Run a backward kernel ``call(t0, t1, gR)`` over ``[0, T)`` in reverse: one call without recurrence,
+    else one step at a time with ``gR = gx[t+1] @ weight`` (the recurrent gradient on ``S[t]``)."""
+    if weight is None:
+        call(0, T, None)
+        return
+    w = weight.detach()
+    gR = torch.empty_like(gx[0])
+    call(T - 1, T, None)
+    for t in range(T - 2, -1, -1):
+        torch.mm(gx[t + 1], w, out=gR)
+        call(t, t + 1, gR)
+
+
+def adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight=None, save_input: bool = False):
+    """Fused adaptive-LIF forward over ``x`` ``[T, B, N]`` from the state ``(h0, s0, w0)`` ``[B, N]``.
+    Returns ``(S, H, Wa, I, n_nonfinite)`` (``I`` as in :func:`lif_forward`)."""
+    T, B, N = x.shape
+    creal = _TYPES[x.dtype][2]
+    x = x.contiguous()
+    h0, s0, w0 = (t.detach().contiguous() for t in (h0, s0, w0))
+    rec = _Recurrence(x, s0, weight, save_input)
+    al, bw, aa, bb, th = (_per_neuron(t, N) for t in (alpha, beta_w, a, b, threshold))
+    H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    bad = torch.zeros(B, dtype=torch.long)
+    fn = _fn("adlif_fwd", x.dtype, cfg.reset == "soft")
+
+    def rows(b0, b1):
+        fn(x.data_ptr(), rec.x0.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), al.data_ptr(),
+           bw.data_ptr(), aa.data_ptr(), bb.data_ptr(), th.data_ptr(), creal(cfg.v_reset), *rec.pointers(b0),
+           T, B, N, b0, b1, H.data_ptr(), S.data_ptr(), Wa.data_ptr(), bad[b0:].data_ptr())
+
+    _run_rows(rows, B, T * B * N)
+    return S, H, Wa, rec.xin, int(bad.sum())
+
+
+def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, gH, gWa, cfg, need_params: bool,
+                   weight=None):
+    """Fused adaptive-LIF backward; ``x`` is the total input (read only for the parameter gradients).
+    Returns ``(gI, gH0, gW0, acc)``: ``gI = dL/dI`` ``[T, B, N]``, ``gH0``/``gW0`` the adjoints of ``H[0]`` and
+    ``W[0]`` ``[B, N]``, ``acc`` per-row ``[B, N]`` accumulators ``{"alpha", "beta_w", "a", "b"}`` (when
+    ``need_params``) and ``"th"``; sum them over B."""
+    T, B, N = H.shape
+    creal = _TYPES[H.dtype][2]
+    gS, gS_st, gS_sb = _rows(gS, N)
+    gH = None if gH is None else gH.contiguous()
+    gWa = None if gWa is None else gWa.contiguous()
+    x = x.contiguous()
+    h0, s0, w0 = (t.detach().contiguous() for t in (h0, s0, w0))
+    al, bw, aa, bb, th = (_per_neuron(t, N) for t in (alpha, beta_w, a, b, threshold))
+    zeros = torch.zeros(N, dtype=H.dtype)
+    gx = torch.empty_like(H)
+    gnext, gwnext = torch.zeros_like(H[0]), torch.zeros_like(H[0])
+    names = ("alpha", "beta_w", "a", "b") if need_params else ()
+    acc = {name: torch.zeros_like(H[0]) for name in (*names, "th")}
+    fn = _fn("adlif_bwd", H.dtype, cfg.reset == "soft", None, cfg.surrogate)
+    p, c = _surrogate_args(cfg, creal)
+
+    def call(t0, t1, gR):
+        hp, sp, wp = (h0, s0, w0) if t0 == 0 else (H[t0 - 1], S[t0 - 1], Wa[t0 - 1])
+
+        def rows(b0, b1):
+            fn(x[t0].data_ptr(), hp.data_ptr(), sp.data_ptr(), wp.data_ptr(), zeros.data_ptr(), al.data_ptr(),
+               bw.data_ptr(), aa.data_ptr(), bb.data_ptr(), th.data_ptr(), creal(cfg.v_reset), int(cfg.detach_reset),
+               p, c, t1 - t0, B, N, b0, b1, H[t0].data_ptr(), S[t0].data_ptr(), Wa[t0].data_ptr(),
+               _step_ptr(gS, t0, gS_st), gS_st, gS_sb, None if gH is None else gH[t0].data_ptr(),
+               None if gWa is None else gWa[t0].data_ptr(), _ptr(gR), int(need_params), gnext.data_ptr(),
+               gwnext.data_ptr(), gx[t0].data_ptr(), *(_ptr(acc.get(k)) for k in ("alpha", "beta_w", "a", "b")),
+               acc["th"].data_ptr())
+
+        _run_rows(rows, B, (t1 - t0) * B * N)
+
+    _over_time(call, T, weight, gx)
+    return gx, gnext, gwnext, acc
