@@ -162,6 +162,33 @@ def test_recurrent_backends_agree_with_threads_and_padding(reset, decay_input):
 
 
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="no C compiler: only the torch kernel exists")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_event_driven_and_dense_recurrent_input_are_bitwise_equal(monkeypatch, dtype):
+    # The compiled forward adds the recurrent input event by event (few spikes) or as a dense product (many):
+    # the same terms in the same order with exact 0/1 products, so forcing either path gives the same bits.
+    from spikerec.neurons import _cpu_kernel
+
+    g = torch.Generator().manual_seed(4)
+    T, B, N = 30, 9, 70  # 9 rows: two full groups of 4 and a short one; 70 columns: a partial weight block
+    x = (torch.randn(T, B, N, generator=g) * 0.7 + 0.4).to(dtype)
+    W = (torch.randn(N, N, generator=g) * 0.3).to(dtype)
+    out = []
+    for fraction in (-1.0, 2.0):  # always dense, never dense
+        monkeypatch.setattr(_cpu_kernel, "DENSE_FRACTION", fraction)
+        with NF.backend("c"):
+            S, _, V = NF.lif_multistep(x, None, 0.8, 1.0, decay_input=False, recurrent_weight=W, return_membrane=True)
+        out.append((S, V))
+    assert 0.05 < out[0][0].mean() < 0.6
+    assert torch.equal(out[0][0], out[1][0]) and torch.equal(out[0][1], out[1][1])
+    with NF.backend("torch"):  # BLAS sums in another order: equal to rounding
+        S_t, _, V_t = NF.lif_multistep(x.double(), None, 0.8, 1.0, decay_input=False, recurrent_weight=W.double(),
+                                       return_membrane=True)
+    if dtype == torch.float64:
+        assert torch.equal(S_t, out[0][0])
+        torch.testing.assert_close(V_t, out[0][1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="no C compiler: only the torch kernel exists")
 @pytest.mark.parametrize("surrogate", SG.names())
 @pytest.mark.parametrize("reset", ["hard", "soft"])
 def test_backends_agree_float32(surrogate, reset):

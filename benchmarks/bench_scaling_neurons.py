@@ -1,0 +1,347 @@
+"""Scaling of the LIF family (LIF, RecurrentLIF, AdaptiveLIF): time and peak memory against T, N, batch and
+input density, spikerec against the peers that run the same layer.
+
+One training step per point: forward over the sequence, backward of a fixed dense random gradient on the
+spikes. Input currents are sparse events: ``x = (U < density) * amplitude``, the amplitude chosen per layer
+so that one input event drives a resting neuron to threshold (so the output activity follows the density).
+Each axis varies around the base point ``T=100, B=16, N=256, density=0.1`` with the others fixed.
+
+Peers: LIF vs SpikingJelly ``LIFNode(step_mode='m')`` and snntorch ``Leaky`` (looped over T);
+RecurrentLIF vs snntorch ``RLeaky(all_to_all=True)`` (same dynamics: no recurrent bias, no reset delay);
+AdaptiveLIF vs the same equations as a plain autograd loop (no peer library has this adLIF).
+
+Time: all libraries of a point interleaved round-robin, median of ``--repeat`` after a warm-up, on one
+thread by default and measured as that thread's CPU time (``time.thread_time``), which a shared, loaded
+machine disturbs least (``--threads 2`` measures wall clock instead). Memory: in a fresh process per
+(layer, library), the peak resident memory a step adds above what its inputs and parameters already hold
+(``VmHWM`` after ``/proc/self/clear_refs``, minus ``VmRSS`` before the step), with glibc's mmap threshold
+fixed so that freed tensors leave the resident set.
+
+Writes ``benchmarks/results/scaling_neurons.json`` (every point), a summary table ``scaling_neurons.md``
+(log-log growth exponent per curve) and plots ``docs/scaling_neurons_{lif,recurrent,adaptive}.png``.
+Run: ``.venv/bin/python -m benchmarks.bench_scaling_neurons [--layers LIF ...] [--axes T N ...] [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import harness
+
+BASE = {"T": 100, "B": 16, "N": 256, "density": 0.1}
+AXES = {"T": [25, 50, 100, 200, 400, 800], "B": [1, 4, 16, 64, 256], "N": [64, 128, 256, 512, 1024, 2048],
+        "density": [0.01, 0.03, 0.1, 0.3, 1.0]}
+# Growth exponent of spikerec's time an ideal implementation shows: linear in T and B; in N linear without
+# recurrence, quadratic with N x N weights (the dense backward product); none in the input density without
+# recurrence (a dense kernel), up to linear with it (the event-driven forward; the backward stays dense).
+EXPECTED = {"T": "1", "B": "1", "N": {"LIF": "1", "RecurrentLIF": "2", "AdaptiveLIF": "2"},
+            "density": {"LIF": "0", "RecurrentLIF": "0..1", "AdaptiveLIF": "0..1"}}
+PLOTS = {"LIF": "lif", "RecurrentLIF": "recurrent", "AdaptiveLIF": "adaptive"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _inputs(T: int, B: int, N: int, density: float, amplitude: float):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(T, B, N, generator=g) < density).float() * amplitude
+    return x, torch.randn(T, B, N, generator=g)
+
+
+def _step(fn, T, B, N, density, amplitude):
+    """Zero-arg callable: fresh leaf input, forward, backward of a fixed dense gradient on the spikes."""
+    x0, grad = _inputs(T, B, N, density, amplitude)
+
+    def run():
+        x = x0.clone().requires_grad_(True)
+        fn(x).backward(grad)
+
+    return run
+
+
+# --- LIF: tau = 2 steps, hard reset to 0, threshold 1 (input decay: one event of 2.5 reaches 1.25) ---------------
+
+def lif_spikerec(T, B, N, density):
+    from spikerec.neurons import LIF
+
+    return _step(LIF(N, tau_ms=2.0, dt_ms=1.0), T, B, N, density, 2.5)
+
+
+def lif_spikingjelly(T, B, N, density):
+    from spikingjelly.activation_based import functional, neuron, surrogate
+
+    node = neuron.LIFNode(tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(), step_mode="m")
+
+    def fn(x):
+        functional.reset_net(node)
+        return node(x)
+
+    return _step(fn, T, B, N, density, 2.5)
+
+
+def _loop(cell, state, x):
+    spikes = []
+    for t in range(x.shape[0]):
+        spk, *state = cell(x[t], *state)
+        spikes.append(spk)
+    return torch.stack(spikes)
+
+
+def lif_snntorch(T, B, N, density):
+    import snntorch
+    from snntorch import surrogate
+
+    leaky = snntorch.Leaky(beta=0.5, threshold=1.0, spike_grad=surrogate.atan(), reset_mechanism="zero",
+                           reset_delay=False)
+    return _step(lambda x: _loop(leaky, [leaky.reset_mem()], x), T, B, N, density, 2.5)
+
+
+# --- RecurrentLIF: as LIF without input decay (one event of 1.5 spikes), N x N weights +-1/sqrt(N) --------------
+
+def recurrent_spikerec(T, B, N, density):
+    from spikerec.neurons import RecurrentLIF
+
+    torch.manual_seed(0)
+    return _step(RecurrentLIF(N, tau_ms=2.0, dt_ms=1.0, decay_input=False), T, B, N, density, 1.5)
+
+
+def recurrent_snntorch(T, B, N, density):
+    import snntorch
+    from snntorch import surrogate
+
+    torch.manual_seed(0)
+    rleaky = snntorch.RLeaky(beta=0.5, linear_features=N, threshold=1.0, spike_grad=surrogate.atan(),
+                             reset_mechanism="zero", all_to_all=True, reset_delay=False)
+    with torch.no_grad():
+        rleaky.recurrent.bias.zero_()
+    rleaky.recurrent.bias.requires_grad_(False)
+
+    def fn(x):
+        spk, mem = rleaky.reset_mem()
+        spikes = []
+        for t in range(x.shape[0]):
+            spk, mem = rleaky(x[t], spk, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+    return _step(fn, T, B, N, density, 1.5)
+
+
+# --- AdaptiveLIF: recurrent, tau 20 ms, adaptation 150 ms, a = 0, b = 1 (one event of 25 adds 1.25) --------------
+
+def _adaptive(N):
+    from spikerec.neurons import AdaptiveLIF
+
+    torch.manual_seed(0)
+    return AdaptiveLIF(N, tau_ms=20.0, tau_adapt_ms=150.0, recurrent=True)
+
+
+def adaptive_spikerec(T, B, N, density):
+    return _step(_adaptive(N), T, B, N, density, 25.0)
+
+
+def adaptive_autograd(T, B, N, density):
+    layer = _adaptive(N)
+    surrogate = layer.cfg.surrogate
+
+    def fn(x):
+        alpha, beta = layer.tau.decay(), layer.tau_adapt.decay()
+        a, b, th, w_rec = layer.a.clamp(-1, 1), layer.b.clamp(0, 2), layer.threshold, layer.recurrent_weight
+        h = s = w = torch.zeros(x.shape[1:])
+        spikes = []
+        for t in range(x.shape[0]):
+            w = beta * w + a * h + b * s
+            h = alpha * (h - th * s) + (1 - alpha) * (x[t] + s @ w_rec.t() - w)
+            s = surrogate(h - th)
+            spikes.append(s)
+        return torch.stack(spikes)
+
+    return _step(fn, T, B, N, density, 25.0)
+
+
+LAYERS = {
+    "LIF": {"spikerec": (lif_spikerec, None), "SpikingJelly LIFNode": (lif_spikingjelly, "spikingjelly"),
+            "snntorch Leaky": (lif_snntorch, "snntorch")},
+    "RecurrentLIF": {"spikerec": (recurrent_spikerec, None), "snntorch RLeaky": (recurrent_snntorch, "snntorch")},
+    "AdaptiveLIF": {"spikerec": (adaptive_spikerec, None), "plain autograd loop": (adaptive_autograd, None)},
+}
+
+
+def _points(axes):
+    for axis in axes:
+        for value in AXES[axis]:
+            yield axis, value, {**BASE, axis: value}
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def _memory_child(queue, layer: str, lib: str, plan: list, threads: int) -> None:
+    harness.set_threads(threads)
+    make = LAYERS[layer][lib][0]
+    out = {}
+    for axis, value, p in plan:
+        run = make(p["T"], p["B"], p["N"], p["density"])
+        run()  # warm-up: lazy allocations, the kernel library
+        gc.collect()
+        before = _rss_kib()
+        harness.reset_peak_rss()
+        run()
+        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
+        del run
+        gc.collect()
+    queue.put(out)
+
+
+def measure_memory(layer: str, lib: str, plan: list, threads: int) -> dict:
+    """``{"axis=value": MiB}`` for the points of ``plan`` from a fresh process (spawned: no shared allocator)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_child, args=(queue, layer, lib, plan, threads))
+    proc.start()
+    out = queue.get(timeout=3600)
+    proc.join()
+    return out
+
+
+def _exponent(xs, ys) -> float | None:
+    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve)."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+def _available(module: str | None) -> bool:
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        print(f"skipping {module}: not installed", file=sys.stderr)
+        return False
+
+
+def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
+    libs = list(dict.fromkeys(p["library"] for p in points))
+    for col, axis in enumerate(axes):
+        for lib in libs:
+            pts = [p for p in points if p["axis"] == axis and p["library"] == lib]
+            xs = [p["value"] for p in pts]
+            style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
+            grid[0][col].plot(xs, [p["time_s"] * 1e3 for p in pts], label=lib, **style)
+            if all(p.get("peak_mib") is not None for p in pts):
+                grid[1][col].plot(xs, [max(p["peak_mib"], 1e-2) for p in pts], label=lib, **style)
+        for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
+            ax = grid[row][col]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_xlabel(axis if axis != "density" else "input density")
+            if col == 0:
+                ax.set_ylabel(ylabel)
+        base = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != axis)
+        grid[0][col].set_title(f"vs {axis}  ({base})", fontsize=8)
+    grid[0][0].legend(fontsize=8)
+    fig.suptitle(f"{layer}: forward + backward (dense gradient), spikerec vs peers")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
+    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    if args.points:
+        for axis in AXES:
+            AXES[axis] = AXES[axis][:args.points]
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
+    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    plan = list(_points(args.axes))
+    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if _available(spec[1])} for layer in args.layers}
+    memory = {}
+    if not args.no_memory:
+        for layer in args.layers:
+            for lib in libs[layer]:
+                print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
+                memory[(layer, lib)] = measure_memory(layer, lib, plan, args.threads)
+    harness.set_threads(args.threads)
+    points = []
+    from tqdm import tqdm
+
+    todo = [(layer, axis, value, p) for layer in args.layers for axis, value, p in plan]
+    for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
+        runs = {lib: spec[0](p["T"], p["B"], p["N"], p["density"]) for lib, spec in libs[layer].items()}
+        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
+        for lib in runs:
+            points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
+                           "time_s": timed[lib]["median_s"],
+                           "peak_mib": memory.get((layer, lib), {}).get(f"{axis}={value}")})
+        del runs
+    rows = []
+    for layer in args.layers:
+        for axis in args.axes:
+            for lib in libs[layer]:
+                pts = [q for q in points if q["layer"] == layer and q["axis"] == axis and q["library"] == lib]
+                ours = {q["value"]: q["time_s"] for q in points
+                        if q["layer"] == layer and q["axis"] == axis and q["library"] == "spikerec"}
+                xs = [q["value"] for q in pts]
+                row = {"layer": layer, "axis": axis, "library": lib, "range": f"{xs[0]}..{xs[-1]}",
+                       "time_exponent": _exponent(xs, [q["time_s"] for q in pts]),
+                       "memory_exponent": _exponent(xs, [q["peak_mib"] for q in pts]),
+                       "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"]}
+                if lib == "spikerec":
+                    row["ideal_exponent"] = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+                else:
+                    ratios = [q["time_s"] / ours[q["value"]] for q in pts]
+                    row.update(ratio_min=min(ratios), ratio_max=max(ratios))
+                rows.append(row)
+    config = {"base": BASE, "axes": {a: AXES[a] for a in args.axes}, "threads": args.threads,
+              "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
+              "work": "forward + backward of a fixed dense random gradient on the spikes",
+              "ratio": "peer time / spikerec time at each point (min..max over the curve)"}
+    path = harness.write_result("scaling_neurons", "LIF family scaling: growth exponent of time and peak memory", rows,
+                                config, ["layer", "axis", "library", "range", "time_exponent", "ideal_exponent",
+                                         "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
+                                         "ratio_max"])
+    payload = json.loads(path.read_text())
+    payload["points"] = points
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    if not args.no_plots:
+        for layer in args.layers:
+            out = DOCS / f"scaling_neurons_{PLOTS[layer]}.png"
+            _plot(layer, args.axes, [q for q in points if q["layer"] == layer], out)
+            print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
