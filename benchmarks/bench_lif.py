@@ -74,7 +74,8 @@ def make_spikerec(device: str = "cpu", backend: str = "auto"):
     return _step(fn, device)
 
 
-def make_spikingjelly(device: str = "cpu"):
+def spikingjelly_lif(device: str = "cpu"):
+    """SpikingJelly ``LIFNode`` (multi-step) as ``x -> spikes``: tau 2 steps, hard reset to 0, threshold 1, arctan."""
     from spikingjelly.activation_based import functional, neuron, surrogate
 
     node = neuron.LIFNode(tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(),
@@ -84,10 +85,11 @@ def make_spikingjelly(device: str = "cpu"):
         functional.reset_net(node)
         return node(x)
 
-    return _step(fn, device)
+    return fn
 
 
-def make_snntorch(device: str = "cpu"):
+def snntorch_leaky(device: str = "cpu"):
+    """snntorch ``Leaky`` looped over T as ``x -> spikes`` (beta 0.5, reset to zero without delay, arctan)."""
     import snntorch
     from snntorch import surrogate
 
@@ -102,10 +104,11 @@ def make_snntorch(device: str = "cpu"):
             spikes.append(spk)
         return torch.stack(spikes)
 
-    return _step(fn, device)
+    return fn
 
 
-def make_norse(device: str = "cpu"):
+def norse_lif(device: str = "cpu"):
+    """norse ``LIFBoxCell`` looped over T as ``x -> spikes`` (the same decay, threshold and reset)."""
     from norse.torch import LIFBoxCell, LIFBoxParameters
 
     cell = LIFBoxCell(LIFBoxParameters(tau_mem_inv=torch.as_tensor(500.0), v_th=torch.as_tensor(1.0),
@@ -119,7 +122,64 @@ def make_norse(device: str = "cpu"):
             spikes.append(z)
         return torch.stack(spikes)
 
-    return _step(fn, device)
+    return fn
+
+
+def snntorch_rleaky(n: int, device: str = "cpu"):
+    """snntorch ``RLeaky(all_to_all=True)`` looped over T as ``x -> spikes``, configured to RecurrentLIF's dynamics
+    (no input decay, reset to zero without delay, no recurrent bias, weights uniform +-1/sqrt(n))."""
+    import snntorch
+    from snntorch import surrogate
+
+    torch.manual_seed(0)
+    rleaky = snntorch.RLeaky(beta=0.5, linear_features=n, threshold=1.0, spike_grad=surrogate.atan(),
+                             reset_mechanism="zero", all_to_all=True, reset_delay=False).to(device)
+    with torch.no_grad():
+        rleaky.recurrent.bias.zero_()
+    rleaky.recurrent.bias.requires_grad_(False)
+
+    def fn(x):
+        spk, mem = rleaky.reset_mem()
+        spikes = []
+        for t in range(x.shape[0]):
+            spk, mem = rleaky(x[t], spk, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+    return fn
+
+
+def autograd_adlif(layer, return_membrane: bool = True):
+    """The equations of a spikerec ``AdaptiveLIF`` (soft reset, recurrent) as a plain autograd loop over its
+    parameters: ``x -> spikes`` or ``(spikes, membrane)``."""
+    surrogate = layer.cfg.surrogate
+
+    def fn(x):
+        alpha, beta = layer.tau.decay(), layer.tau_adapt.decay()
+        a, b, th, w_rec = layer.a.clamp(-1, 1), layer.b.clamp(0, 2), layer.threshold, layer.recurrent_weight
+        h = s = w = torch.zeros(x.shape[1:], device=x.device)
+        spikes, membrane = [], []
+        for t in range(x.shape[0]):
+            w = beta * w + a * h + b * s
+            h = alpha * (h - th * s) + (1 - alpha) * (x[t] + s @ w_rec.t() - w)
+            s = surrogate(h - th)
+            spikes.append(s)
+            membrane.append(h)
+        return (torch.stack(spikes), torch.stack(membrane)) if return_membrane else torch.stack(spikes)
+
+    return fn
+
+
+def make_spikingjelly(device: str = "cpu"):
+    return _step(spikingjelly_lif(device), device)
+
+
+def make_snntorch(device: str = "cpu"):
+    return _step(snntorch_leaky(device), device)
+
+
+def make_norse(device: str = "cpu"):
+    return _step(norse_lif(device), device)
 
 
 def make_spikerec_recurrent(device: str = "cpu", backend: str = "auto"):
@@ -137,25 +197,7 @@ def make_spikerec_recurrent(device: str = "cpu", backend: str = "auto"):
 
 
 def make_snntorch_recurrent(device: str = "cpu"):
-    import snntorch
-    from snntorch import surrogate
-
-    torch.manual_seed(0)
-    rleaky = snntorch.RLeaky(beta=0.5, linear_features=N, threshold=1.0, spike_grad=surrogate.atan(),
-                             reset_mechanism="zero", all_to_all=True, reset_delay=False).to(device)
-    with torch.no_grad():  # RecurrentLIF has no recurrent bias: the same dynamics without it
-        rleaky.recurrent.bias.zero_()
-    rleaky.recurrent.bias.requires_grad_(False)
-
-    def fn(x):
-        spk, mem = rleaky.reset_mem()
-        spikes = []
-        for t in range(x.shape[0]):
-            spk, mem = rleaky(x[t], spk, mem)
-            spikes.append(spk)
-        return torch.stack(spikes)
-
-    return _step(fn, device)
+    return _step(snntorch_rleaky(N, device), device)
 
 
 ADLIF_SCALE = 4.0  # tau = 20 ms and spike-triggered adaptation: larger currents for a few % spikes
@@ -181,24 +223,7 @@ def make_spikerec_adaptive(device: str = "cpu", backend: str = "auto"):
 
 
 def make_autograd_adaptive(device: str = "cpu"):
-    """The adLIF equations of :class:`spikerec.neurons.AdaptiveLIF` as a plain autograd loop, same parameters."""
-    layer = _adlif_layer(device)
-    surrogate = layer.cfg.surrogate
-
-    def fn(x):
-        alpha, beta = layer.tau.decay(), layer.tau_adapt.decay()
-        a, b, th, w_rec = layer.a.clamp(-1, 1), layer.b.clamp(0, 2), layer.threshold, layer.recurrent_weight
-        h = s = w = torch.zeros(x.shape[1:], device=x.device)
-        spikes, membrane = [], []
-        for t in range(x.shape[0]):
-            w = beta * w + a * h + b * s
-            h = alpha * (h - th * s) + (1 - alpha) * (x[t] + s @ w_rec.t() - w)
-            s = surrogate(h - th)
-            spikes.append(s)
-            membrane.append(h)
-        return torch.stack(spikes), torch.stack(membrane)
-
-    return _step(fn, device, ADLIF_SCALE)
+    return _step(autograd_adlif(_adlif_layer(device)), device, ADLIF_SCALE)
 
 
 # key -> (setup, its extra arguments, the module it needs)
@@ -228,7 +253,8 @@ ROWS = [
 ]
 
 
-def _available(module: str | None) -> bool:
+def available(module: str | None) -> bool:
+    """True if ``module`` (a peer library; None: nothing needed) imports; else says it is skipped."""
     if module is None:
         return True
     try:
@@ -247,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cuda = args.device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else None
-    cases = {k: v for k, v in CASES.items() if _available(v[2])}
+    cases = {k: v for k, v in CASES.items() if available(v[2])}
     harness.set_threads(THREADS)
     # Memory first: a spawned child inherits the parent's peak RSS (ru_maxrss survives exec), so the
     # parent must not have run any workload yet when the children are measured.

@@ -14,8 +14,9 @@ Time: all libraries of a point interleaved round-robin, median of ``--repeat`` a
 thread by default and measured as that thread's CPU time (``time.thread_time``), which a shared, loaded
 machine disturbs least (``--threads 2`` measures wall clock instead). Memory: in a fresh process per
 (layer, library), the peak resident memory a step adds above what its inputs and parameters already hold
-(``VmHWM`` after ``/proc/self/clear_refs``, minus ``VmRSS`` before the step), with glibc's mmap threshold
-fixed so that freed tensors leave the resident set.
+(``VmHWM`` after ``/proc/self/clear_refs``, minus ``VmRSS`` before the step); glibc's mmap threshold is fixed
+and ``malloc_trim`` runs before each step, so freed memory (large tensors or many small per-step ones) has
+left the resident set and every library's step is charged for all it allocates.
 
 Writes ``benchmarks/results/scaling_neurons.json`` (every point), a summary table ``scaling_neurons.md``
 (log-log growth exponent per curve) and plots ``docs/scaling_neurons_{lif,recurrent,adaptive}.png``.
@@ -25,6 +26,7 @@ Run: ``.venv/bin/python -m benchmarks.bench_scaling_neurons [--layers LIF ...] [
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import math
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import harness
+from benchmarks import bench_lif, harness
 
 BASE = {"T": 100, "B": 16, "N": 256, "density": 0.1}
 AXES = {"T": [25, 50, 100, 200, 400, 800], "B": [1, 4, 16, 64, 256], "N": [64, 128, 256, 512, 1024, 2048],
@@ -76,32 +78,11 @@ def lif_spikerec(T, B, N, density):
 
 
 def lif_spikingjelly(T, B, N, density):
-    from spikingjelly.activation_based import functional, neuron, surrogate
-
-    node = neuron.LIFNode(tau=2.0, v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(), step_mode="m")
-
-    def fn(x):
-        functional.reset_net(node)
-        return node(x)
-
-    return _step(fn, T, B, N, density, 2.5)
-
-
-def _loop(cell, state, x):
-    spikes = []
-    for t in range(x.shape[0]):
-        spk, *state = cell(x[t], *state)
-        spikes.append(spk)
-    return torch.stack(spikes)
+    return _step(bench_lif.spikingjelly_lif(), T, B, N, density, 2.5)
 
 
 def lif_snntorch(T, B, N, density):
-    import snntorch
-    from snntorch import surrogate
-
-    leaky = snntorch.Leaky(beta=0.5, threshold=1.0, spike_grad=surrogate.atan(), reset_mechanism="zero",
-                           reset_delay=False)
-    return _step(lambda x: _loop(leaky, [leaky.reset_mem()], x), T, B, N, density, 2.5)
+    return _step(bench_lif.snntorch_leaky(), T, B, N, density, 2.5)
 
 
 # --- RecurrentLIF: as LIF without input decay (one event of 1.5 spikes), N x N weights +-1/sqrt(N) --------------
@@ -114,25 +95,7 @@ def recurrent_spikerec(T, B, N, density):
 
 
 def recurrent_snntorch(T, B, N, density):
-    import snntorch
-    from snntorch import surrogate
-
-    torch.manual_seed(0)
-    rleaky = snntorch.RLeaky(beta=0.5, linear_features=N, threshold=1.0, spike_grad=surrogate.atan(),
-                             reset_mechanism="zero", all_to_all=True, reset_delay=False)
-    with torch.no_grad():
-        rleaky.recurrent.bias.zero_()
-    rleaky.recurrent.bias.requires_grad_(False)
-
-    def fn(x):
-        spk, mem = rleaky.reset_mem()
-        spikes = []
-        for t in range(x.shape[0]):
-            spk, mem = rleaky(x[t], spk, mem)
-            spikes.append(spk)
-        return torch.stack(spikes)
-
-    return _step(fn, T, B, N, density, 1.5)
+    return _step(bench_lif.snntorch_rleaky(N), T, B, N, density, 1.5)
 
 
 # --- AdaptiveLIF: recurrent, tau 20 ms, adaptation 150 ms, a = 0, b = 1 (one event of 25 adds 1.25) --------------
@@ -149,22 +112,7 @@ def adaptive_spikerec(T, B, N, density):
 
 
 def adaptive_autograd(T, B, N, density):
-    layer = _adaptive(N)
-    surrogate = layer.cfg.surrogate
-
-    def fn(x):
-        alpha, beta = layer.tau.decay(), layer.tau_adapt.decay()
-        a, b, th, w_rec = layer.a.clamp(-1, 1), layer.b.clamp(0, 2), layer.threshold, layer.recurrent_weight
-        h = s = w = torch.zeros(x.shape[1:])
-        spikes = []
-        for t in range(x.shape[0]):
-            w = beta * w + a * h + b * s
-            h = alpha * (h - th * s) + (1 - alpha) * (x[t] + s @ w_rec.t() - w)
-            s = surrogate(h - th)
-            spikes.append(s)
-        return torch.stack(spikes)
-
-    return _step(fn, T, B, N, density, 25.0)
+    return _step(bench_lif.autograd_adlif(_adaptive(N), return_membrane=False), T, B, N, density, 25.0)
 
 
 LAYERS = {
@@ -188,12 +136,15 @@ def _rss_kib() -> int:
 
 def _memory_child(queue, layer: str, lib: str, plan: list, threads: int) -> None:
     harness.set_threads(threads)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc: hand freed heap pages back to the OS
     make = LAYERS[layer][lib][0]
     out = {}
     for axis, value, p in plan:
         run = make(p["T"], p["B"], p["N"], p["density"])
         run()  # warm-up: lazy allocations, the kernel library
         gc.collect()
+        if trim is not None:
+            trim(0)  # else the step's small per-time-step tensors reuse freed heap already counted as resident
         before = _rss_kib()
         harness.reset_peak_rss()
         run()
@@ -223,17 +174,6 @@ def _exponent(xs, ys) -> float | None:
     my = sum(p[1] for p in pts) / len(pts)
     den = sum((p[0] - mx) ** 2 for p in pts)
     return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
-
-
-def _available(module: str | None) -> bool:
-    if module is None:
-        return True
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        print(f"skipping {module}: not installed", file=sys.stderr)
-        return False
 
 
 def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
@@ -286,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
     plan = list(_points(args.axes))
-    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if _available(spec[1])} for layer in args.layers}
+    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])} for layer in args.layers}
     memory = {}
     if not args.no_memory:
         for layer in args.layers:

@@ -11,6 +11,8 @@ from spikerec.neurons import functional as NF
 from spikerec.neurons import surrogate as SG
 from spikerec.neurons._cpu_kernel import library
 
+from kernel_backends import assert_backends_agree, on_both_backends
+
 BACKENDS = ["torch"] + (["c"] if library() is not None else [])
 
 
@@ -124,20 +126,28 @@ def test_recurrent_adlif_backends_agree_with_threads(reset):
               (torch.rand(N, generator=g, dtype=dt) + 0.5).requires_grad_()]
     W = (torch.randn(N, N, generator=g, dtype=dt) * 0.3).requires_grad_()
     gs = torch.randn(T, B, N, generator=g, dtype=dt)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        out = []
-        for backend in ("torch", "c"):
-            with NF.backend(backend):
-                S, H, Wa, _ = NF.adlif_multistep(x, None, *params, reset=reset, recurrent_weight=W)
-                out.append((S, H, torch.autograd.grad((S * gs).sum() + H.sum(), [x, *params, W])))
-    finally:
-        torch.set_num_threads(threads)
-    assert 0.05 < out[0][0].mean() < 0.6
-    assert torch.equal(out[0][0], out[1][0])
-    torch.testing.assert_close(out[0][1], out[1][1], rtol=0, atol=1e-12)
-    for p, q in zip(out[0][2], out[1][2]):
+
+    def run():
+        S, H, Wa, _ = NF.adlif_multistep(x, None, *params, reset=reset, recurrent_weight=W)
+        return S, H, torch.autograd.grad((S * gs).sum() + H.sum(), [x, *params, W])
+
+    assert_backends_agree(*on_both_backends(run))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("rec", [False, True])
+def test_cuda_matches_cpu(rec):
+    x, state, alpha, beta, a, b, th, W = _args(rec, T=12)
+    leaves = [x, *state, alpha, beta, a, b, th] + ([W] if rec else [])
+    outs = []
+    for device in ("cpu", "cuda"):
+        args = [t.detach().to(device).requires_grad_() for t in leaves]
+        S, H, Wa, _ = NF.adlif_multistep(args[0], tuple(args[1:4]), *args[4:9],
+                                         recurrent_weight=args[9] if rec else None)
+        grads = torch.autograd.grad((S * torch.linspace(-1, 1, 4, device=device)).sum() + H.square().sum(), args)
+        outs.append([t.cpu() for t in (S, H, Wa, *grads)])
+    assert torch.equal(outs[0][0], outs[1][0])
+    for p, q in zip(outs[0][1:], outs[1][1:]):
         torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-9)
 
 

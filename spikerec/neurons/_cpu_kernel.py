@@ -128,6 +128,18 @@ static void recurrent_input_DSUF(const REAL* restrict x, const REAL* restrict s,
     }
 }
 #undef NV
+
+/* The total input of step t >= 0 for rows [b0, b1): x0 (from the caller) at t = 0, else X[t], plus S[t-1] W^T
+   with recurrence (wp), written to xin[t] when the backward keeps it, else to the one-step buffer xbuf. */
+static const REAL* step_input_DSUF(long t, const REAL* x, const REAL* x0, const REAL* Sp, const REAL* wp,
+                                   REAL* xin, REAL* xbuf, int* lists, int* cnt, REAL* acc, REAL dense_frac,
+                                   long B, long N, long b0, long b1) {
+    if (t == 0) return x0;
+    if (!wp) return x + t * B * N;
+    REAL* I = xin ? xin + t * B * N : xbuf;
+    recurrent_input_DSUF(x + t * B * N, Sp, wp, lists, cnt, acc, dense_frac, N, b0, b1, I);
+    return I;
+}
 """
 
 _LIF_FWD = r"""
@@ -140,12 +152,7 @@ void lif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* re
     for (long t = 0; t < T; t++) {
         const REAL* Hp = t ? H + (t - 1) * BN : hp0;
         const REAL* Sp = t ? S + (t - 1) * BN : sp0;
-        const REAL* in = t ? x + t * BN : x0;  /* x0: the first step's total input, from the caller */
-        if (wp && t) {  /* total input I = X + S[t-1] W^T, kept in xin when the backward needs it */
-            REAL* I = xin ? xin + t * BN : xbuf;
-            recurrent_input_DSUF(in, Sp, wp, lists, cnt, acc, dense_frac, N, b0, b1, I);
-            in = I;
-        }
+        const REAL* in = step_input_DSUF(t, x, x0, Sp, wp, xin, xbuf, lists, cnt, acc, dense_frac, B, N, b0, b1);
         for (long b = b0; b < b1; b++) {
             long o = b * N;
             REAL* Ht = H + t * BN + o;
@@ -220,12 +227,7 @@ void adlif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* 
         const REAL* Hp = t ? H + (t - 1) * BN : hp0;
         const REAL* Sp = t ? S + (t - 1) * BN : sp0;
         const REAL* Wp = t ? Wa + (t - 1) * BN : wp0;
-        const REAL* in = t ? x + t * BN : x0;
-        if (wp && t) {
-            REAL* I = xin ? xin + t * BN : xbuf;
-            recurrent_input_DSUF(in, Sp, wp, lists, cnt, acc, dense_frac, N, b0, b1, I);
-            in = I;
-        }
+        const REAL* in = step_input_DSUF(t, x, x0, Sp, wp, xin, xbuf, lists, cnt, acc, dense_frac, B, N, b0, b1);
         for (long b = b0; b < b1; b++) {
             long o = b * N;
             REAL* Ht = H + t * BN + o;
@@ -484,10 +486,6 @@ def _fn(kind: str, dtype: torch.dtype, soft: bool, decay_input: bool | None = No
 def _surrogate_args(cfg, creal):
     sur = cfg.surrogate
     return creal(getattr(sur, _SURROGATE_PARAM[sur.name])), creal(sur.scale)
-
-
-def _block_width(dtype: torch.dtype) -> int:
-    return 64 if dtype == torch.float32 else 32  # CW in the C source: 256 bytes
 
 
 def _pack(m: torch.Tensor) -> torch.Tensor:

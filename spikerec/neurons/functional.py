@@ -3,10 +3,11 @@
 Each kernel is a ``torch.autograd.Function``: the forward runs the elementwise recurrence step by
 step under no-grad (no T-long autograd graph), and a hand-written backward runs BPTT in reverse.
 The backward needs only the pre-reset membrane ``H`` and the spikes ``S`` (both are outputs, so
-saving them costs no extra memory); everything else (surrogate derivatives, the reset Jacobian,
-the previous membrane) is recomputed from them, chunk by chunk of time steps so the temporaries stay
-in cache. Only the linear part of the adjoint recurrence stays in the Python loop (one ``addcmul``
-per step for LIF).
+saving them costs no extra memory), plus the (total) input when a decay gradient is asked for;
+everything else (surrogate derivatives, the reset Jacobian, the previous membrane) is recomputed
+from them. The torch-ops backward works chunk by chunk of time steps so the temporaries stay in
+cache, with only the linear part of the adjoint recurrence in the Python loop (one ``addcmul`` per
+step for LIF).
 
 Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-neuron decay
 ``beta = 1 - dt/tau`` and ``k = 1 - beta = dt/tau``::
@@ -20,10 +21,12 @@ Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-
 A recurrent layer adds ``S[t-1] @ W_rec^T`` to ``X[t]``. ``detach_reset`` stops the gradient through
 the spike inside the reset (not through the spike output).
 
-Backends: the non-recurrent LIF runs a compiled C kernel on CPU when a C compiler is available
-(:mod:`spikerec.neurons._cpu_kernel`, one pass per direction, bitwise-identical forward); everywhere
-else (CUDA, recurrent and adaptive layers, no compiler) the same ``autograd.Function`` runs on plain
-torch ops, whose whole-tensor backward suits GPUs. Choose with :func:`set_backend` or ``SPIKEREC_KERNEL``.
+Backends: on CPU, when a C compiler is available, LIF, recurrent LIF and adaptive LIF run compiled C
+kernels (:mod:`spikerec.neurons._cpu_kernel`: one C call per thread and direction over the whole
+sequence, recurrent products inside it; bitwise-identical forward without recurrence). Everywhere else
+(CUDA, no compiler, a custom surrogate) the same ``autograd.Function`` runs on plain torch ops, the same
+float operations, whose whole-tensor backward suits GPUs. Choose with :func:`set_backend` or
+``SPIKEREC_KERNEL``.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ _backend = os.environ.get("SPIKEREC_KERNEL", "auto")
 
 
 def set_backend(name: str) -> None:
-    """Kernel for the non-recurrent LIF: ``"auto"`` (compiled C on CPU when a compiler exists, else
-    torch ops), ``"torch"`` (always torch ops), ``"c"`` (compiled C; error if unavailable).
+    """Kernel for the LIF family (LIF, recurrent, adaptive): ``"auto"`` (compiled C on CPU when a compiler
+    exists, else torch ops), ``"torch"`` (always torch ops), ``"c"`` (compiled C; error if unavailable).
     Also settable with the environment variable ``SPIKEREC_KERNEL``."""
     global _backend
     if name not in _BACKENDS:
@@ -208,6 +211,7 @@ class _LIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, s0, beta, threshold, weight, cfg: LIFConfig):
+        ctx.set_materialize_grads(False)  # an output without a gradient arrives as None, not a tensor of zeros
         ctx.cfg = cfg
         ctx.use_c = _use_c_kernel(x, cfg)
         # dH/dbeta reads the total input with decay_input; keep it only then (X, or X + S W^T with recurrence)
@@ -499,6 +503,7 @@ class _AdLIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg: LIFConfig):
+        ctx.set_materialize_grads(False)
         ctx.cfg = cfg
         ctx.use_c = _use_c_kernel(x, cfg)
         ctx.need_params = any(ctx.needs_input_grad[4:8])
