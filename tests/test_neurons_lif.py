@@ -162,7 +162,7 @@ def test_event_driven_and_dense_recurrent_input_are_bitwise_equal(monkeypatch, d
     from spikerec.neurons import _cpu_kernel
 
     g = torch.Generator().manual_seed(4)
-    T, B, N = 30, 9, 70  # 9 rows: two full groups of 4 and a short one; 70 columns: a partial weight block
+    T, B, N = 30, 9, 300  # 9 rows: 2 full groups of 4 and a short one; 300: a partial column block, 3 term chunks
     x = (torch.randn(T, B, N, generator=g) * 0.7 + 0.4).to(dtype)
     W = (torch.randn(N, N, generator=g) * 0.3).to(dtype)
     out = []

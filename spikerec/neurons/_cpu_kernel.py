@@ -56,49 +56,62 @@ typedef REAL vec_DSUF __attribute__((vector_size(64), aligned(sizeof(REAL))));
 #define NV 4
 
 /* out[r, c] = sum_k a[r, k] M[k, c] for rows r < nr: 4 rows x CW columns of sums in 16 vector registers,
-   fused multiply-adds (only here: the elementwise kernels keep -ffp-contract=off). */
+   fused multiply-adds (only here: the elementwise kernels keep -ffp-contract=off). Terms run in chunks of KC
+   (a KC x CW block of weights, 32 KiB of floats, stays in L1/L2 while every group of 4 rows uses it), the
+   partial sums parked in part (nr x CW) between chunks: the same operations in the same order as one pass. */
+#define KC 128
 FMA_FN static void matmul_DSUF(const REAL* restrict a, long lda, const REAL* restrict P, long K, long N, long nr,
-                               REAL* restrict out, long ldo) {
+                               REAL* restrict out, long ldo, REAL* restrict part) {
     FMA_PRAGMA
+    vec_DSUF* pv = (vec_DSUF*)part;
     for (long c0 = 0; c0 < N; c0 += CW) {
         const vec_DSUF* blk = (const vec_DSUF*)(P + c0 * K);
         long cw = N - c0 < CW ? N - c0 : CW;
-        for (long r = 0; r < nr; r += 4) {
-            long m = nr - r < 4 ? nr - r : 4;
-            const REAL* a0 = a + r * lda;
-            const REAL* a1 = a0 + (m > 1 ? lda : 0);  /* a short last group repeats its first row */
-            const REAL* a2 = a0 + (m > 2 ? 2 * lda : 0);
-            const REAL* a3 = a0 + (m > 3 ? 3 * lda : 0);
-            vec_DSUF c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0}, c13 = {0},
-                     c20 = {0}, c21 = {0}, c22 = {0}, c23 = {0}, c30 = {0}, c31 = {0}, c32 = {0}, c33 = {0};
-            for (long k = 0; k < K; k++) {  /* named sums: compilers keep them in registers, arrays they spill */
-                const vec_DSUF* w = blk + k * NV;
-                vec_DSUF w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-                REAL s0 = a0[k], s1 = a1[k], s2 = a2[k], s3 = a3[k];
-                c00 += s0 * w0; c01 += s0 * w1; c02 += s0 * w2; c03 += s0 * w3;
-                c10 += s1 * w0; c11 += s1 * w1; c12 += s1 * w2; c13 += s1 * w3;
-                c20 += s2 * w0; c21 += s2 * w1; c22 += s2 * w2; c23 += s2 * w3;
-                c30 += s3 * w0; c31 += s3 * w1; c32 += s3 * w2; c33 += s3 * w3;
+        for (long k0 = 0; k0 < K; k0 += KC) {
+            long k1 = K - k0 < KC ? K : k0 + KC;
+            for (long r = 0; r < nr; r += 4) {
+                long m = nr - r < 4 ? nr - r : 4;  /* a short last group repeats its first row: its copies */
+                long d1 = m > 1, d2 = m > 2 ? 2 : 0, d3 = m > 3 ? 3 : 0;  /* compute and store the same values */
+                const REAL *a0 = a + r * lda, *a1 = a0 + d1 * lda, *a2 = a0 + d2 * lda, *a3 = a0 + d3 * lda;
+                vec_DSUF *p0 = pv + r * NV, *p1 = p0 + d1 * NV, *p2 = p0 + d2 * NV, *p3 = p0 + d3 * NV;
+                vec_DSUF c00 = {0}, c01 = {0}, c02 = {0}, c03 = {0}, c10 = {0}, c11 = {0}, c12 = {0}, c13 = {0},
+                         c20 = {0}, c21 = {0}, c22 = {0}, c23 = {0}, c30 = {0}, c31 = {0}, c32 = {0}, c33 = {0};
+                if (k0) {
+                    c00 = p0[0]; c01 = p0[1]; c02 = p0[2]; c03 = p0[3]; c10 = p1[0]; c11 = p1[1]; c12 = p1[2];
+                    c13 = p1[3]; c20 = p2[0]; c21 = p2[1]; c22 = p2[2]; c23 = p2[3]; c30 = p3[0]; c31 = p3[1];
+                    c32 = p3[2]; c33 = p3[3];
+                }
+                for (long k = k0; k < k1; k++) {  /* named sums: compilers keep them in registers, arrays spill */
+                    const vec_DSUF* w = blk + k * NV;
+                    vec_DSUF w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+                    REAL s0 = a0[k], s1 = a1[k], s2 = a2[k], s3 = a3[k];
+                    c00 += s0 * w0; c01 += s0 * w1; c02 += s0 * w2; c03 += s0 * w3;
+                    c10 += s1 * w0; c11 += s1 * w1; c12 += s1 * w2; c13 += s1 * w3;
+                    c20 += s2 * w0; c21 += s2 * w1; c22 += s2 * w2; c23 += s2 * w3;
+                    c30 += s3 * w0; c31 += s3 * w1; c32 += s3 * w2; c33 += s3 * w3;
+                }
+                p3[0] = c30; p3[1] = c31; p3[2] = c32; p3[3] = c33; p2[0] = c20; p2[1] = c21; p2[2] = c22;
+                p2[3] = c23; p1[0] = c10; p1[1] = c11; p1[2] = c12; p1[3] = c13; p0[0] = c00; p0[1] = c01;
+                p0[2] = c02; p0[3] = c03;
             }
-            union { vec_DSUF v[4][NV]; REAL s[4][CW]; } acc = {{{c00, c01, c02, c03}, {c10, c11, c12, c13},
-                                                                {c20, c21, c22, c23}, {c30, c31, c32, c33}}};
-            for (long i = 0; i < m; i++)
-                for (long c = 0; c < cw; c++) out[(r + i) * ldo + c0 + c] = acc.s[i][c];
         }
+        for (long i = 0; i < nr; i++)
+            for (long c = 0; c < cw; c++) out[i * ldo + c0 + c] = part[i * CW + c];
     }
 }
+#undef KC
 
 /* out[b] = x[b] + sum_j W[:, j] s[b, j] for rows b in [b0, b1), s binary (spikes), wp = W^T packed. Few spikes:
    event-driven, per column block the presynaptic j run in order, each row wp[blk][j] is loaded once and added
    to the partial sums acc[b] (in L1) of the rows where j spiked (scratch: lists nb x N, cnt N, acc nb x CW).
-   Many spikes: the dense product. Same terms, same order, exact products: the same bits either way. */
+   Many spikes: the dense product (acc holds its partial sums). Same terms, same order, exact products: the same bits either way. */
 static void recurrent_input_DSUF(const REAL* restrict x, const REAL* restrict s, const REAL* restrict wp,
                                  int* restrict lists, int* restrict cnt, REAL* restrict acc, REAL dense_frac,
                                  long N, long b0, long b1, REAL* restrict out) {
     long nb = b1 - b0, active = 0;
     for (long i = b0 * N; i < b1 * N; i++) active += s[i] != 0;
     if (active > dense_frac * (REAL)(nb * N)) {
-        matmul_DSUF(s + b0 * N, N, wp, N, N, nb, out + b0 * N, N);
+        matmul_DSUF(s + b0 * N, N, wp, N, N, nb, out + b0 * N, N, acc);
         for (long i = b0 * N; i < b1 * N; i++) out[i] = x[i] + out[i];
         return;
     }
@@ -177,13 +190,14 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL* r
                  const REAL* restrict zeros, const REAL* restrict beta, const REAL* restrict th, REAL vr,
                  int detach, REAL p, REAL c, long T, long B, long N, long b0, long b1,
                  const REAL* restrict H, const REAL* restrict S, const REAL* restrict gS, long gS_st, long gS_sb,
-                 const REAL* restrict gH, const REAL* restrict wpb, REAL* restrict gR, int need_beta,
+                 const REAL* restrict gH, const REAL* restrict wpb, REAL* restrict gR, REAL* restrict part,
+                 int need_beta,
                  REAL* restrict gnext, REAL* restrict gx, REAL* restrict accb, REAL* restrict acct) {
     long BN = B * N;
     REAL keep = detach ? (REAL)0 : (REAL)1;
     for (long t = T - 1; t >= 0; t--) {
         int rec = wpb && t < T - 1;
-        if (rec) matmul_DSUF(gx + (t + 1) * BN + b0 * N, N, wpb, N, N, b1 - b0, gR + b0 * N, N);
+        if (rec) matmul_DSUF(gx + (t + 1) * BN + b0 * N, N, wpb, N, N, b1 - b0, gR + b0 * N, N, part);
         for (long b = b0; b < b1; b++) {
             long o = t * BN + b * N;
             REAL* gn = gnext + b * N;
@@ -258,14 +272,15 @@ void adlif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL*
                    const REAL* restrict th, REAL vr, int detach, REAL p, REAL c, long T, long B, long N,
                    long b0, long b1, const REAL* restrict H, const REAL* restrict S, const REAL* restrict Wa,
                    const REAL* restrict gS, long gS_st, long gS_sb, const REAL* restrict gH,
-                   const REAL* restrict gW, const REAL* restrict wpb, REAL* restrict gR, int need_params,
+                   const REAL* restrict gW, const REAL* restrict wpb, REAL* restrict gR, REAL* restrict part,
+                   int need_params,
                    REAL* restrict gnext, REAL* restrict gwnext, REAL* restrict gx, REAL* restrict acc_al,
                    REAL* restrict acc_bw, REAL* restrict acc_a, REAL* restrict acc_b, REAL* restrict acc_th) {
     long BN = B * N;
     REAL keep = detach ? (REAL)0 : (REAL)1;
     for (long t = T - 1; t >= 0; t--) {
         int rec = wpb && t < T - 1;
-        if (rec) matmul_DSUF(gx + (t + 1) * BN + b0 * N, N, wpb, N, N, b1 - b0, gR + b0 * N, N);
+        if (rec) matmul_DSUF(gx + (t + 1) * BN + b0 * N, N, wpb, N, N, b1 - b0, gR + b0 * N, N, part);
         for (long b = b0; b < b1; b++) {
             long o = t * BN + b * N, r = b * N;
             const REAL* gSt = gS ? gS + t * gS_st + b * gS_sb : zeros;
@@ -396,9 +411,9 @@ def _source() -> str:
 # ctypes signatures: P pointer, L long, I int, R the float type.
 _SIGNATURES = {
     "lif_fwd": "PPPPPPRPPPPPPRLLLLLPPP",
-    "lif_bwd": "PPPPPPRIRRLLLLLPPPLLPPPIPPPP",
+    "lif_bwd": "PPPPPPRIRRLLLLLPPPLLPPPPIPPPP",
     "adlif_fwd": "PPPPPPPPPPRPPPPPPRLLLLLPPPP",
-    "adlif_bwd": "PPPPPPPPPPRIRRLLLLLPPPPLLPPPPIPPPPPPPP",
+    "adlif_bwd": "PPPPPPPPPPRIRRLLLLLPPPPLLPPPPPIPPPPPPPP",
 }
 
 _lock = threading.Lock()
@@ -560,11 +575,21 @@ def _work(T: int, B: int, N: int, weight) -> int:
     return T * B * N * (1 if weight is None else 1 + N // 16)
 
 
-def _backward_recurrence(weight, like: torch.Tensor):
-    """``(packed W, gR work area [B, N])`` for the backward's per-step ``gx[t+1] @ W``, or ``(None, None)``."""
-    if weight is None:
-        return None, None
-    return _pack(weight.detach()), torch.empty_like(like)
+class _BackwardRecurrence:
+    """For the backward's per-step ``gx[t+1] @ W``: ``W`` packed, the product ``gR`` ``[B, N]`` and the partial
+    sums ``[B, CW]`` (each thread uses the rows it owns); all None without recurrence."""
+
+    def __init__(self, weight, like: torch.Tensor):
+        self.packed = self.gR = self.part = None
+        if weight is not None:
+            self.packed = _pack(weight.detach())
+            self.gR = torch.empty_like(like)
+            self.part = torch.empty(like.shape[0], self.packed.shape[2], dtype=like.dtype)
+
+    def pointers(self, b0: int):
+        if self.packed is None:
+            return None, None, None
+        return self.packed.data_ptr(), self.gR.data_ptr(), self.part[b0].data_ptr()
 
 
 def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, weight=None):
@@ -579,7 +604,7 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, wei
     sp0 = torch.zeros_like(v0)
     beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
     zeros = torch.zeros(N, dtype=H.dtype)
-    wpb, gR = _backward_recurrence(weight, v0)
+    rec = _BackwardRecurrence(weight, v0)
     gx = torch.empty_like(H)
     gnext = torch.zeros_like(H[0])
     accb = torch.zeros_like(H[0]) if need_beta else None
@@ -590,7 +615,7 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, wei
     def rows(b0, b1):
         fn(x.data_ptr(), v0.data_ptr(), sp0.data_ptr(), zeros.data_ptr(), beta_c.data_ptr(), th_c.data_ptr(),
            creal(cfg.v_reset), int(cfg.detach_reset), p, c, T, B, N, b0, b1, H.data_ptr(), S.data_ptr(), _ptr(gS),
-           gS_st, gS_sb, _ptr(gH), _ptr(wpb), _ptr(gR), int(need_beta), gnext.data_ptr(), gx.data_ptr(), _ptr(accb),
+           gS_st, gS_sb, _ptr(gH), *rec.pointers(b0), int(need_beta), gnext.data_ptr(), gx.data_ptr(), _ptr(accb),
            acct.data_ptr())
 
     _run_rows(rows, B, _work(T, B, N, weight))
@@ -634,7 +659,7 @@ def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, 
     h0, s0, w0 = (t.detach().contiguous() for t in (h0, s0, w0))
     al, bw, aa, bb, th = (_per_neuron(t, N) for t in (alpha, beta_w, a, b, threshold))
     zeros = torch.zeros(N, dtype=H.dtype)
-    wpb, gR = _backward_recurrence(weight, h0)
+    rec = _BackwardRecurrence(weight, h0)
     gx = torch.empty_like(H)
     gnext, gwnext = torch.zeros_like(H[0]), torch.zeros_like(H[0])
     names = ("alpha", "beta_w", "a", "b") if need_params else ()
@@ -645,8 +670,8 @@ def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, 
     def rows(b0, b1):
         fn(x.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), zeros.data_ptr(), al.data_ptr(), bw.data_ptr(),
            aa.data_ptr(), bb.data_ptr(), th.data_ptr(), creal(cfg.v_reset), int(cfg.detach_reset), p, c, T, B, N,
-           b0, b1, H.data_ptr(), S.data_ptr(), Wa.data_ptr(), _ptr(gS), gS_st, gS_sb, _ptr(gH), _ptr(gWa), _ptr(wpb),
-           _ptr(gR), int(need_params), gnext.data_ptr(), gwnext.data_ptr(), gx.data_ptr(),
+           b0, b1, H.data_ptr(), S.data_ptr(), Wa.data_ptr(), _ptr(gS), gS_st, gS_sb, _ptr(gH), _ptr(gWa),
+           *rec.pointers(b0), int(need_params), gnext.data_ptr(), gwnext.data_ptr(), gx.data_ptr(),
            *(_ptr(acc.get(k)) for k in ("alpha", "beta_w", "a", "b")), acc["th"].data_ptr())
 
     _run_rows(rows, B, _work(T, B, N, weight))
