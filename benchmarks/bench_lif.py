@@ -247,9 +247,9 @@ ROWS = [
     ("LIF", "snntorch Leaky (looped over T)", [("compiled C kernel", "ours")], "snntorch"),
     ("LIF", "norse LIFBoxCell (looped over T)", [("compiled C kernel", "ours")], "norse"),
     ("RecurrentLIF (N x N recurrent weights)", "snntorch RLeaky all_to_all (looped over T)",
-     [("compiled C kernel + BLAS backward", "ours_rec"), ("pure-torch kernel", "ours_rec_torch")], "snntorch_rec"),
+     [("compiled C kernel", "ours_rec"), ("pure-torch kernel", "ours_rec_torch")], "snntorch_rec"),
     ("AdaptiveLIF (recurrent, learnable tau/a/b)", "same equations, plain autograd loop",
-     [("compiled C kernel + BLAS backward", "ours_ad"), ("pure-torch kernel", "ours_ad_torch")], "autograd_ad"),
+     [("compiled C kernel", "ours_ad"), ("pure-torch kernel", "ours_ad_torch")], "autograd_ad"),
 ]
 
 

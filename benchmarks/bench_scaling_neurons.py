@@ -177,6 +177,8 @@ def _exponent(xs, ys) -> float | None:
 
 
 def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
+    """Time (top) and peak extra memory (bottom) against each axis, log-log; the dashed line is the ideal
+    growth of spikerec's time (``EXPECTED``) through its value at the base point."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -185,25 +187,35 @@ def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
     fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
     libs = list(dict.fromkeys(p["library"] for p in points))
     for col, axis in enumerate(axes):
+        xs = AXES[axis]
         for lib in libs:
             pts = [p for p in points if p["axis"] == axis and p["library"] == lib]
-            xs = [p["value"] for p in pts]
             style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
-            grid[0][col].plot(xs, [p["time_s"] * 1e3 for p in pts], label=lib, **style)
+            grid[0][col].plot([p["value"] for p in pts], [p["time_s"] * 1e3 for p in pts], label=lib, **style)
             if all(p.get("peak_mib") is not None for p in pts):
-                grid[1][col].plot(xs, [max(p["peak_mib"], 1e-2) for p in pts], label=lib, **style)
+                grid[1][col].plot([p["value"] for p in pts], [max(p["peak_mib"], 1e-2) for p in pts], label=lib,
+                                  **style)
+        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+        base = next((p for p in points if p["axis"] == axis and p["library"] == "spikerec"
+                     and p["value"] == BASE[axis]), None)
+        if base is not None and ".." not in ideal:  # a range ("0..1") has no single line to draw
+            e = float(ideal)
+            grid[0][col].plot(xs, [base["time_s"] * 1e3 * (x / BASE[axis]) ** e for x in xs], "--", color="grey",
+                              lw=1, label=f"ideal ~ {axis}^{ideal}")
         for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
             ax = grid[row][col]
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.minorticks_off()
+            ax.grid(True, alpha=0.3)
             ax.set_xlabel(axis if axis != "density" else "input density")
             if col == 0:
                 ax.set_ylabel(ylabel)
-        base = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != axis)
-        grid[0][col].set_title(f"vs {axis}  ({base})", fontsize=8)
-    grid[0][0].legend(fontsize=8)
-    fig.suptitle(f"{layer}: forward + backward (dense gradient), spikerec vs peers")
+        others = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != axis)
+        grid[0][col].set_title(f"vs {axis}  ({others})", fontsize=8)
+        grid[0][col].legend(fontsize=7)
+    fig.suptitle(f"{layer}: training step (forward + backward, dense gradient), spikerec vs peers")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
