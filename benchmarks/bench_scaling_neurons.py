@@ -221,6 +221,64 @@ def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_memory: bool) -> list[dict]:
+    """Every point of every curve: ``{"layer", "axis", "value", "library", T, B, N, density, "time_s", "peak_mib"}``."""
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    plan = list(_points(axes))
+    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])}
+            for layer in layers}
+    memory = {}
+    if with_memory:
+        for layer in layers:
+            for lib in libs[layer]:
+                print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
+                memory[(layer, lib)] = measure_memory(layer, lib, plan, threads)
+    harness.set_threads(threads)
+    points = []
+    from tqdm import tqdm
+
+    todo = [(layer, axis, value, p) for layer in layers for axis, value, p in plan]
+    for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
+        runs = {lib: spec[0](p["T"], p["B"], p["N"], p["density"]) for lib, spec in libs[layer].items()}
+        timed = harness.time_interleaved(runs, repeat=repeat, warmup=1, clock=clock)
+        for lib in runs:
+            points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
+                           "time_s": timed[lib]["median_s"],
+                           "peak_mib": memory.get((layer, lib), {}).get(f"{axis}={value}")})
+        del runs
+    return points
+
+
+def summarise(points: list[dict]) -> list[dict]:
+    """One row per (layer, axis): spikerec's growth exponents (time over the whole curve and between its two
+    largest points, memory) next to the ideal one, and per peer its time exponent and the range of
+    peer/spikerec time ratios over the curve."""
+    rows = []
+    for layer, axis in dict.fromkeys((q["layer"], q["axis"]) for q in points):
+        curve = [q for q in points if q["layer"] == layer and q["axis"] == axis]
+        ours = [q for q in curve if q["library"] == "spikerec"]
+        xs = [q["value"] for q in ours]
+        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+        row = {"layer": layer, "axis": axis, "range": f"{xs[0]:g}..{xs[-1]:g}",
+               "time_exponent": _exponent(xs, [q["time_s"] for q in ours]),
+               "time_exponent_top": _exponent(xs[-2:], [q["time_s"] for q in ours[-2:]]), "ideal_exponent": ideal,
+               "memory_exponent": _exponent(xs, [q["peak_mib"] for q in ours]),
+               "time_at_max_s": ours[-1]["time_s"], "peak_mib_at_max": ours[-1]["peak_mib"]}
+        peers = [lib for lib in dict.fromkeys(q["library"] for q in curve) if lib != "spikerec"]
+        by_value = {q["value"]: q["time_s"] for q in ours}
+        described = []
+        for lib in peers:
+            pts = [q for q in curve if q["library"] == lib]
+            ratios = [q["time_s"] / by_value[q["value"]] for q in pts]
+            exponent = _exponent([q["value"] for q in pts], [q["time_s"] for q in pts])
+            described.append(f"{lib}: exponent {exponent:.2f}, {min(ratios):.1f}x..{max(ratios):.1f}x")
+        row["peers (time exponent, ratio peer/spikerec)"] = "; ".join(described)
+        rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
@@ -230,67 +288,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--from-results", action="store_true",
+                    help="measure nothing: summarise and plot the points already in results/scaling_neurons.json")
     args = ap.parse_args(argv)
-    if args.points:
-        for axis in AXES:
-            AXES[axis] = AXES[axis][:args.points]
-    clock = time.thread_time if args.threads == 1 else time.perf_counter
-    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-    plan = list(_points(args.axes))
-    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])} for layer in args.layers}
-    memory = {}
-    if not args.no_memory:
-        for layer in args.layers:
-            for lib in libs[layer]:
-                print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
-                memory[(layer, lib)] = measure_memory(layer, lib, plan, args.threads)
-    harness.set_threads(args.threads)
-    points = []
-    from tqdm import tqdm
-
-    todo = [(layer, axis, value, p) for layer in args.layers for axis, value, p in plan]
-    for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
-        runs = {lib: spec[0](p["T"], p["B"], p["N"], p["density"]) for lib, spec in libs[layer].items()}
-        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
-        for lib in runs:
-            points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
-                           "time_s": timed[lib]["median_s"],
-                           "peak_mib": memory.get((layer, lib), {}).get(f"{axis}={value}")})
-        del runs
-    rows = []
-    for layer in args.layers:
-        for axis in args.axes:
-            for lib in libs[layer]:
-                pts = [q for q in points if q["layer"] == layer and q["axis"] == axis and q["library"] == lib]
-                ours = {q["value"]: q["time_s"] for q in points
-                        if q["layer"] == layer and q["axis"] == axis and q["library"] == "spikerec"}
-                xs = [q["value"] for q in pts]
-                row = {"layer": layer, "axis": axis, "library": lib, "range": f"{xs[0]}..{xs[-1]}",
-                       "time_exponent": _exponent(xs, [q["time_s"] for q in pts]),
-                       "memory_exponent": _exponent(xs, [q["peak_mib"] for q in pts]),
-                       "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"]}
-                if lib == "spikerec":
-                    row["ideal_exponent"] = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
-                else:
-                    ratios = [q["time_s"] / ours[q["value"]] for q in pts]
-                    row.update(ratio_min=min(ratios), ratio_max=max(ratios))
-                rows.append(row)
-    config = {"base": BASE, "axes": {a: AXES[a] for a in args.axes}, "threads": args.threads,
-              "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
-              "work": "forward + backward of a fixed dense random gradient on the spikes",
-              "ratio": "peer time / spikerec time at each point (min..max over the curve)"}
-    path = harness.write_result("scaling_neurons", "LIF family scaling: growth exponent of time and peak memory", rows,
-                                config, ["layer", "axis", "library", "range", "time_exponent", "ideal_exponent",
-                                         "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
-                                         "ratio_max"])
+    path = harness.RESULTS_DIR / "scaling_neurons.json"
+    if args.from_results:
+        previous = json.loads(path.read_text())
+        points, config = previous["points"], previous["config"]
+        for axis, values in config["axes"].items():
+            AXES[axis] = values
+        layers = list(dict.fromkeys(q["layer"] for q in points))
+        axes = list(config["axes"])
+    else:
+        if args.points:
+            for axis in AXES:
+                AXES[axis] = AXES[axis][:args.points]
+        layers, axes = args.layers, args.axes
+        points = measure(layers, axes, args.repeat, args.threads, not args.no_memory)
+        config = {"base": BASE, "axes": {a: AXES[a] for a in axes}, "threads": args.threads,
+                  "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
+                  "work": "forward + backward of a fixed dense random gradient on the spikes"}
+    rows = summarise(points)
+    harness.write_result("scaling_neurons", "LIF family scaling: growth exponents of time and peak memory", rows,
+                         config)
     payload = json.loads(path.read_text())
     payload["points"] = points
     path.write_text(json.dumps(payload, indent=2) + "\n")
     if not args.no_plots:
-        for layer in args.layers:
+        for layer in layers:
             out = DOCS / f"scaling_neurons_{PLOTS[layer]}.png"
-            _plot(layer, args.axes, [q for q in points if q["layer"] == layer], out)
+            _plot(layer, axes, [q for q in points if q["layer"] == layer], out)
             print(f"wrote {out}", file=sys.stderr)
     return 0
 
