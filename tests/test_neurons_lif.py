@@ -327,3 +327,34 @@ def test_torch_backward_in_time_chunks_matches_reference(monkeypatch, recurrent,
 def test_empty_sequence_is_a_shape_error():
     with pytest.raises(ShapeError, match="T >= 1"):
         LIF(4)(torch.zeros(0, 2, 4))
+
+
+@pytest.mark.skipif(len(BACKENDS) < 2, reason="no C compiler: only the torch kernel exists")
+def test_mixed_dtypes_are_cast_for_every_compiled_kernel():
+    # The C kernels read every buffer with the input's element type: float32 state, parameters and recurrent
+    # weights with float64 input must be cast first (they would be read out of bounds as float64). The float32
+    # values are exact in float64, so the all-float64 run is the reference.
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(15, 3, 8, generator=g, dtype=torch.float64) + 0.6
+    v0, beta = torch.rand(3, 8, generator=g), torch.rand(8, generator=g)
+    W, s0 = torch.rand(8, 8, generator=g) - 0.5, (torch.rand(3, 8, generator=g) > 0.5).float()
+
+    def f64(ts):
+        return [None if t is None else t.double() for t in ts]
+
+    with NF.backend("c"):
+        for rec, spikes0 in ((None, None), (W, s0)):
+            mixed = NF.lif_multistep(x, v0, beta, torch.tensor(0.5), recurrent_weight=rec, s0=spikes0,
+                                     return_membrane=True)
+            v, b, r, sp = f64([v0, beta, rec, spikes0])
+            ref = NF.lif_multistep(x, v, b, 0.5, recurrent_weight=r, s0=sp, return_membrane=True)
+            assert 0 < ref[0].mean() < 1
+            for a, b in zip(ref, mixed):
+                torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+        state = [v0, s0, v0 * 0.1]
+        params = [beta, torch.full((8,), 0.9), torch.full((8,), 0.3), torch.ones(8), torch.tensor(0.5)]
+        mixed = NF.adlif_multistep(x * 3, tuple(state), *params, recurrent_weight=W)
+        ref = NF.adlif_multistep(x * 3, tuple(f64(state)), *f64(params), recurrent_weight=W.double())
+        assert 0 < ref[0].mean() < 1
+        for a, b in zip(ref[:3], mixed[:3]):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -475,8 +475,14 @@ def _ptr(t: torch.Tensor | None):
     return None if t is None else t.data_ptr()
 
 
-def _per_neuron(t: torch.Tensor, N: int) -> torch.Tensor:
-    return t.detach().expand(N).contiguous()
+def _per_neuron(t: torch.Tensor, N: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[N]`` contiguous in ``dtype``: the C code reads every buffer with the element type of the input."""
+    return t.detach().to(dtype).expand(N).contiguous()
+
+
+def _state(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A ``[B, N]`` state contiguous in ``dtype`` (a float32 state with float64 input must be cast first)."""
+    return t.detach().to(dtype).contiguous()
 
 
 def _rows(g: torch.Tensor | None, N: int):
@@ -526,9 +532,9 @@ class _Recurrence:
         self.x0 = x[0]
         if weight is None:
             return
-        w = weight.detach()
+        w = weight.detach().to(x.dtype)
         if s0 is not None:
-            self.x0 = torch.mm(s0.detach(), w.t()).add_(x[0])
+            self.x0 = torch.mm(_state(s0, x.dtype), w.t()).add_(x[0])
         self.packed = _pack(w.t())
         if save_input:
             self.xin = torch.empty_like(x)
@@ -553,10 +559,10 @@ def lif_forward(x, v0, s0, beta, threshold, cfg, weight=None, save_input: bool =
     when ``weight`` is given and ``save_input`` (else None), ``n_nonfinite`` counts NaN/inf membranes."""
     T, B, N = x.shape
     creal = _TYPES[x.dtype][2]
-    x, v0 = x.contiguous(), v0.contiguous()
+    x, v0 = x.contiguous(), _state(v0, x.dtype)
     rec = _Recurrence(x, s0, weight, save_input)
     zeros = torch.zeros_like(v0)  # v0 is the membrane after reset: no spike resets it again
-    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
+    beta_c, th_c = _per_neuron(beta, N, x.dtype), _per_neuron(threshold, N, x.dtype)
     H, S = torch.empty_like(x), torch.empty_like(x)
     bad = torch.zeros(B, dtype=torch.long)
     fn = _fn("lif_fwd", x.dtype, cfg.reset == "soft", cfg.decay_input)
@@ -582,7 +588,7 @@ class _BackwardRecurrence:
     def __init__(self, weight, like: torch.Tensor):
         self.packed = self.gR = self.part = None
         if weight is not None:
-            self.packed = _pack(weight.detach())
+            self.packed = _pack(weight.detach().to(like.dtype))
             self.gR = torch.empty_like(like)
             self.part = torch.empty(like.shape[0], self.packed.shape[2], dtype=like.dtype)
 
@@ -600,9 +606,9 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, wei
     creal = _TYPES[H.dtype][2]
     gS, gS_st, gS_sb = _rows(gS, N)
     gH = None if gH is None else gH.contiguous()
-    x, v0 = x.contiguous(), v0.contiguous()
+    x, v0 = x.contiguous(), _state(v0, H.dtype)
     sp0 = torch.zeros_like(v0)
-    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
+    beta_c, th_c = _per_neuron(beta, N, H.dtype), _per_neuron(threshold, N, H.dtype)
     zeros = torch.zeros(N, dtype=H.dtype)
     rec = _BackwardRecurrence(weight, v0)
     gx = torch.empty_like(H)
@@ -628,9 +634,9 @@ def adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight=Non
     T, B, N = x.shape
     creal = _TYPES[x.dtype][2]
     x = x.contiguous()
-    h0, s0, w0 = (t.detach().contiguous() for t in (h0, s0, w0))
+    h0, s0, w0 = (_state(t, x.dtype) for t in (h0, s0, w0))
     rec = _Recurrence(x, s0, weight, save_input)
-    al, bw, aa, bb, th = (_per_neuron(t, N) for t in (alpha, beta_w, a, b, threshold))
+    al, bw, aa, bb, th = (_per_neuron(t, N, x.dtype) for t in (alpha, beta_w, a, b, threshold))
     H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
     bad = torch.zeros(B, dtype=torch.long)
     fn = _fn("adlif_fwd", x.dtype, cfg.reset == "soft")
@@ -656,8 +662,8 @@ def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, 
     gH = None if gH is None else gH.contiguous()
     gWa = None if gWa is None else gWa.contiguous()
     x = x.contiguous()
-    h0, s0, w0 = (t.detach().contiguous() for t in (h0, s0, w0))
-    al, bw, aa, bb, th = (_per_neuron(t, N) for t in (alpha, beta_w, a, b, threshold))
+    h0, s0, w0 = (_state(t, H.dtype) for t in (h0, s0, w0))
+    al, bw, aa, bb, th = (_per_neuron(t, N, H.dtype) for t in (alpha, beta_w, a, b, threshold))
     zeros = torch.zeros(N, dtype=H.dtype)
     rec = _BackwardRecurrence(weight, h0)
     gx = torch.empty_like(H)
