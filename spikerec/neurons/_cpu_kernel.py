@@ -19,8 +19,9 @@ GIL released by ctypes. With recurrent weights ``W`` ``[N, N]`` each step also n
 - backward, ``(dL/dI[t+1]) @ W``: dense (the surrogate gradient is), the same register-blocked
   product: 4 batch rows x 64 columns of sums in vector registers, fused multiply-adds, the weights
   packed once per call in column blocks (rows ``N`` apart would map onto a few cache sets). For the
-  skinny ``[B, N] x [N, N]`` of a step it runs ~1.7x faster than MKL's sgemm, which repacks ``W``
-  on every call. The weight gradient is one large GEMM afterwards (BLAS, in functional).
+  skinny ``[B, N] x [N, N]`` of a step MKL's sgemm repacks ``W`` on every call; this product ran
+  ~1.7x faster in an ad-hoc C timing at B=32, N=1024 (end to end: benchmarks/bench_lif.py). The
+  weight gradient is one large GEMM afterwards (BLAS, in functional).
 
 Forward results equal the pure-torch path of :mod:`spikerec.neurons.functional` bit for bit
 without recurrence (same float operations in the same order, ``-ffp-contract=off``); with recurrence
@@ -104,7 +105,8 @@ FMA_FN static void matmul_DSUF(const REAL* restrict a, long lda, const REAL* res
 /* out[b] = x[b] + sum_j W[:, j] s[b, j] for rows b in [b0, b1), s binary (spikes), wp = W^T packed. Few spikes:
    event-driven, per column block the presynaptic j run in order, each row wp[blk][j] is loaded once and added
    to the partial sums acc[b] (in L1) of the rows where j spiked (scratch: lists nb x N, cnt N, acc nb x CW).
-   Many spikes: the dense product (acc holds its partial sums). Same terms, same order, exact products: the same bits either way. */
+   Many spikes: the dense product (acc holds its partial sums). Same terms, same order, exact products: the
+   same bits either way. */
 static void recurrent_input_DSUF(const REAL* restrict x, const REAL* restrict s, const REAL* restrict wp,
                                  int* restrict lists, int* restrict cnt, REAL* restrict acc, REAL dense_frac,
                                  long N, long b0, long b1, REAL* restrict out) {
