@@ -1,0 +1,355 @@
+"""C source of the compiled delay kernels (built and cached by ``spikerec.neurons._kernel_cache``).
+
+Every product here is "output-stationary": a block of outputs stays in vector registers while
+the inputs that reach it are summed in, so each multiply-add costs one load (the original scatter
+loops paid two loads and a store). Blocks are 16 floats wide (``v16``, a GCC/Clang vector type:
+one AVX-512 register, two AVX2 registers elsewhere) and operands are copied into small padded
+tiles that stay in the L1 cache while they are reused.
+
+Layouts (float32, C-contiguous): x, y [T, B, Cin|Cout] time-major; ``kall`` [Cin, K, Cout] with
+``kall[i, d, o]`` the weight of input ``i`` delayed by ``d`` steps onto output ``o``.
+Functions take a ``[start, stop)`` range of the dimension their caller splits across threads and
+return 0, or -1 when scratch memory cannot be allocated.
+"""
+
+SOURCE = r"""
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(4)));  /* 16 floats at any 4-byte alignment */
+#define VLOAD(p) (*(const v16 *)(p))
+#define VSTORE(p, v) (*(v16 *)(p) = (v))
+#define VB 16                  /* floats per block */
+#define FWD_ROWS 8             /* output time steps a forward register tile holds */
+#define TILE_BYTES 24576       /* operand tile kept in L1 (of 32-48 KB) */
+
+static long lmin(long a, long b) { return a < b ? a : b; }
+/* 64-byte aligned scratch (free() releases it): tile rows then never straddle two cache lines */
+static void *amalloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 64) ? NULL : p;
+}
+static long lmax(long a, long b) { return a > b ? a : b; }
+
+/* ---- kernel construction (DCLS): kall[i, K-1-k, o] = sum_c W[o,i,c] g_k(P[o,i,c]) ----
+ * g_k = e_k / (sum_j e_j + 1e-7) over the `window` taps nearest the centre c = P + K/2, with
+ * gauss: e_k = exp(-((k - c) / std)^2 / 2), linear: e_k = max(0, 1 - |k - c|); computed in double.
+ * Threads split the input channels [i0, i1). */
+#define NORM_EPS 1e-7
+#define TINY 1e-30  /* smaller entries would be float32 denormals (slow to multiply) and change nothing */
+
+static long first_tap(double centre, int gauss, long window, long K) {
+    if (window >= K) return 0;
+    double start = gauss ? nearbyint(centre) - (double)(window / 2) : floor(centre);  /* half to even */
+    return (long)fmin(fmax(start, 0.0), (double)(K - window));
+}
+
+/* e[j] = unnormalised weight of tap k0 + j. Gaussian taps use exp(-(u+1)^2/2s^2) = exp(-u^2/2s^2)
+ * exp(-(2u+1)/2s^2), whose second factor shrinks by exp(-1/s^2) per tap: four exp calls per
+ * position instead of one per tap, walking outwards from the tap nearest the centre. */
+static void taps(double centre, long k0, double std, int gauss, long window, double *e) {
+    if (!gauss) {
+        for (long j = 0; j < window; j++) e[j] = fmax(0.0, 1.0 - fabs((double)(k0 + j) - centre));
+        return;
+    }
+    const double inv = 1.0 / (2.0 * std * std), q = exp(-2.0 * inv);
+    const long m = (long)fmin(fmax(nearbyint(centre), (double)k0), (double)(k0 + window - 1)) - k0;
+    const double u = (double)(k0 + m) - centre;
+    e[m] = exp(-u * u * inv);
+    double r = exp(-(2.0 * u + 1.0) * inv);
+    for (long j = m + 1; j < window; j++) { e[j] = e[j - 1] * r; r *= q; }
+    r = exp(-(1.0 - 2.0 * u) * inv);
+    for (long j = m - 1; j >= 0; j--) { e[j] = e[j + 1] * r; r *= q; }
+}
+
+/* d e / d centre, with u = k - centre */
+static double tap_dc(double u, double e, double std, int gauss) {
+    if (gauss) return e * u / (std * std);
+    return (fabs(u) < 1.0 && u != 0.0) ? (u > 0 ? 1.0 : -1.0) : 0.0;
+}
+
+int dl_build_kernel(const float *w, const float *p, long Cout, long Cin, long kc, long K, double std, int gauss,
+                    long window, float *kall, long i0, long i1) {
+    double *e = malloc(window * sizeof(double));
+    if (!e) return -1;
+    for (long i = i0; i < i1; i++) {
+        float *ki = kall + i * K * Cout;
+        memset(ki, 0, K * Cout * sizeof(float));
+        for (long o = 0; o < Cout; o++)
+            for (long c = 0; c < kc; c++) {
+                const long s = (o * Cin + i) * kc + c;
+                const double centre = (double)p[s] + (double)(K / 2);
+                const long k0 = first_tap(centre, gauss, window, K);
+                taps(centre, k0, std, gauss, window, e);
+                double total = 0.0;
+                for (long j = 0; j < window; j++) total += e[j];
+                const double scale = (double)w[s] / (total + NORM_EPS);
+                for (long j = 0; j < window; j++) {
+                    const double value = e[j] * scale;
+                    if (fabs(value) > TINY) ki[(K - 1 - (k0 + j)) * Cout + o] += value;
+                }
+            }
+    }
+    free(e);
+    return 0;
+}
+
+/* Gradients of dl_build_kernel (gw, gp [Cout, Cin, kc] overwritten for channels [i0, i1)). With
+ * u_k = k - c, e_k' = de_k/dc, S = sum e + 1e-7 and G_k = dL/dkall[i, K-1-k, o]:
+ * dL/dW = sum_k G_k e_k / S;  dL/dP = W (sum_k G_k e_k' / S - (sum_k G_k e_k)(sum_k e_k') / S^2). */
+int dl_build_kernel_grad(const float *w, const float *p, long Cout, long Cin, long kc, long K, double std,
+                         int gauss, long window, const float *gkall, float *gw, float *gp, long i0, long i1) {
+    double *e = malloc(window * sizeof(double));
+    if (!e) return -1;
+    for (long i = i0; i < i1; i++) {
+        const float *gi = gkall + i * K * Cout;
+        for (long o = 0; o < Cout; o++)
+            for (long c = 0; c < kc; c++) {
+                const long s = (o * Cin + i) * kc + c;
+                const double centre = (double)p[s] + (double)(K / 2);
+                const long k0 = first_tap(centre, gauss, window, K);
+                taps(centre, k0, std, gauss, window, e);
+                double total = 0.0, ge = 0.0, gde = 0.0, de_sum = 0.0;
+                for (long j = 0; j < window; j++) {
+                    const double de = tap_dc((double)(k0 + j) - centre, e[j], std, gauss);
+                    const double g = gi[(K - 1 - (k0 + j)) * Cout + o];
+                    total += e[j]; ge += g * e[j]; gde += g * de; de_sum += de;
+                }
+                const double sum = total + NORM_EPS;
+                gw[s] = (float)(ge / sum);
+                gp[s] = (float)((double)w[s] * (gde / sum - ge * de_sum / (sum * sum)));
+            }
+    }
+    free(e);
+    return 0;
+}
+
+/* ---- event-driven forward: y[t, b, o] = sum_{i, d} kall[i, d, o] x[t - d, b, i] over non-zero x ----
+ * Output tile: FWD_ROWS steps x 16 outputs in registers. Inputs are split into groups of `ic`
+ * channels whose kernel rows, zero-padded by FWD_ROWS - 1 rows on each side (so a spike needs no
+ * bounds test), form an L1 tile [ic][kp][16]. Spikes are listed by (group, batch row, step); the
+ * spikes reaching one output tile are then one contiguous run of the list, each entry holding the
+ * tile offset of its channel minus its step. Loop order: output block, channel group, batch, time;
+ * partial sums of earlier groups wait in `part` [nb][tr][16]. Threads split the batch [b0, b1). */
+int dl_forward(const float *x, const float *kall, float *y, long T, long B, long Cin, long K, long Cout,
+               long b0, long b1) {
+    const long R = FWD_ROWS, kp = K + 2 * (R - 1), nb = b1 - b0, tr = (T + R - 1) / R * R;
+    const long ic = lmin(Cin, lmax(1, TILE_BYTES / (kp * VB * (long)sizeof(float))));
+    const long ng = (Cin + ic - 1) / ic, nkey = ng * nb * T;
+    if (nb <= 0) return 0;
+    long *ptr = calloc(nkey + 1, sizeof(long)), *key = malloc(Cin * sizeof(long)), *cur = NULL;
+    int *chan = malloc(Cin * sizeof(int));
+    float *tile = amalloc(ic * kp * VB * sizeof(float));
+    float *part = ng > 1 ? amalloc(nb * tr * VB * sizeof(float)) : NULL;
+    int *off = NULL; float *val = NULL;
+    int status = -1;
+    if (!ptr || !key || !chan || !tile || (ng > 1 && !part)) goto done;
+    for (long i = 0; i < Cin; i++) {
+        key[i] = (i / ic) * nb * T;           /* list of (group of i, row 0, step 0) */
+        chan[i] = (int)((i % ic) * kp * VB);  /* tile offset of channel i */
+    }
+    for (long b = b0; b < b1; b++)  /* count, prefix sum, fill */
+        for (long t = 0; t < T; t++) {
+            const float *xr = x + (t * B + b) * Cin;
+            long *pt = ptr + (b - b0) * T + t + 1;
+            for (long i = 0; i < Cin; i++) pt[key[i]] += xr[i] != 0.0f;
+        }
+    for (long k = 0; k < nkey; k++) ptr[k + 1] += ptr[k];
+    off = malloc((ptr[nkey] + 1) * sizeof(int));
+    val = malloc((ptr[nkey] + 1) * sizeof(float));
+    cur = malloc(nkey * sizeof(long));
+    if (!off || !val || !cur) goto done;
+    memcpy(cur, ptr, nkey * sizeof(long));
+    for (long b = b0; b < b1; b++)
+        for (long t = 0; t < T; t++) {
+            const float *xr = x + (t * B + b) * Cin;
+            long *ct = cur + (b - b0) * T + t;
+            for (long i = 0; i < Cin; i++)
+                if (xr[i] != 0.0f) {
+                    long e = ct[key[i]]++;
+                    off[e] = chan[i] - (int)(t * VB);
+                    val[e] = xr[i];
+                }
+        }
+    for (long o0 = 0; o0 < Cout; o0 += VB) {
+        const long m = lmin(VB, Cout - o0);
+        for (long g = 0; g < ng; g++) {
+            /* tile[il][R - 1 + d][:] = kall[g * ic + il, d, o0 : o0 + m], zero elsewhere */
+            memset(tile, 0, ic * kp * VB * sizeof(float));
+            for (long il = 0; il < ic && g * ic + il < Cin; il++)
+                for (long d = 0; d < K; d++)
+                    memcpy(tile + (il * kp + R - 1 + d) * VB, kall + ((g * ic + il) * K + d) * Cout + o0,
+                           m * sizeof(float));
+            const int last = g == ng - 1;
+            for (long b = b0; b < b1; b++) {
+                const long *pb = ptr + (g * nb + (b - b0)) * T;
+                float *pp = part ? part + (b - b0) * tr * VB : NULL;
+                for (long t0 = 0; t0 < T; t0 += R) {
+                    v16 a[FWD_ROWS];
+                    for (int r = 0; r < FWD_ROWS; r++) a[r] = g ? VLOAD(pp + (t0 + r) * VB) : (v16){0};
+                    /* spikes at steps t0 - K + 1 .. t0 + R - 1; a spike at s adds kernel row t0 + r - s to step t0 + r */
+                    const float *kt = tile + (t0 + R - 1) * VB;
+                    const long e1 = pb[lmin(T, t0 + R)];
+                    for (long e = pb[lmax(0, t0 - K + 1)]; e < e1; e++) {
+                        const float *kr = kt + off[e];
+                        const float v = val[e];
+                        for (int r = 0; r < FWD_ROWS; r++) a[r] += v * VLOAD(kr + r * VB);
+                    }
+                    if (!last) {
+                        for (int r = 0; r < FWD_ROWS; r++) VSTORE(pp + (t0 + r) * VB, a[r]);
+                    } else {
+                        for (int r = 0; r < FWD_ROWS && t0 + r < T; r++) {
+                            float *yr = y + ((t0 + r) * B + b) * Cout + o0;
+                            if (m == VB) VSTORE(yr, a[r]);
+                            else for (long o = 0; o < m; o++) yr[o] = a[r][o];
+                        }
+                    }
+                }
+            }
+        }
+    }
+    status = 0;
+done:
+    free(ptr); free(key); free(chan); free(cur); free(tile); free(part); free(off); free(val);
+    return status;
+}
+
+/* ---- event-driven kernel gradient: gk[i, d, o] = sum_{t, b} x[t, b, i] gy[t + d, b, o] over non-zero x ----
+ * Register tile: R delays x 16 outputs of one input channel (R = ceil(K / ceil(K / 16)), so every
+ * K up to 16 is one tile). gy is copied per (output block, group of `nbt` batch rows) into an L1
+ * tile [nbt][tg][16] padded with zero steps so t + d never needs a bounds test; partial sums of
+ * earlier batch groups are re-read from gk. Threads split the input channels [i0, i1). gk is
+ * [Cin][K][c16] with c16 = Cout rounded up to 16. */
+#define KGRAD_TILE(RR)                                                                                   \
+static void kgrad_tile_##RR(const float *gt, const long *pb, const int *off, const float *val,         \
+                            float *gk, long K, long c16, long d0, int first) {                          \
+    v16 a[RR];                                                                                          \
+    for (int r = 0; r < RR; r++) a[r] = (first || d0 + r >= K) ? (v16){0} : VLOAD(gk + (d0 + r) * c16); \
+    for (long e = pb[0]; e < pb[1]; e++) {                                                              \
+        const float *p = gt + off[e] + d0 * VB;                                                         \
+        const float v = val[e];                                                                         \
+        for (int r = 0; r < RR; r++) a[r] += v * VLOAD(p + r * VB);                                     \
+    }                                                                                                   \
+    for (int r = 0; r < RR && d0 + r < K; r++) VSTORE(gk + (d0 + r) * c16, a[r]);                       \
+}
+KGRAD_TILE(1) KGRAD_TILE(2) KGRAD_TILE(3) KGRAD_TILE(4) KGRAD_TILE(5) KGRAD_TILE(6) KGRAD_TILE(7)
+KGRAD_TILE(8) KGRAD_TILE(9) KGRAD_TILE(10) KGRAD_TILE(11) KGRAD_TILE(12) KGRAD_TILE(13) KGRAD_TILE(14)
+KGRAD_TILE(15) KGRAD_TILE(16)
+typedef void (*kgrad_tile_fn)(const float *, const long *, const int *, const float *, float *, long, long,
+                              long, int);
+static const kgrad_tile_fn KGRAD_TILES[17] = {
+    NULL, kgrad_tile_1, kgrad_tile_2, kgrad_tile_3, kgrad_tile_4, kgrad_tile_5, kgrad_tile_6, kgrad_tile_7,
+    kgrad_tile_8, kgrad_tile_9, kgrad_tile_10, kgrad_tile_11, kgrad_tile_12, kgrad_tile_13, kgrad_tile_14,
+    kgrad_tile_15, kgrad_tile_16};
+
+int dl_kernel_grad(const float *x, const float *gy, float *gk, long T, long B, long Cin, long K, long Cout,
+                   long i0, long i1) {
+    const long ntile = (K + VB - 1) / VB, R = (K + ntile - 1) / ntile, tg = T + ntile * R;
+    const long c16 = (Cout + VB - 1) / VB * VB, ni = i1 - i0;
+    const long nbt = lmin(B, lmax(1, TILE_BYTES / (tg * VB * (long)sizeof(float))));
+    const long ngb = (B + nbt - 1) / nbt, nkey = ngb * ni;
+    const kgrad_tile_fn tile_fn = KGRAD_TILES[R];
+    if (ni <= 0) return 0;
+    long *ptr = calloc(nkey + 1, sizeof(long)), *cur = NULL;
+    float *gt = amalloc(nbt * tg * VB * sizeof(float));
+    int *off = NULL; float *val = NULL;
+    int status = -1;
+    if (!ptr || !gt) goto done;
+    /* spike lists keyed (batch group, channel); an entry is the offset of its step in gt */
+    for (long t = 0; t < T; t++)
+        for (long b = 0; b < B; b++) {
+            const float *xr = x + (t * B + b) * Cin + i0;
+            long *pg = ptr + (b / nbt) * ni + 1;
+            for (long i = 0; i < ni; i++) pg[i] += xr[i] != 0.0f;
+        }
+    for (long k = 0; k < nkey; k++) ptr[k + 1] += ptr[k];
+    off = malloc((ptr[nkey] + 1) * sizeof(int));
+    val = malloc((ptr[nkey] + 1) * sizeof(float));
+    cur = malloc(nkey * sizeof(long));
+    if (!off || !val || !cur) goto done;
+    memcpy(cur, ptr, nkey * sizeof(long));
+    for (long t = 0; t < T; t++)
+        for (long b = 0; b < B; b++) {
+            const float *xr = x + (t * B + b) * Cin + i0;
+            long *cg = cur + (b / nbt) * ni;
+            const int step = (int)(((b % nbt) * tg + t) * VB);
+            for (long i = 0; i < ni; i++)
+                if (xr[i] != 0.0f) {
+                    long e = cg[i]++;
+                    off[e] = step;
+                    val[e] = xr[i];
+                }
+        }
+    for (long o0 = 0; o0 < c16; o0 += VB) {
+        const long m = lmin(VB, Cout - o0);
+        for (long g = 0; g < ngb; g++) {
+            /* gt[bl][t][:] = gy[t, g * nbt + bl, o0 : o0 + m], zero elsewhere */
+            memset(gt, 0, nbt * tg * VB * sizeof(float));
+            for (long bl = 0; bl < nbt && g * nbt + bl < B; bl++)
+                for (long t = 0; t < T; t++)
+                    memcpy(gt + (bl * tg + t) * VB, gy + (t * B + g * nbt + bl) * Cout + o0, m * sizeof(float));
+            for (long i = i0; i < i1; i++) {
+                const long *pb = ptr + g * ni + (i - i0);
+                for (long d0 = 0; d0 < K; d0 += R)
+                    tile_fn(gt, pb, off, val, gk + i * K * c16 + o0, K, c16, d0, g == 0);
+            }
+        }
+    }
+    status = 0;
+done:
+    free(ptr); free(cur); free(gt); free(off); free(val);
+    return status;
+}
+
+/* ---- integer delays: y[t, b, o] = sum_{s in syn(o)} w_s x[t - d_s, b, i_s] ----
+ * Dense in time, vectorised over it: per batch row, x is transposed into xt [Cin][tx] with K - 1
+ * leading zero steps, so synapse s reads the contiguous run xt[i_s][K - 1 - d_s + t]. Loop order:
+ * block of INT_STEPS output steps (the K - 1 + INT_STEPS columns of xt it reads stay in L1), output,
+ * synapses four at a time into separate accumulators (hides the add latency). Synapses of output o
+ * are soff/sw[optr[o] : optr[o + 1]] with soff = i * tx - d. Threads split the batch [b0, b1). */
+#define INT_VECS 2
+#define INT_STEPS (INT_VECS * VB)
+int dl_integer_forward(const float *x, const long *optr, const int *soff, const float *sw, float *y,
+                       long T, long B, long Cin, long Cout, long K, long tx, long b0, long b1) {
+    const long tc = tx - (K - 1);  /* T rounded up to INT_STEPS */
+    float *xt = amalloc(Cin * tx * sizeof(float));
+    float *yo = amalloc(Cout * tc * sizeof(float));
+    if (!xt || !yo) { free(xt); free(yo); return -1; }
+    memset(xt, 0, Cin * tx * sizeof(float));
+    for (long b = b0; b < b1; b++) {
+        for (long t = 0; t < T; t++) {
+            const float *xr = x + (t * B + b) * Cin;
+            for (long i = 0; i < Cin; i++) xt[i * tx + K - 1 + t] = xr[i];
+        }
+        for (long t0 = 0; t0 < tc; t0 += INT_STEPS) {
+            const float *base = xt + K - 1 + t0;
+            for (long o = 0; o < Cout; o++) {
+                v16 a[4][INT_VECS];
+                for (int u = 0; u < 4; u++)
+                    for (int r = 0; r < INT_VECS; r++) a[u][r] = (v16){0};
+                long e = optr[o];
+                const long e1 = optr[o + 1];
+                for (; e + 3 < e1; e += 4)
+                    for (int u = 0; u < 4; u++) {
+                        const float *p = base + soff[e + u];
+                        const float w = sw[e + u];
+                        for (int r = 0; r < INT_VECS; r++) a[u][r] += w * VLOAD(p + r * VB);
+                    }
+                for (; e < e1; e++) {
+                    const float *p = base + soff[e];
+                    for (int r = 0; r < INT_VECS; r++) a[0][r] += sw[e] * VLOAD(p + r * VB);
+                }
+                for (int r = 0; r < INT_VECS; r++)
+                    VSTORE(yo + o * tc + t0 + r * VB, (a[0][r] + a[1][r]) + (a[2][r] + a[3][r]));
+            }
+        }
+        for (long t = 0; t < T; t++) {
+            float *yr = y + (t * B + b) * Cout;
+            for (long o = 0; o < Cout; o++) yr[o] = yo[o * tc + t];
+        }
+    }
+    free(xt); free(yo);
+    return 0;
+}
+"""
