@@ -151,3 +151,39 @@ def test_kernel_env_switch_selects_torch(monkeypatch):
     monkeypatch.setattr(_compiled, "_tried", False)
     monkeypatch.setattr(_compiled, "_lib", None)
     assert not kernels.compiled_available(torch.zeros(1))
+
+
+def test_temporal_basis_spans_wide_gaussian_profiles_only():
+    k = 25
+    basis = Fd.temporal_basis(12.0, k)
+    assert basis is not None and basis.shape[1] <= 8  # 25 taps, rank 8 at the initial sigma
+    assert torch.allclose(basis.t() @ basis, torch.eye(basis.shape[1], dtype=torch.float64), atol=1e-12)
+    # profiles at positions off the fitting grid, built independently with tap_weights (delay order)
+    pos = torch.empty(500, dtype=torch.float64).uniform_(*Fd.position_limits(k))
+    _, g = Fd.tap_weights(pos, 12.0, k)
+    g = g.flip(-1)
+    assert ((g - g @ basis @ basis.t()).abs().max() / g.abs().max()).item() < 1e-8
+    assert Fd.temporal_basis(0.23, k) is None  # narrow: no saving
+    assert Fd.temporal_basis(0.0, k, "linear") is None
+
+
+@pytest.mark.parametrize("n_out,t", [(20, 40), (70, 12)])  # Cout tail of a 16-block; T < K
+def test_low_rank_input_grad_matches_dense(n_out, t):
+    torch.manual_seed(4)
+    k, sigma = 25, 12.0
+    w = torch.randn(n_out, 9, 1)
+    p = torch.empty(n_out, 9, 1).uniform_(*Fd.position_limits(k))
+    kall = Fd.dense_kernel(w, p, sigma, k).flip(-1).permute(1, 2, 0).contiguous()
+    g = torch.randn(t, 3, n_out)
+    exact = reference_product(torch.zeros(t, 3, 9), kall, g)[1]
+    assert_close(kernels.input_grad(g, kall, Fd.temporal_basis(sigma, k)), exact)
+
+
+def test_positions_out_of_range_skip_the_basis(monkeypatch):
+    """The basis is fitted on position_limits only: an unclamped position must take the exact path."""
+    calls = []
+    monkeypatch.setattr(kernels, "delayed_matmul", lambda x, kall, basis=None: calls.append(basis) or x[..., :1])
+    w, x = torch.ones(1, 1, 1), torch.zeros(3, 1, 1)
+    Fd.delayed_linear(x, w, torch.full((1, 1, 1), 5.0), 12.0, 25)
+    Fd.delayed_linear(x, w, torch.full((1, 1, 1), 13.0), 12.0, 25)  # limits are [-12, 12]
+    assert calls[0] is not None and calls[1] is None

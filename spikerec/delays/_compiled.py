@@ -27,6 +27,7 @@ _SIGNATURES = {
     "dl_forward": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L],
     "dl_kernel_grad": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L],
     "dl_integer_forward": [_P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L],
+    "dl_time_filter": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L, _L],
 }
 _INT_BLOCK = 32  # time steps per register tile of dl_integer_forward (INT_STEPS)
 
@@ -79,8 +80,10 @@ def _parallel(fn, n: int) -> None:
             pool = _pool
         futures = [pool.submit(fn, bounds[j], bounds[j + 1]) for j in range(1, parts)]
         statuses = [fn(bounds[0], bounds[1])] + [f.result() for f in futures]
-    if any(statuses):
+    if -1 in statuses:
         raise MemoryError("spikerec delay kernel: could not allocate its scratch memory")
+    if any(statuses):
+        raise ValueError(f"spikerec delay kernel: invalid arguments (status {max(statuses, key=abs)})")
 
 
 def _c(t: torch.Tensor) -> torch.Tensor:
@@ -131,6 +134,21 @@ def kernel_grad(x: torch.Tensor, gy: torch.Tensor, kernel_size: int) -> torch.Te
     _parallel(lambda a, b: library().dl_kernel_grad(x.data_ptr(), gy.data_ptr(), gk.data_ptr(), n_t, n_b, n_in,
                                                     kernel_size, n_out, a, b), n_in)
     return gk if c16 == n_out else gk[:, :, :n_out].contiguous()
+
+
+def time_filter(gy: torch.Tensor, basis: torch.Tensor, t0: int, t1: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """h[t - t0, b, r, o] = sum_{d, t+d<T} basis[d, r] gy[t + d, b, o] for t0 <= t < t1.
+
+    gy [T, B, Cout] (contiguous float32), basis [K, r] float32; returns ``out`` (or a new tensor) of
+    shape [t1 - t0, B, r, c16], Cout padded to c16 (a multiple of 16) with zeros.
+    """
+    n_t, n_b, n_out = gy.shape
+    n_k, rank = basis.shape
+    shape = (t1 - t0, n_b, rank, -(-n_out // 16) * 16)
+    h = torch.empty(shape) if out is None else out.view(shape)
+    _parallel(lambda a, b: library().dl_time_filter(gy.data_ptr(), basis.data_ptr(), h.data_ptr(), n_t, n_b, n_out,
+                                                    n_k, rank, t0, t1, a, b), n_b)
+    return h
 
 
 def integer_forward(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, kernel_size: int) -> torch.Tensor:

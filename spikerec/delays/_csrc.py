@@ -302,6 +302,50 @@ done:
     return status;
 }
 
+/* ---- temporal filtering: h[t - t0, b, r, o] = sum_{d < K, t + d < T} V[d, r] gy[t + d, b, o], t0 <= t < t1 ----
+ * The input gradient of a kernel of rank nr in the delay axis (kall[i, d, o] = sum_r A[i, o, r] V[d, r])
+ * is one matrix product of h with A; this builds h for a block of steps (the caller multiplies
+ * block by block so h stays in cache). Per batch row, gy steps t0 .. t1 + K - 2 are copied into a
+ * zero-padded [t1 - t0 + K - 1][c16] buffer; a register tile holds the nr filter outputs of 16
+ * channels. h is [t1 - t0, B, nr, c16] (c16 = C rounded up to 16, zero lanes). Threads split the
+ * batch [b0, b1). */
+#define FILTER_TILE(NR)                                                                                  \
+static void filter_tile_##NR(const float *rows, const float *V, float *out, long K, long c16) {         \
+    v16 a[NR];                                                                                          \
+    for (int r = 0; r < NR; r++) a[r] = (v16){0};                                                       \
+    for (long d = 0; d < K; d++) {                                                                      \
+        const v16 g = VLOAD(rows + d * c16);                                                            \
+        for (int r = 0; r < NR; r++) a[r] += V[d * NR + r] * g;                                         \
+    }                                                                                                   \
+    for (int r = 0; r < NR; r++) VSTORE(out + r * c16, a[r]);                                           \
+}
+FILTER_TILE(1) FILTER_TILE(2) FILTER_TILE(3) FILTER_TILE(4) FILTER_TILE(5) FILTER_TILE(6) FILTER_TILE(7)
+FILTER_TILE(8) FILTER_TILE(9) FILTER_TILE(10) FILTER_TILE(11) FILTER_TILE(12) FILTER_TILE(13) FILTER_TILE(14)
+FILTER_TILE(15) FILTER_TILE(16)
+typedef void (*filter_tile_fn)(const float *, const float *, float *, long, long);
+static const filter_tile_fn FILTER_TILES[17] = {
+    NULL, filter_tile_1, filter_tile_2, filter_tile_3, filter_tile_4, filter_tile_5, filter_tile_6, filter_tile_7,
+    filter_tile_8, filter_tile_9, filter_tile_10, filter_tile_11, filter_tile_12, filter_tile_13, filter_tile_14,
+    filter_tile_15, filter_tile_16};
+#define MAX_RANK 16
+
+int dl_time_filter(const float *gy, const float *V, float *h, long T, long B, long C, long K, long nr,
+                   long t0, long t1, long b0, long b1) {
+    const long c16 = (C + VB - 1) / VB * VB, nt = t1 - t0, rows = lmin(T, t1 + K - 1) - t0;
+    if (nr < 1 || nr > MAX_RANK || nt < 1 || rows < 1) return -2;
+    float *buf = amalloc((nt + K - 1) * c16 * sizeof(float));
+    if (!buf) return -1;
+    memset(buf, 0, (nt + K - 1) * c16 * sizeof(float));
+    for (long b = b0; b < b1; b++) {
+        for (long t = 0; t < rows; t++) memcpy(buf + t * c16, gy + ((t0 + t) * B + b) * C, C * sizeof(float));
+        for (long t = 0; t < nt; t++)
+            for (long o0 = 0; o0 < c16; o0 += VB)
+                FILTER_TILES[nr](buf + t * c16 + o0, V, h + (t * B + b) * nr * c16 + o0, K, c16);
+    }
+    free(buf);
+    return 0;
+}
+
 /* ---- integer delays: y[t, b, o] = sum_{s in syn(o)} w_s x[t - d_s, b, i_s] ----
  * Dense in time, vectorised over it: per batch row, x is transposed into xt [Cin][tx] with K - 1
  * leading zero steps, so synapse s reads the contiguous run xt[i_s][K - 1 - d_s + t]. Loop order:

@@ -55,10 +55,14 @@ class _BuildKernel(torch.autograd.Function):
 
 
 # -- delayed products ------------------------------------------------------------------------
-def delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
-    """y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i]; x [T, B, Cin], kall [Cin, K, Cout]."""
+def delayed_matmul(x: torch.Tensor, kall: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
+    """y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i]; x [T, B, Cin], kall [Cin, K, Cout].
+
+    ``basis`` [K, r] (orthonormal, from ``functional.temporal_basis``): a delay basis spanning
+    every kernel profile of ``kall``; when given, the compiled path computes dL/dx in rank r.
+    """
     if compiled_available(x, kall) and x.numel() > 0 and kall.numel() > 0:
-        return _CpuDelayedMatmul.apply(x, kall)
+        return _CpuDelayedMatmul.apply(x, kall, basis)
     return dense_delayed_matmul(x, kall)
 
 
@@ -88,14 +92,18 @@ def shifted_forward(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
 GEMM_MIN_OUT = 64
 
 
-def input_grad(gy: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
+def input_grad(gy: torch.Tensor, kall: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
     """Dense dL/dx[t, b, i] = sum_{d,o} kall[i, d, o] dL/dy[t + d, b, o] [T, B, Cin] (any device).
 
-    Computed as K time-shifted matrix products (``dL/dx[t] += dL/dy[t + d] @ kall[:, d, :]^T`` on
-    whole [T - d, B] row blocks) or, for few outputs, as one ``conv1d`` correlation.
+    With a delay ``basis`` V [K, r] (compiled path): kall = A V^T with A[i, o, r] = sum_d kall[i, d, o]
+    V[d, r], so dL/dx = h @ A over h[t, b, r, o] = sum_d V[d, r] dL/dy[t + d, b, o] (r/K of the
+    work). Otherwise K time-shifted matrix products (``dL/dx[t] += dL/dy[t + d] @ kall[:, d, :]^T``
+    on whole [T - d, B] row blocks) or, for few outputs, one ``conv1d`` correlation.
     """
     n_t, n_b, n_out = gy.shape
     n_in, k, _ = kall.shape
+    if basis is not None and compiled_available(gy, kall):
+        return _low_rank_input_grad(gy.contiguous(), kall, basis.to(torch.float32).contiguous())
     if n_out < GEMM_MIN_OUT:
         return F.conv1d(F.pad(gy.permute(1, 2, 0), (0, k - 1)), kall.permute(0, 2, 1)).permute(2, 0, 1)
     gy = gy.contiguous()
@@ -115,6 +123,27 @@ def shifted_kernel_grad(x: torch.Tensor, gy: torch.Tensor, kernel_size: int) -> 
     return gk
 
 
+LOW_RANK_BLOCK_BYTES = 32 << 20  # filtered-gradient block multiplied at once (32 MB measured best of 2-256 MB)
+
+
+def _low_rank_input_grad(gy: torch.Tensor, kall: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """dL/dx = h @ A block by block over time (see ``input_grad``); v [K, r] float32."""
+    n_t, n_b, n_out = gy.shape
+    n_in = kall.shape[0]
+    c16 = -(-n_out // 16) * 16
+    a = kall.permute(0, 2, 1) @ v  # A [Cin, Cout, r]
+    a = F.pad(a.permute(2, 1, 0), (0, 0, 0, c16 - n_out)).reshape(-1, n_in)  # [(r, o16), Cin], zero padded rows
+    step_bytes = n_b * a.shape[0] * 4
+    block = max(1, min(n_t, LOW_RANK_BLOCK_BYTES // step_bytes))
+    h = torch.empty(block * n_b * a.shape[0])
+    gx = torch.empty(n_t, n_b, n_in)
+    for t0 in range(0, n_t, block):
+        t1 = min(n_t, t0 + block)
+        hb = _compiled.time_filter(gy, v, t0, t1, h[:(t1 - t0) * step_bytes // 4])
+        torch.mm(hb.view((t1 - t0) * n_b, -1), a, out=gx[t0:t1].view(-1, n_in))
+    return gx
+
+
 class _CpuDelayedMatmul(torch.autograd.Function):
     """Compiled CPU product: event-driven forward and dL/dkall for sparse x, shifted products otherwise;
     dL/dx (dense whatever x is) by ``input_grad``.
@@ -124,9 +153,9 @@ class _CpuDelayedMatmul(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kall):
+    def forward(ctx, x, kall, basis):
         sparse = _sparse(x)
-        ctx.sparse = sparse
+        ctx.sparse, ctx.basis = sparse, basis
         ctx.save_for_backward(x, kall)
         return _compiled.forward(x, kall) if sparse else shifted_forward(x.contiguous(), kall)
 
@@ -139,8 +168,8 @@ class _CpuDelayedMatmul(torch.autograd.Function):
             k = kall.shape[1]
             gk = _compiled.kernel_grad(x, gy, k) if ctx.sparse else shifted_kernel_grad(x.contiguous(), gy, k)
         if ctx.needs_input_grad[0]:
-            gx = input_grad(gy, kall)
-        return gx, gk
+            gx = input_grad(gy, kall, ctx.basis)
+        return gx, gk, None
 
 
 # -- integer delays --------------------------------------------------------------------------
