@@ -26,10 +26,9 @@ _SIGNATURES = {
     "dl_build_kernel_grad": [_P, _P, _L, _L, _L, _L, _D, _I, _L, _P, _P, _P, _L, _L],
     "dl_forward": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L],
     "dl_kernel_grad": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L],
-    "dl_integer_forward": [_P, _P, _P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L],
+    "dl_integer_forward": [_P, _P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L],
     "dl_time_filter": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L, _L],
 }
-_INT_BLOCK = 32  # time steps per register tile of dl_integer_forward (INT_STEPS)
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -153,19 +152,10 @@ def time_filter(gy: torch.Tensor, basis: torch.Tensor, t0: int, t1: int, out: to
 
 def integer_forward(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, kernel_size: int) -> torch.Tensor:
     """y[t, b, o] = sum_{i,c} W[o,i,c] x[t - D[o,i,c], b, i]; weight/delays [Cout, Cin, kc], zero weights skipped."""
-    x = _c(x)
+    x, w, d = _c(x), _c(weight), _c(delays).to(torch.long)
     n_t, n_b, n_in = x.shape
-    n_out, _, kc = weight.shape
-    tx = kernel_size - 1 + -(-n_t // _INT_BLOCK) * _INT_BLOCK  # K - 1 leading zeros, then T rounded up
-    w = weight.detach().reshape(n_out, -1)  # synapses of output o, ordered by input channel
-    i = torch.arange(n_in).repeat_interleave(kc).expand(n_out, -1)
-    keep = w != 0
-    optr = torch.zeros(n_out + 1, dtype=torch.long)
-    optr[1:] = keep.sum(1).cumsum(0)
-    soff = (i * tx - delays.reshape(n_out, -1))[keep].to(torch.int32).contiguous()
-    sw = w[keep].contiguous()
+    n_out, _, kc = w.shape
     y = torch.empty(n_t, n_b, n_out)
-    _parallel(lambda a, b: library().dl_integer_forward(x.data_ptr(), optr.data_ptr(), soff.data_ptr(), sw.data_ptr(),
-                                                        y.data_ptr(), n_t, n_b, n_in, n_out, kernel_size, tx, a, b),
-              n_b)
+    _parallel(lambda a, b: library().dl_integer_forward(x.data_ptr(), w.data_ptr(), d.data_ptr(), y.data_ptr(), n_t,
+                                                        n_b, n_in, n_out, kc, kernel_size, a, b), n_b)
     return y

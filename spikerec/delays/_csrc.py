@@ -346,20 +346,35 @@ int dl_time_filter(const float *gy, const float *V, float *h, long T, long B, lo
     return 0;
 }
 
-/* ---- integer delays: y[t, b, o] = sum_{s in syn(o)} w_s x[t - d_s, b, i_s] ----
+/* ---- integer delays: y[t, b, o] = sum_{i, c} W[o, i, c] x[t - D[o, i, c], b, i] ----
  * Dense in time, vectorised over it: per batch row, x is transposed into xt [Cin][tx] with K - 1
- * leading zero steps, so synapse s reads the contiguous run xt[i_s][K - 1 - d_s + t]. Loop order:
- * block of INT_STEPS output steps (the K - 1 + INT_STEPS columns of xt it reads stay in L1), output,
- * synapses four at a time into separate accumulators (hides the add latency). Synapses of output o
- * are soff/sw[optr[o] : optr[o + 1]] with soff = i * tx - d. Threads split the batch [b0, b1). */
+ * leading zero steps, so synapse (o, i, c) reads the contiguous run xt[i][K - 1 - D + t]. Each
+ * thread first lists the non-zero synapses of every output (zero weights, e.g. pruned synapses, are
+ * skipped) as (offset i * tx - D, weight). Loop order: block of INT_STEPS output steps (the
+ * K - 1 + INT_STEPS columns of xt it reads stay in L1), output, synapses four at a time into separate
+ * accumulators (hides the add latency). w, D: [Cout][Cin][kc]. Threads split the batch [b0, b1). */
 #define INT_VECS 2
 #define INT_STEPS (INT_VECS * VB)
-int dl_integer_forward(const float *x, const long *optr, const int *soff, const float *sw, float *y,
-                       long T, long B, long Cin, long Cout, long K, long tx, long b0, long b1) {
-    const long tc = tx - (K - 1);  /* T rounded up to INT_STEPS */
+int dl_integer_forward(const float *x, const float *w, const long *D, float *y, long T, long B, long Cin,
+                       long Cout, long kc, long K, long b0, long b1) {
+    const long tc = (T + INT_STEPS - 1) / INT_STEPS * INT_STEPS, tx = K - 1 + tc, ns = Cin * kc;
     float *xt = amalloc(Cin * tx * sizeof(float));
     float *yo = amalloc(Cout * tc * sizeof(float));
-    if (!xt || !yo) { free(xt); free(yo); return -1; }
+    float *sw = malloc((Cout * ns + 1) * sizeof(float));
+    int *soff = malloc((Cout * ns + 1) * sizeof(int));
+    long *optr = malloc((Cout + 1) * sizeof(long));
+    int status = -1;
+    if (!xt || !yo || !sw || !soff || !optr) goto done;
+    optr[0] = 0;
+    for (long o = 0; o < Cout; o++) {
+        long n = optr[o];
+        for (long s = 0; s < ns; s++)
+            if (w[o * ns + s] != 0.0f) {
+                soff[n] = (int)((s / kc) * tx - D[o * ns + s]);
+                sw[n++] = w[o * ns + s];
+            }
+        optr[o + 1] = n;
+    }
     memset(xt, 0, Cin * tx * sizeof(float));
     for (long b = b0; b < b1; b++) {
         for (long t = 0; t < T; t++) {
@@ -377,8 +392,8 @@ int dl_integer_forward(const float *x, const long *optr, const int *soff, const 
                 for (; e + 3 < e1; e += 4)
                     for (int u = 0; u < 4; u++) {
                         const float *p = base + soff[e + u];
-                        const float w = sw[e + u];
-                        for (int r = 0; r < INT_VECS; r++) a[u][r] += w * VLOAD(p + r * VB);
+                        const float wu = sw[e + u];
+                        for (int r = 0; r < INT_VECS; r++) a[u][r] += wu * VLOAD(p + r * VB);
                     }
                 for (; e < e1; e++) {
                     const float *p = base + soff[e];
@@ -393,7 +408,9 @@ int dl_integer_forward(const float *x, const long *optr, const int *soff, const 
             for (long o = 0; o < Cout; o++) yr[o] = yo[o * tc + t];
         }
     }
-    free(xt); free(yo);
-    return 0;
+    status = 0;
+done:
+    free(xt); free(yo); free(sw); free(soff); free(optr);
+    return status;
 }
 """

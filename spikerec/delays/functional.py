@@ -149,10 +149,17 @@ def temporal_basis(sigma: float, kernel_size: int, interpolation: str = "gauss")
     return None
 
 
+def all_finite(t: torch.Tensor) -> bool:
+    """True when ``t`` holds no NaN/inf (one reduction: min and max are finite exactly then)."""
+    lo, hi = torch.aminmax(t.detach())
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
 def positions_in_range(positions: torch.Tensor, kernel_size: int) -> bool:
     """True when every position lies in ``position_limits`` (where ``temporal_basis`` is fitted)."""
     lo, hi = position_limits(kernel_size)
-    return bool(positions.min() >= lo) and bool(positions.max() <= hi)
+    pmin, pmax = torch.aminmax(positions.detach())
+    return bool((pmin >= lo) & (pmax <= hi))
 
 
 def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma: float,
