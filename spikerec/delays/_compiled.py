@@ -29,6 +29,7 @@ _SIGNATURES = {
     "dl_integer_forward": [_P, _P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L],
     "dl_time_filter": [_P, _P, _P, _L, _L, _L, _L, _L, _L, _L, _L, _L],
 }
+_RESTYPES = {"dl_count_nonzero": ([_P, _L], ctypes.c_long)}
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -50,6 +51,9 @@ def library() -> ctypes.CDLL | None:
                     for name, argtypes in _SIGNATURES.items():
                         fn = getattr(lib, name)
                         fn.argtypes, fn.restype = argtypes, ctypes.c_int
+                    for name, (argtypes, restype) in _RESTYPES.items():
+                        fn = getattr(lib, name)
+                        fn.argtypes, fn.restype = argtypes, restype
                 _lib = lib
             _tried = True
     return _lib
@@ -87,6 +91,12 @@ def _parallel(fn, n: int) -> None:
 
 def _c(t: torch.Tensor) -> torch.Tensor:
     return t.detach().contiguous()
+
+
+def count_nonzero(x: torch.Tensor) -> int:
+    """Number of non-zero entries of x (one vectorised pass; torch's count_nonzero is ~5x slower here)."""
+    x = _c(x)
+    return int(library().dl_count_nonzero(x.data_ptr(), x.numel()))
 
 
 def build_kernel(weight: torch.Tensor, positions: torch.Tensor, std: float, gauss: bool, window: int,

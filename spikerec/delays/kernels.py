@@ -74,7 +74,7 @@ def dense_delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
 
 
 def _sparse(x: torch.Tensor) -> bool:
-    return float(torch.count_nonzero(x)) <= EVENT_DENSITY_MAX * x.numel()
+    return _compiled.count_nonzero(x) <= EVENT_DENSITY_MAX * x.numel()
 
 
 def shifted_forward(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
