@@ -69,6 +69,53 @@ long dl_count_nonzero(const float *x, long n) {
     return count;
 }
 
+/* Spike lists (CSR): every non-zero x[t, b, i] with b0 <= b < b1, i0 <= i < i1 goes to list
+ * kc[i - i0] + kr[b - b0] + kt t as the entry (offset oc[i - i0] + orow[b - b0] + ot t, value x).
+ * Within a list, entries are in (b, t, i) order. Returns 0, or -1 when memory runs out. */
+typedef struct { long *ptr; int *off; float *val; } spike_lists;
+
+static void free_spike_lists(spike_lists *s) { free(s->ptr); free(s->off); free(s->val); }
+
+static int bucket_spikes(const float *x, long T, long B, long Cin, long b0, long b1, long i0, long i1,
+                         const long *kc, const long *kr, long kt, const int *oc, const int *orow, int ot,
+                         long nkey, spike_lists *s) {
+    const long ni = i1 - i0;
+    int *nz = malloc((ni + 1) * sizeof(int));
+    long *cur = NULL;
+    s->ptr = calloc(nkey + 1, sizeof(long));
+    s->off = NULL; s->val = NULL;
+    if (!nz || !s->ptr) goto fail;
+    for (long b = b0; b < b1; b++)  /* count, prefix sum, fill */
+        for (long t = 0; t < T; t++) {
+            long *p = s->ptr + 1 + kr[b - b0] + kt * t;
+            const long n = row_nonzeros(x + (t * B + b) * Cin + i0, ni, nz);
+            for (long j = 0; j < n; j++) p[kc[nz[j]]]++;
+        }
+    for (long k = 0; k < nkey; k++) s->ptr[k + 1] += s->ptr[k];
+    s->off = malloc((s->ptr[nkey] + 1) * sizeof(int));
+    s->val = malloc((s->ptr[nkey] + 1) * sizeof(float));
+    cur = malloc((nkey + 1) * sizeof(long));
+    if (!s->off || !s->val || !cur) goto fail;
+    memcpy(cur, s->ptr, nkey * sizeof(long));
+    for (long b = b0; b < b1; b++)
+        for (long t = 0; t < T; t++) {
+            const float *xr = x + (t * B + b) * Cin + i0;
+            long *c = cur + kr[b - b0] + kt * t;
+            const int o = orow[b - b0] + ot * (int)t;
+            const long n = row_nonzeros(xr, ni, nz);
+            for (long j = 0; j < n; j++) {
+                const long e = c[kc[nz[j]]]++;
+                s->off[e] = oc[nz[j]] + o;
+                s->val[e] = xr[nz[j]];
+            }
+        }
+    free(nz); free(cur);
+    return 0;
+fail:
+    free(nz); free(cur); free_spike_lists(s);
+    return -1;
+}
+
 /* ---- kernel construction (DCLS): kall[i, K-1-k, o] = sum_c W[o,i,c] g_k(P[o,i,c]) ----
  * g_k = e_k / (sum_j e_j + 1e-7) over the `window` taps nearest the centre c = P + K/2, with
  * gauss: e_k = exp(-((k - c) / std)^2 / 2), linear: e_k = max(0, 1 - |k - c|); computed in double.
@@ -175,40 +222,22 @@ int dl_forward(const float *x, const float *kall, float *y, long T, long B, long
     const long ic = lmin(Cin, lmax(1, TILE_BYTES / (kp * VB * (long)sizeof(float))));
     const long ng = (Cin + ic - 1) / ic, nkey = ng * nb * T;
     if (nb <= 0) return 0;
-    long *ptr = calloc(nkey + 1, sizeof(long)), *key = malloc(Cin * sizeof(long)), *cur = NULL;
-    int *chan = malloc(Cin * sizeof(int)), *nz = malloc((Cin + 1) * sizeof(int));
+    spike_lists sl = {NULL, NULL, NULL};
+    long *kc = malloc(Cin * sizeof(long)), *kr = malloc(nb * sizeof(long));
+    int *oc = malloc(Cin * sizeof(int)), *orow = calloc(nb, sizeof(int));
     float *tile = amalloc(ic * kp * VB * sizeof(float));
     float *part = ng > 1 ? amalloc(nb * tr * VB * sizeof(float)) : NULL;
-    int *off = NULL; float *val = NULL;
     int status = -1;
-    if (!ptr || !key || !chan || !nz || !tile || (ng > 1 && !part)) goto done;
+    if (!kc || !kr || !oc || !orow || !tile || (ng > 1 && !part)) goto done;
     for (long i = 0; i < Cin; i++) {
-        key[i] = (i / ic) * nb * T;           /* list of (group of i, row 0, step 0) */
-        chan[i] = (int)((i % ic) * kp * VB);  /* tile offset of channel i */
+        kc[i] = (i / ic) * nb * T;          /* lists keyed (channel group, batch row, step) */
+        oc[i] = (int)((i % ic) * kp * VB);  /* entry: tile offset of the channel minus the step's */
     }
-    for (long b = b0; b < b1; b++)  /* count, prefix sum, fill */
-        for (long t = 0; t < T; t++) {
-            long *pt = ptr + (b - b0) * T + t + 1;
-            const long n = row_nonzeros(x + (t * B + b) * Cin, Cin, nz);
-            for (long j = 0; j < n; j++) pt[key[nz[j]]]++;
-        }
-    for (long k = 0; k < nkey; k++) ptr[k + 1] += ptr[k];
-    off = malloc((ptr[nkey] + 1) * sizeof(int));
-    val = malloc((ptr[nkey] + 1) * sizeof(float));
-    cur = malloc(nkey * sizeof(long));
-    if (!off || !val || !cur) goto done;
-    memcpy(cur, ptr, nkey * sizeof(long));
-    for (long b = b0; b < b1; b++)
-        for (long t = 0; t < T; t++) {
-            const float *xr = x + (t * B + b) * Cin;
-            long *ct = cur + (b - b0) * T + t;
-            const long n = row_nonzeros(xr, Cin, nz);
-            for (long j = 0; j < n; j++) {
-                const long e = ct[key[nz[j]]]++;
-                off[e] = chan[nz[j]] - (int)(t * VB);
-                val[e] = xr[nz[j]];
-            }
-        }
+    for (long bl = 0; bl < nb; bl++) kr[bl] = bl * T;
+    if (bucket_spikes(x, T, B, Cin, b0, b1, 0, Cin, kc, kr, 1, oc, orow, -VB, nkey, &sl)) goto done;
+    const long *ptr = sl.ptr;
+    const int *off = sl.off;
+    const float *val = sl.val;
     for (long o0 = 0; o0 < Cout; o0 += VB) {
         const long m = lmin(VB, Cout - o0);
         for (long g = 0; g < ng; g++) {
@@ -248,7 +277,7 @@ int dl_forward(const float *x, const float *kall, float *y, long T, long B, long
     }
     status = 0;
 done:
-    free(ptr); free(key); free(chan); free(nz); free(cur); free(tile); free(part); free(off); free(val);
+    free_spike_lists(&sl); free(kc); free(kr); free(oc); free(orow); free(tile); free(part);
     return status;
 }
 
@@ -288,36 +317,21 @@ int dl_kernel_grad(const float *x, const float *gy, float *gk, long T, long B, l
     const long ngb = (B + nbt - 1) / nbt, nkey = ngb * ni;
     const kgrad_tile_fn tile_fn = KGRAD_TILES[R];
     if (ni <= 0) return 0;
-    long *ptr = calloc(nkey + 1, sizeof(long)), *cur = NULL;
+    spike_lists sl = {NULL, NULL, NULL};
+    long *kc = malloc(ni * sizeof(long)), *kr = malloc(B * sizeof(long));
+    int *oc = calloc(ni, sizeof(int)), *orow = malloc(B * sizeof(int));
     float *gt = amalloc(nbt * tg * VB * sizeof(float));
-    int *off = NULL, *nz = malloc((ni + 1) * sizeof(int)); float *val = NULL;
     int status = -1;
-    if (!ptr || !gt || !nz) goto done;
-    /* spike lists keyed (batch group, channel); an entry is the offset of its step in gt */
-    for (long t = 0; t < T; t++)
-        for (long b = 0; b < B; b++) {
-            long *pg = ptr + (b / nbt) * ni + 1;
-            const long n = row_nonzeros(x + (t * B + b) * Cin + i0, ni, nz);
-            for (long j = 0; j < n; j++) pg[nz[j]]++;
-        }
-    for (long k = 0; k < nkey; k++) ptr[k + 1] += ptr[k];
-    off = malloc((ptr[nkey] + 1) * sizeof(int));
-    val = malloc((ptr[nkey] + 1) * sizeof(float));
-    cur = malloc(nkey * sizeof(long));
-    if (!off || !val || !cur) goto done;
-    memcpy(cur, ptr, nkey * sizeof(long));
-    for (long t = 0; t < T; t++)
-        for (long b = 0; b < B; b++) {
-            const float *xr = x + (t * B + b) * Cin + i0;
-            long *cg = cur + (b / nbt) * ni;
-            const int step = (int)(((b % nbt) * tg + t) * VB);
-            const long n = row_nonzeros(xr, ni, nz);
-            for (long j = 0; j < n; j++) {
-                const long e = cg[nz[j]]++;
-                off[e] = step;
-                val[e] = xr[nz[j]];
-            }
-        }
+    if (!kc || !kr || !oc || !orow || !gt) goto done;
+    for (long i = 0; i < ni; i++) kc[i] = i;  /* lists keyed (batch group, channel) */
+    for (long b = 0; b < B; b++) {
+        kr[b] = (b / nbt) * ni;
+        orow[b] = (int)((b % nbt) * tg * VB);  /* entry: offset of the spike's row and step in gt */
+    }
+    if (bucket_spikes(x, T, B, Cin, 0, B, i0, i1, kc, kr, 0, oc, orow, VB, nkey, &sl)) goto done;
+    const long *ptr = sl.ptr;
+    const int *off = sl.off;
+    const float *val = sl.val;
     for (long o0 = 0; o0 < c16; o0 += VB) {
         const long m = lmin(VB, Cout - o0);
         for (long g = 0; g < ngb; g++) {
@@ -335,7 +349,7 @@ int dl_kernel_grad(const float *x, const float *gy, float *gk, long T, long B, l
     }
     status = 0;
 done:
-    free(ptr); free(cur); free(gt); free(nz); free(off); free(val);
+    free_spike_lists(&sl); free(kc); free(kr); free(oc); free(orow); free(gt);
     return status;
 }
 
