@@ -168,13 +168,14 @@ def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tenso
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     window = tap_window(sigma, kernel_size, interpolation)
+    basis = None  # delay basis for the low-rank input gradient (compiled path only; fitted inside position_limits)
     if kernels.compiled_available(weight, positions):
         kall = kernels.build_kernel(weight, positions, effective_sigma(sigma), interpolation == "gauss", window,
                                     kernel_size)
+        if positions_in_range(positions, kernel_size):
+            basis = temporal_basis(float(sigma), kernel_size, interpolation)
     else:
         kall = banded_kernel(weight, positions, sigma, kernel_size, interpolation).flip(-1).permute(1, 2, 0)
-    basis = temporal_basis(float(sigma), kernel_size, interpolation) \
-        if positions_in_range(positions.detach(), kernel_size) else None
     y = kernels.delayed_matmul(x, kall, basis)
     return y if bias is None else y + bias
 
