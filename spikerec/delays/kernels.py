@@ -123,7 +123,7 @@ def shifted_kernel_grad(x: torch.Tensor, gy: torch.Tensor, kernel_size: int) -> 
     return gk
 
 
-LOW_RANK_BLOCK_BYTES = 32 << 20  # filtered-gradient block multiplied at once (32 MB measured best of 2-256 MB)
+LOW_RANK_BLOCK_BYTES = 8 << 20  # filtered-gradient block multiplied at once: 8 MB (32 MB: ~7 % faster, 4x the memory)
 
 
 def _low_rank_input_grad(gy: torch.Tensor, kall: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
