@@ -130,17 +130,20 @@ def test_from_dcls_rejects_unsupported_modules():
 @pytest.mark.parametrize("sigma", [0.0, 0.23, 12.0])
 def test_compiled_path_within_1e5_of_float64_dcls(sigma):
     """The compiled kernel builds the Gaussian in float64: it lands within 1e-5 (absolute) of
-    Dcls1d run in float64, closer than Dcls1d in float32 gets at small sigma."""
+    Dcls1d run in float64, closer than Dcls1d in float32 gets at small sigma. At sigma 12 the input
+    gradient comes from the low-rank delay basis; it must hold the same bound."""
     torch.manual_seed(0)
     layer = DelayedLinear(9, 6, max_delay_ms=25.0, dt_ms=1.0, sigma=sigma)
     m, _ = dcls_reference(layer, "gauss")
     m = m.double()
-    x = spikes(40, 3, 9)
+    x = spikes(40, 3, 9).requires_grad_(True)
+    x64 = x.detach().double().requires_grad_(True)
     g = torch.randn(40, 3, 6, generator=torch.Generator().manual_seed(1))
     y = layer(x)
     (y * g).sum().backward()
-    y64 = m(F.pad(x.double().permute(1, 2, 0), (24, 0))).permute(2, 0, 1)
+    y64 = m(F.pad(x64.permute(1, 2, 0), (24, 0))).permute(2, 0, 1)
     (y64 * g.double()).sum().backward()
     assert (y.double() - y64).abs().max() < TOL
+    assert (x.grad.double() - x64.grad).abs().max() < TOL
     assert (layer.weight.grad.double() - m.weight.grad).abs().max() < TOL
     assert (layer.positions.grad.double() - m.P.grad[0]).abs().max() < TOL
