@@ -57,7 +57,7 @@ def load_batches(samples: int, batch_size: int, device: str):
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
     batches = []
     for start in range(0, len(order), batch_size):
-        frames, labels, _ = pad_collate([train[i] for i in order[start:start + batch_size]])
+        frames, labels = pad_collate([train[i] for i in order[start:start + batch_size]])[:2]  # (+ lengths or window)
         batches.append((frames.to(device), labels.to(device)))
     return batches, train.n_channels, train.n_classes
 
