@@ -3,7 +3,7 @@
 Why our own C instead of torch ops: a neuron update is a handful of flops per element per step,
 so a loop of torch ops pays per-op overhead and one memory pass per op; one vectorised pass of plain
 C does a whole step (or the whole sequence) with no temporaries. The source is compiled once with
-the system C compiler (``-O3 -march=native``) by :mod:`spikerec.neurons._kernel_cache` (verified,
+the system C compiler (``-O3 -march=native``) by :mod:`spikerec.kernel_cache` (verified,
 crash-proof cache) and loaded with ``ctypes`` (no torch headers: builds in seconds, independent of
 the torch version).
 
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from spikerec.neurons._kernel_cache import build_library
+from spikerec.kernel_cache import build_library
 
 # Fraction of active (nonzero) presynaptic entries above which the forward's recurrent input uses the dense
 # product instead of the event-driven sum (bitwise the same result; measured crossover on AVX-512: ~0.2).
