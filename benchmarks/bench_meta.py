@@ -10,6 +10,8 @@ modes, each over ``--draws`` seeded noise draws (firing rates over each sample's
 - ``eval_sample``: ``spikerec`` evaluation with ``neuron.meta_eval = "sample"`` (default): integer
   delays, draws seeded independently of the train-mode draws; accuracy from
   :func:`spikerec.training.draws.evaluate_draws` (mean and spread over draws);
+- ``eval_sample_cont``: the same with continuous (not rounded) delays, which separates the readout's
+  delay rounding from the neurons;
 - ``eval_mean``: the deterministic mean-field network (``neuron.meta_eval = "mean"``), exportable.
 
 ``rate_vs_train_nodrop`` is the mean rate ratio to ``train_nodrop`` per layer (worst layer shown).
@@ -19,7 +21,7 @@ fitted on the training split (:class:`spikerec.neurons.LZCClassifier`); the same
 is the rate-code control. Configurations: ``recipe`` (binned counts, the recipe threshold) and
 ``binary`` (binary frames, threshold 1.5: a harder, sparser task where the input noise matters more).
 
-Run: ``.venv/bin/python -m benchmarks.bench_meta`` (~6 min on 2 cores); writes
+Run: ``.venv/bin/python -m benchmarks.bench_meta`` (~25 min on 2 idle cores); writes
 ``benchmarks/results/meta.json``/``.md`` and ``docs/meta_consistency.png``.
 """
 
@@ -39,7 +41,7 @@ from benchmarks.harness import set_threads, write_result
 BASE = ["model.hidden_sizes=[128,128]", "train.batch_size=64"]
 CONFIGS = {"recipe": [], "binary": ["data.binary=true", "neuron.threshold=1.5"]}
 PLOT = Path(__file__).resolve().parents[1] / "docs" / "meta_consistency.png"
-MODES = ("train", "train_nodrop", "eval_sample", "eval_mean")
+MODES = ("train", "train_nodrop", "eval_sample", "eval_sample_cont", "eval_mean")
 
 
 def _batches(dataset, batch_size: int = 100):
@@ -67,7 +69,7 @@ def run_mode(model, batches, mode: str, seed: int, keep_last: bool = False) -> d
     counts, steps, correct, n, last = [0.0] * len(model.blocks), 0.0, 0, 0, []
     torch.manual_seed(seed)
     with torch.no_grad(), meta_eval_mode(model, "mean" if mode == "eval_mean" else "sample"), \
-            delay_eval_context(model, integer_delays=mode.startswith("eval")):
+            delay_eval_context(model, integer_delays=mode in ("eval_sample", "eval_mean")):
         for frames, labels, lengths in batches:
             out = model(frames)
             valid = (torch.arange(frames.shape[0])[:, None] < lengths[None]).float()[..., None]
@@ -125,7 +127,7 @@ def run_config(name: str, overrides: list[str], seed: int, data_dir: Path, work:
     rows, per_mode = [], {}
     for mode in MODES:
         n = 1 if mode == "eval_mean" else draws
-        base = 1000 if mode == "eval_sample" else 0  # evaluation draws independent of the train-mode draws
+        base = 1000 if mode.startswith("eval") else 0  # evaluation draws independent of the train-mode draws
         per_mode[mode] = [run_mode(model, test_batches, mode, base + k, keep_last=(mode == "eval_sample" and k == 0))
                           for k in range(n)]
     # the same batches (a DataLoader would draw from the RNG when it starts iterating), so the same draws
@@ -196,8 +198,8 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    ap.add_argument("--draws", type=int, default=10)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)

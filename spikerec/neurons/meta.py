@@ -10,9 +10,10 @@ parameters are learned jointly with the weights. The neuron is the one of Levy &
 failure), a successful release carries a random quantal amplitude ``Q`` (amplitude fluctuation),
 the releases are summed dendrosomatically, a feed-forward inhibitory neuron of strength ``b``
 driven by the same inputs subtracts its share, and the spike generator fires when the sum reaches
-the activation threshold ``g``. Only the abstracts of [R] and [LB] and the model summary of [PS]
-could be read while this was written (no section or equation numbers of [R] are verified), so
-every step below says which part is the LB model and which part is a choice made here.
+the activation threshold ``g``. Only the abstracts of [R], [LB] and [PS] could be read while this
+was written (they name these ingredients; the equations below restate the LB model from memory of
+[PS], and no section or equation number of [R] is verified), so every step says which part is the
+LB model and which part is a choice made here.
 
 For presynaptic spikes ``x_i(t) >= 0`` (``[T, B, N_in]``; a value other than 0/1, e.g. a binned
 count or a dropout-scaled spike, is one release event of that amplitude) and output neuron ``j``::
