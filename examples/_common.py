@@ -63,10 +63,11 @@ def trained_or_loaded(args) -> tuple:
     return model, recipe
 
 
-def test_batch(recipe, data_dir: str | Path, max_samples: int):
-    """The first ``max_samples`` test samples as one padded batch: (frames [T, B, C], labels [B], lengths [B])."""
-    from spikerec.datasets import pad_collate
+def test_batch(recipe, data_dir: str | Path, max_samples: int, drain_steps: int = 0):
+    """The first ``max_samples`` test samples as one batch of sample windows (each sample's frames, then
+    ``drain_steps`` empty steps): a ``Batch(frames [T, B, C], labels [B], window [B], lengths [B])``."""
+    from spikerec.datasets import WindowCollate
     from spikerec.training import load_datasets
 
     test = load_datasets(recipe, data_dir)["test"]
-    return pad_collate([test[i] for i in range(min(max_samples, len(test)))])
+    return WindowCollate(drain_steps=drain_steps)([test[i] for i in range(min(max_samples, len(test)))])

@@ -66,7 +66,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = ensure_data(args.data, args.seed)
-    frames, _, _ = test_batch(small_recipe(args.quick, args.seed), data, 8 if args.quick else 32)
+    frames = test_batch(small_recipe(args.quick, args.seed), data, 8 if args.quick else 32).frames
     hidden = 16 if args.quick else args.hidden
     sizes = [frames.shape[2], hidden, hidden, 20]
 

@@ -36,8 +36,8 @@ def main() -> int:
     model, recipe = trained_or_loaded(args)
     network = Network.from_model(model)
     network.save(out / "network.h5")
-    frames, labels, lengths = test_batch(recipe, args.data, 16 if args.quick else args.samples)
-    batches = [(frames, labels, lengths)]
+    batch = test_batch(recipe, args.data, 16 if args.quick else args.samples, network.drain_steps)
+    frames, batches = batch.frames, [batch]
 
     results = {}
     for param, sweep in SWEEPS.items():

@@ -29,12 +29,12 @@ def main() -> int:
 
     from torch.utils.data import DataLoader
 
-    from spikerec.datasets import pad_collate
     from spikerec.hardware.counts import count_dataset
     from spikerec.hardware.energy import energy_report, markdown_report
     from spikerec.hardware.energy.report import crossbar_geometry, resolve_models
     from spikerec.io import atomic_write_text, write_json
     from spikerec.training import load_datasets
+    from spikerec.training.trainer import window_collate
 
     out = Path(args.out)
     data = ensure_data(args.data, args.seed)
@@ -43,7 +43,8 @@ def main() -> int:
     for name, extra in MODELS.items():
         summary, model, recipe = train_small(data, out / f"run-{name}", args.quick, args.seed, extra)
         accuracy[name] = summary["test_accuracy"]
-        loader = DataLoader(load_datasets(recipe, data)["test"], batch_size=64, collate_fn=pad_collate)
+        loader = DataLoader(load_datasets(recipe, data)["test"], batch_size=64,
+                            collate_fn=window_collate(recipe, model))  # each sample: its frames + drain
         log(f"counting the workload of '{name}' on the test set")
         workload = count_dataset(model, loader, crossbar=crossbar_geometry(energy_models),
                                  max_samples=16 if args.quick else args.max_samples)

@@ -84,8 +84,7 @@ def main() -> int:
     back = load_nir(nir_file)
     log(f"wrote {nir_file}; spikerec's load_nir reads back {len(back.layers)} layers, {back.n_synapses} synapses")
 
-    frames, _, _ = test_batch(recipe, data, 16 if args.quick else args.samples)
-    frames = frames.numpy().astype(np.float32)
+    frames = test_batch(recipe, data, 16 if args.quick else args.samples).frames.numpy().astype(np.float32)
     hidden = spiking_part(network)
     ours = EventSimulator(hidden).run(frames).spikes[-1]
     log(f"event simulator: {int(ours.sum())} spikes in the last hidden layer over {frames.shape[1]} samples")

@@ -48,7 +48,7 @@ def main() -> int:
     neuron_sparsity, synapse_sparsity = lnp.report["neuron_sparsity"], lnp.report["synapse_sparsity"]
     log(f"activity pruning of the same network on task inputs at neuron sparsity {neuron_sparsity:.3f}, "
         f"synapse sparsity {synapse_sparsity:.3f}")
-    frames, _, _ = pad_collate([train_set[i] for i in range(min(64, len(train_set)))])
+    frames = pad_collate([train_set[i] for i in range(min(64, len(train_set)))]).frames
     activity = run_pruning("activity", dense, seed=args.seed, inputs=frames, neuron_sparsity=neuron_sparsity,
                            synapse_sparsity=synapse_sparsity)
 

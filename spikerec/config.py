@@ -33,6 +33,8 @@ class DataConfig:
     bin_ms: float = 10.0
     pool: int = 5
     max_duration_ms: float = 0.0  # 0 = keep every sample's full length
+    window: str = "sample"  # a sample's frames: its own ("sample") or max_duration_ms cropped/padded ("fixed")
+    drain_steps: int = -1  # input-free steps after each sample's frames; -1 = the network's end-to-end delay
     binary: bool = False
     val_fraction: float = 0.1  # SHD has no validation split: hold out this fraction of train
     val_by: str = ""  # "" = dataset default (SHD: stratified fraction; SSC: ssc_valid.h5); "speaker"; "test"
@@ -133,6 +135,7 @@ class Recipe:
 CHOICES: dict[str, tuple[str, ...]] = {
     "data.dataset": ("shd", "ssc"),
     "data.val_by": ("", "fraction", "speaker", "test"),
+    "data.window": ("sample", "fixed"),
     "model.kind": ("delay_snn", "lif_rsnn", "adlif_rsnn", "meta_snn", "hrsnn"),
     "neuron.reset": ("hard", "soft"),
     "neuron.meta_eval": ("sample", "mean"),
@@ -204,6 +207,9 @@ def validate(recipe: Recipe) -> None:
         ("data.bin_ms", recipe.data.bin_ms > 0, "> 0"),
         ("data.pool", recipe.data.pool >= 1, ">= 1"),
         ("data.val_fraction", 0 <= recipe.data.val_fraction < 1, "in [0, 1)"),
+        ("data.drain_steps", recipe.data.drain_steps >= -1, ">= 0, or -1 for the network's end-to-end delay"),
+        ("data.max_duration_ms", recipe.data.window != "fixed" or recipe.data.max_duration_ms > 0,
+         "> 0 when data.window = 'fixed' (the fixed duration)"),
         ("model.hidden_sizes", len(recipe.model.hidden_sizes) >= 1 and min(recipe.model.hidden_sizes) >= 1,
          "a non-empty list of positive sizes"),
         ("model.dropout", 0 <= recipe.model.dropout < 1, "in [0, 1)"),

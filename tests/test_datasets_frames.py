@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from spikerec.datasets import build_frame_datasets, load_events, pad_collate, synthesize
+from spikerec.datasets import WindowCollate, build_frame_datasets, load_events, pad_collate, synthesize
 from spikerec.datasets.binning import bin_events
 from spikerec.datasets.cache import cache_key
 from spikerec.datasets.writers import write_spike_file
@@ -39,18 +39,34 @@ def test_contract_shapes_and_values(shd_dir, tmp_path):
 
 def test_pad_collate():
     batch = [(torch.ones(3, 4), 1), (torch.full((5, 4), 2.0), 0)]
-    frames, labels, lengths = pad_collate(batch)
+    frames, labels, window, lengths = pad_collate(batch)
     assert frames.shape == (5, 2, 4) and frames.dtype == torch.float32
     assert labels.tolist() == [1, 0] and labels.dtype == torch.long and lengths.tolist() == [3, 5]
+    assert window.tolist() == [3, 5]  # no drain
     assert frames[:3, 0].eq(1).all() and frames[3:, 0].eq(0).all() and frames[:, 1].eq(2).all()
+
+
+def test_window_collate_adds_the_drain_and_crops_or_pads_a_fixed_duration():
+    batch = [(torch.ones(3, 4), 1), (torch.full((5, 4), 2.0), 0)]
+    b = WindowCollate(drain_steps=4)(batch)
+    assert b.lengths.tolist() == [3, 5] and b.window.tolist() == [7, 9] and b.frames.shape == (9, 2, 4)
+    assert b.frames[:3, 0].eq(1).all() and b.frames[3:, 0].eq(0).all()
+    assert b.frames[:5, 1].eq(2).all() and b.frames[5:, 1].eq(0).all()
+    fixed = WindowCollate(drain_steps=2, fixed_steps=4)(batch)
+    assert fixed.lengths.tolist() == [4, 4] and fixed.window.tolist() == [6, 6] and fixed.frames.shape == (6, 2, 4)
+    assert fixed.frames[:3, 0].eq(1).all() and fixed.frames[3:, 0].eq(0).all()  # padded to 4 frames
+    assert fixed.frames[:4, 1].eq(2).all() and fixed.frames[4:, 1].eq(0).all()  # cropped to 4 frames
+    with pytest.raises(ConfigError):
+        WindowCollate(drain_steps=-1)
 
 
 def test_dataloader_with_workers(shd_dir, tmp_path):
     ds = build_frame_datasets(shd_dir, "shd", pool=5, binary=True, cache_dir=tmp_path / "c")
     loader = torch.utils.data.DataLoader(ds["val"], batch_size=4, num_workers=2, collate_fn=pad_collate)
     seen = 0
-    for frames, labels, lengths in loader:
+    for frames, labels, window, lengths in loader:
         assert frames.shape[1:] == (len(labels), 140) and frames.max() <= 1 and frames.shape[0] == lengths.max()
+        assert window.equal(lengths)
         seen += len(labels)
     assert seen == len(ds["val"])
 

@@ -49,13 +49,13 @@ def test_hand_computed_counts_and_simulator_agree():
 
 
 def test_padding_steps_are_not_counted():
-    w = count_workload(tiny_network(), FRAMES, lengths=[2])
+    w = count_workload(tiny_network(), FRAMES, window=[2])
     h, r = w.layers["hidden0"], w.layers["readout"]
     assert (h["input_spikes"], h["synaptic_ops"], h["spikes_out"], h["recurrent_ops"], h["neuron_updates"]) == \
         (3, 4, 4, 2, 4)
     assert (r["synaptic_ops"], r["time_steps"]) == (2 * 1 + 2 * 2, 2)
-    with pytest.raises(ShapeError, match="lengths"):
-        count_workload(tiny_network(), FRAMES, lengths=[4])
+    with pytest.raises(ShapeError, match="window"):
+        count_workload(tiny_network(), FRAMES, window=[4])
 
 
 def test_delays_move_events_but_do_not_change_feedforward_counts():
@@ -166,6 +166,6 @@ def test_count_dataset_sums_batches_and_respects_max_samples():
     batches = [(torch.as_tensor(frames[:, :1]), None, torch.tensor([3])),
                (torch.as_tensor(frames[:, 1:]), None, torch.tensor([2]))]
     merged = count_dataset(tiny_network(), batches)
-    whole = count_workload(tiny_network(), frames, lengths=[3, 2])
+    whole = count_workload(tiny_network(), frames, window=[3, 2])
     assert merged.n_samples == 2 and merged.layers == whole.layers
     assert count_dataset(tiny_network(), batches, max_samples=1).layers == count_workload(tiny_network(), FRAMES).layers

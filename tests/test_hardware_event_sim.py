@@ -130,15 +130,18 @@ def test_bad_frames_raise_shape_error():
         sim.step(np.zeros(11), sim.initial_state(1))
 
 
-def test_padding_steps_are_simulated_but_not_counted():
+def test_steps_after_a_window_are_neither_simulated_nor_counted():
     net = ir_network(recurrent=True, last_kind="li")
     sim = EventSimulator(net)
     frames = random_frames(30, 2, 12, seed=4).numpy()
-    frames[20:, 1] = 0.0
+    frames[20:, 1] = 7.0  # garbage in the padding of sample 1: must change nothing
     full = sim.run(frames)
-    padded = sim.run(frames, lengths=np.array([30, 20]))
-    for a, b in zip(full.spikes[:-1], padded.spikes[:-1]):
-        np.testing.assert_array_equal(a, b)
+    padded = sim.run(frames, window=np.array([30, 20]))
     short = sim.run(frames[:20, 1:])
+    for a, b, c in zip(full.spikes[:-1], padded.spikes[:-1], short.spikes[:-1]):
+        np.testing.assert_array_equal(a[:, 0], b[:, 0])
+        np.testing.assert_array_equal(b[:20, 1], c[:, 0])
+        assert not b[20:, 1].any()  # not simulated
     np.testing.assert_array_equal(padded.counts_per_sample[:, 1], short.counts_per_sample[:, 0])
     np.testing.assert_array_equal(padded.counts_per_sample[:, 0], full.counts_per_sample[:, 0])
+    assert padded.predictions[1] == short.predictions[0]

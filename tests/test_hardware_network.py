@@ -36,8 +36,31 @@ def test_save_load_round_trip(tmp_path, sparse):
     path = net.save(tmp_path / "net.h5")
     back = Network.load(path)
     _assert_same(net, back)
-    assert back.format_version == 1 and back.metadata["note"] == "x"
+    assert back.format_version == 2 and back.metadata["note"] == "x"
+    assert back.drain_steps == net.drain_steps == model.latency_steps > 0
     assert sp.issparse(back.layers[0].weight) == sparse
+
+
+def test_version_1_files_still_load_with_the_default_drain(tmp_path):
+    net = ir_network(delays=True, last_kind="li")
+    net.drain_steps = 3  # not the default: a version 1 file cannot say it
+    path = net.save(tmp_path / "net.h5")
+    with h5py.File(path, "r+") as f:  # what spikerec 0.1 wrote: no drain_steps, version 1
+        f.attrs["format_version"] = 1
+        del f.attrs["drain_steps"]
+    back = Network.load(path)
+    assert back.format_version == 1
+    assert back.drain_steps == sum(layer.max_delay for layer in back.layers) > 3
+    _assert_same(net, back)
+
+
+def test_initial_membrane_round_trips_and_defaults_to_the_reset_value(tmp_path):
+    net = ir_network(last_kind="li")
+    assert np.array_equal(net.layers[0].initial_membrane(), np.full(net.layers[0].n_out, net.layers[0].reset_value))
+    assert not net.layers[-1].initial_membrane().any()
+    net.layers[-1].v_init = np.linspace(-1, 1, net.layers[-1].n_out).astype(np.float32)
+    back = Network.load(net.save(tmp_path / "net.h5"))
+    np.testing.assert_array_equal(back.layers[-1].v_init, net.layers[-1].v_init)
 
 
 def _damage(path, layer: int, field: str, fn) -> None:

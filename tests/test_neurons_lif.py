@@ -275,3 +275,15 @@ def test_falls_back_to_torch_without_a_compiler(tmp_path):
 def test_empty_sequence_is_a_shape_error():
     with pytest.raises(ShapeError, match="T >= 1"):
         LIF(4)(torch.zeros(0, 2, 4))
+
+
+def test_mixed_dtype_state_is_cast_before_the_compiled_kernel():
+    """The C kernel reads every buffer with the input's element type: a float32 initial membrane, decay or
+    threshold given with float64 input must be cast first (it was read out of bounds as float64)."""
+    torch.manual_seed(0)
+    x = torch.randn(20, 3, 8, dtype=torch.float64)
+    v0 = torch.rand(3, 8, dtype=torch.float64)
+    beta = torch.full((8,), 0.9, dtype=torch.float64)
+    ref, _ = NF.lif_multistep(x, v0, beta, 0.5)
+    mixed, _ = NF.lif_multistep(x, v0.float(), beta.float(), torch.tensor(0.5, dtype=torch.float32))
+    torch.testing.assert_close(mixed, ref)

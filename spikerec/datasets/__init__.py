@@ -5,7 +5,9 @@ Main entry points::
     from spikerec.datasets import build_frame_datasets, pad_collate
     ds = build_frame_datasets("data/", dataset="shd", bin_ms=10.0, pool=5)
     loader = torch.utils.data.DataLoader(ds["train"], batch_size=64, collate_fn=pad_collate)
-    frames, labels, lengths = next(iter(loader))   # [T_max, B, C], [B], [B]
+    frames, labels, window, lengths = next(iter(loader))   # [T_max, B, C], [B], [B], [B]
+
+``WindowCollate(drain_steps=D)`` adds each sample's drain (see :mod:`spikerec.window`); ``pad_collate`` adds none.
 
 Names are imported on first use, so ``spikerec data info`` and ``--help`` do not pay for importing torch.
 """
@@ -16,7 +18,8 @@ import importlib
 
 _EXPORTS = {
     "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning",
-    "FrameDataset": "frames", "build_frame_datasets": "frames", "load_frames": "frames", "pad_collate": "frames",
+    "Batch": "frames", "FrameDataset": "frames", "WindowCollate": "frames", "build_frame_datasets": "frames",
+    "load_frames": "frames", "pad_collate": "frames", "max_frames": "binning",
     "dataset_info": "info",
     "RaggedEvents": "readers", "SpikeFile": "readers", "load_events": "readers",
     "synthesize": "synthetic",

@@ -52,6 +52,11 @@ def pooled_channels(n_channels: int, pool: int) -> int:
     return -(-int(n_channels) // int(pool))
 
 
+def max_frames(max_duration_ms: float, bin_ms: float) -> int:
+    """Frames that hold ``max_duration_ms`` of events: ``ceil(max_duration_ms / bin_ms)``."""
+    return math.ceil(max_duration_ms / bin_ms - 1e-9)
+
+
 def check_params(bin_ms: float, pool: int, max_duration_ms: float | None) -> None:
     if not (isinstance(bin_ms, (int, float)) and math.isfinite(bin_ms) and bin_ms > 0):
         raise ConfigError(f"bin_ms must be a positive number of milliseconds, got {bin_ms!r}")
@@ -88,7 +93,7 @@ def bin_ragged(times_ms: np.ndarray, units: np.ndarray, offsets: np.ndarray, n_c
     bins = (times_ms / bin_ms).astype(np.int64)  # truncation == floor for t >= 0
     dropped = np.zeros(n, dtype=np.int64)
     if max_duration_ms is not None:
-        t_max = math.ceil(max_duration_ms / bin_ms - 1e-9)
+        t_max = max_frames(max_duration_ms, bin_ms)
         late = (times_ms >= max_duration_ms) | (bins >= t_max)
         if late.any():
             dropped = np.bincount(np.repeat(np.arange(n), counts)[late], minlength=n)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from spikerec.datasets.binning import bin_ragged, check_params
 from spikerec.datasets.cache import CachedFrames, cached_frames
 from spikerec.datasets.readers import DATASET_SPLITS, N_CHANNELS, SpikeFile
 from spikerec.errors import ConfigError, DataError
+from spikerec.window import window_lengths
 
 VAL_BY_CHOICES = ("fraction", "speaker", "test")
 DEFAULT_CACHE_SUBDIR = ".spikerec_cache"
@@ -89,20 +91,49 @@ class FrameDataset(Dataset):
         return sub
 
 
-def pad_collate(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stack ``(frames [T_i, C], label)`` items into ``(frames [T_max, B, C] float32, labels [B], lengths [B])``.
+class Batch(NamedTuple):
+    """A collated batch; ``frames`` is padded to the longest window of the batch (see :mod:`spikerec.window`)."""
 
-    Shorter samples are zero-padded at the end; ``lengths`` holds each sample's true T_i.
+    frames: torch.Tensor  # [T, B, C] float32, T = max(window)
+    labels: torch.Tensor  # [B] int64
+    window: torch.Tensor  # [B] int64: steps of each sample's window (own frames + drain)
+    lengths: torch.Tensor  # [B] int64: each sample's own frames (after a fixed-duration crop/pad)
+
+
+@dataclass(frozen=True)
+class WindowCollate:
+    """Collate ``(frames [T_i, C], label)`` items into a :class:`Batch` of sample windows.
+
+    Sample ``i`` keeps its ``T_i`` frames (``fixed_steps > 0``: cropped or zero-padded to exactly
+    ``fixed_steps``), then ``drain_steps`` zero frames; ``window[i] = T_i + drain_steps``. The batch is
+    zero-padded to the longest window; steps past a sample's window are padding that no consumer reads.
     """
-    if len(batch) == 0:
-        raise ConfigError("pad_collate got an empty batch")
-    lengths = torch.tensor([x.shape[0] for x, _ in batch], dtype=torch.long)
-    c = batch[0][0].shape[1]
-    out = torch.zeros(int(lengths.max()), len(batch), c, dtype=torch.float32)
-    for b, (x, _) in enumerate(batch):
-        out[: x.shape[0], b] = x
-    labels = torch.tensor([int(y) for _, y in batch], dtype=torch.long)
-    return out, labels, lengths
+
+    drain_steps: int = 0
+    fixed_steps: int = 0
+
+    def __post_init__(self):
+        if self.drain_steps < 0 or self.fixed_steps < 0:
+            raise ConfigError(f"WindowCollate: drain_steps and fixed_steps must be >= 0, got "
+                              f"{self.drain_steps}, {self.fixed_steps}")
+
+    def __call__(self, batch: Sequence[tuple[torch.Tensor, int]]) -> Batch:
+        if len(batch) == 0:
+            raise ConfigError("collate got an empty batch")
+        own = [x.shape[0] for x, _ in batch]
+        lengths = torch.tensor([self.fixed_steps or n for n in own], dtype=torch.long)
+        window = window_lengths(lengths, self.drain_steps)
+        c = batch[0][0].shape[1]
+        out = torch.zeros(int(window.max()), len(batch), c, dtype=torch.float32)
+        for b, (x, _) in enumerate(batch):
+            n = int(lengths[b])
+            out[: min(n, x.shape[0]), b] = x[:n]
+        labels = torch.tensor([int(y) for _, y in batch], dtype=torch.long)
+        return Batch(out, labels, window, lengths)
+
+
+pad_collate = WindowCollate()
+"""Collate with no drain: ``Batch(frames [T_max, B, C], labels [B], window = lengths [B], lengths [B])``."""
 
 
 def frame_params(bin_ms: float, pool: int, max_duration_ms: float | None, binary: bool, n_channels: int,

@@ -6,7 +6,8 @@ Kinds:
   formant-like sweeps across the 700 channels. Classes come in pairs that use the same phonemes in
   reverse order, so a model that only counts spikes per channel (no temporal integration) cannot
   tell the two apart. Per-speaker variation: channel shift, tempo, timing jitter, spike dropout,
-  gain and background noise; train and test speakers are disjoint.
+  gain and background noise; train and test speakers are disjoint. Utterance lengths vary like SHD's
+  (about 0.3 s to 1.4 s), so batches mix short and long samples.
 - ``ssc``: the same generator with 35 classes and train/valid/test splits of disjoint speakers.
 - ``delay-motifs``: four channel groups each fire one synchronous volley; classes differ ONLY in
   the relative timing of the volleys (offsets 0/40/80/120 ms permuted across groups), at a random
@@ -64,6 +65,7 @@ class _SpeechLike:
     formants = 3
     rate_hz = 2200.0     # spikes/s per formant at gain 1
     width_ch = 6.0       # formant spread across channels
+    log_tempo = (np.log(0.5), np.log(2.0))  # per-utterance tempo: lengths ~0.3-1.4 s, as in SHD
 
     def __init__(self, rng: np.random.Generator, n_classes: int):
         # phoneme p, formant f: start channel, end channel, curvature, base duration (ms)
@@ -85,7 +87,7 @@ class _SpeechLike:
 
     def sample(self, rng: np.random.Generator, label: int, spk: _Speaker) -> tuple[np.ndarray, np.ndarray]:
         seq = self.classes[label]
-        tempo = spk.tempo * rng.uniform(0.9, 1.1)
+        tempo = spk.tempo * np.exp(rng.uniform(*self.log_tempo))  # utterance lengths spread like SHD's
         seg_ms = self.dur_ms[list(seq)] * tempo * rng.uniform(0.9, 1.1, 3)
         seg_start = rng.uniform(10, 80) + np.concatenate([[0.0], np.cumsum(seg_ms)[:-1]])
         # one row per (segment, formant)

@@ -91,14 +91,18 @@ def train_models(demo: Demo) -> None:
 
 
 def evaluate_integer_delays(demo: Demo) -> None:
-    """Test accuracy with rounded integer delays (what hardware runs) and with continuous positions."""
+    """Test accuracy with rounded integer delays (what hardware runs) and with continuous positions, and the
+    deployed accuracy: integer delays, one sample at a time (batch size 1, as streaming hardware runs it)."""
     from spikerec.training import evaluate_run
 
     run = demo.run_dir("delays")
     continuous = evaluate_run(run, demo.data_dir, split="test", integer_delays=False)
     integer = evaluate_run(run, demo.data_dir, split="test", integer_delays=True)
+    deployed = evaluate_run(run, demo.data_dir, split="test", integer_delays=True, batch_size=1)
     demo.results["eval"] = {"integer_delay_accuracy": integer["accuracy"],
-                            "continuous_delay_accuracy": continuous["accuracy"], "samples": integer["n"]}
+                            "continuous_delay_accuracy": continuous["accuracy"],
+                            "deployed_accuracy": deployed["accuracy"], "batch_size": integer["batch_size"],
+                            "drain_steps": integer["window"]["drain_steps"], "samples": integer["n"]}
     demo.figures["confusion"] = Path(integer["confusion_png"])
 
 

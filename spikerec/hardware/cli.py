@@ -16,13 +16,15 @@ def network_from_run(run_dir: str | Path, checkpoint: str = "best"):
     """The Network IR of a run (data settings and provenance in its metadata)."""
     from spikerec.hardware.network import Network
     from spikerec.training.runs import load_run_model
+    from spikerec.training.trainer import window_collate
 
     model, recipe = load_run_model(run_dir, checkpoint)
     d = recipe.data
     meta = {"recipe": recipe.name, "run_dir": str(run_dir), "checkpoint": checkpoint,
             "data": {"dataset": d.dataset, "bin_ms": d.bin_ms, "pool": d.pool,
-                     "max_duration_ms": d.max_duration_ms or None, "binary": d.binary}}
-    return Network.from_model(model, input_pooling=d.pool, metadata=meta)
+                     "max_duration_ms": d.max_duration_ms or None, "binary": d.binary, "window": d.window}}
+    return Network.from_model(model, input_pooling=d.pool, drain_steps=window_collate(recipe, model).drain_steps,
+                              metadata=meta)
 
 
 def load_network_file(path: str | Path):
@@ -70,11 +72,24 @@ def _export(args: argparse.Namespace) -> int:
 
 # -- simulate -----------------------------------------------------------------------------------------
 
+def network_collate(net):
+    """The :class:`~spikerec.datasets.WindowCollate` of a network: its ``drain_steps``, and a fixed duration when
+    its data metadata says ``window = "fixed"``."""
+    from spikerec.datasets import WindowCollate, max_frames
+
+    d = dict(net.metadata.get("data") or {})
+    fixed = 0
+    if d.get("window") == "fixed":
+        fixed = max_frames(float(d["max_duration_ms"]), float(d.get("bin_ms", net.dt_ms)))
+    return WindowCollate(drain_steps=int(net.drain_steps), fixed_steps=fixed)
+
+
 def network_data_loader(net, data_dir: str, split: str, batch_size: int = 64, limit: int | None = None):
-    """DataLoader over ``split`` of ``data_dir``, binned as the network's ``metadata["data"]`` says."""
+    """DataLoader of sample windows over ``split`` of ``data_dir``, binned as the network's ``metadata["data"]``
+    says, each sample followed by the network's ``drain_steps``."""
     from torch.utils.data import DataLoader, Subset
 
-    from spikerec.datasets import build_frame_datasets, pad_collate
+    from spikerec.datasets import build_frame_datasets
 
     d = dict(net.metadata.get("data") or {})
     datasets = build_frame_datasets(data_dir, dataset=d.get("dataset", "shd"), bin_ms=float(d.get("bin_ms", net.dt_ms)),
@@ -86,7 +101,7 @@ def network_data_loader(net, data_dir: str, split: str, batch_size: int = 64, li
                           f"expects {net.n_inputs}; check the data directory and the network's data metadata")
     if limit:
         ds = Subset(ds, range(min(limit, len(ds))))
-    return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=network_collate(net))
 
 
 def simulate_event(net, loader, run_dir: str | None = None, progress: bool = False) -> dict[str, Any]:
@@ -109,9 +124,9 @@ def simulate_event(net, loader, run_dir: str | None = None, progress: bool = Fal
         model = model.double()
     correct = same_spikes = same_pred = n = 0
     counts = []
-    for frames, labels, *rest in loader:
-        res = sim.run(frames, rest[0] if rest else None)
-        ref_spikes, ref_pred = _reference(net, model, frames, torch_reference)
+    for frames, labels, window, *_ in loader:
+        res = sim.run(frames, window)
+        ref_spikes, ref_pred = _reference(net, model, frames, window, torch_reference)
         sim_spikes = [s for s in res.spikes if s is not None]
         equal = np.ones(frames.shape[1], dtype=bool)
         for a, b in zip(sim_spikes, ref_spikes):
@@ -132,30 +147,34 @@ def simulate_event(net, loader, run_dir: str | None = None, progress: bool = Fal
     return {"backend": "event", "accuracy": correct / n, "agreement": same_spikes / n,
             "prediction_agreement": same_pred / n, "n_samples": n,
             "reference": "trained model (float64, integer delays)" if model is not None else "torch_reference (float64)",
+            "window": {"drain_steps": int(net.drain_steps), "batch_size": loader.batch_size},
             "synaptic_ops": summary["total"]["synaptic_events"], "counts": summary}
 
 
-def _reference(net, model, frames, torch_reference):
-    """(spike trains of the spiking layers as numpy arrays, predictions) of the reference."""
+def _reference(net, model, frames, window, torch_reference):
+    """(spike trains of the spiking layers as numpy arrays, 0 after each sample's window; predictions) of the
+    reference."""
     import torch
 
     from spikerec.hardware.event_sim import predict_from_membrane
+    from spikerec.window import time_mask
 
     if model is None:
-        outs = torch_reference(net, frames)
+        outs = torch_reference(net, frames, window)
         spikes = [o.numpy() for o, la in zip(outs, net.layers) if la.kind == "lif"]
         membrane = outs[-1].float().numpy()
     else:
         from spikerec.training.evaluate import delay_eval_context
 
+        inside = time_mask(window, frames.shape[0]).unsqueeze(2)
         with delay_eval_context(model, True), torch.no_grad():
             h = frames.double()
             spikes = []
             for block in model.blocks:
                 h = block(h)
-                spikes.append(h.numpy())
+                spikes.append((h * inside).numpy())
             membrane = model.readout(h).float().numpy()
-    return spikes, predict_from_membrane(membrane, net.readout)
+    return spikes, predict_from_membrane(membrane, net.readout, window.numpy())
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """Workload counts of a spiking network on real inputs: what an energy model multiplies by pJ.
 
-``count_workload(network_or_model, frames, lengths=None)`` runs a
+``count_workload(network_or_model, frames, window=None)`` runs a
 :class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
 :class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.network.Network` (through the event
-simulator) on ``frames`` [T, B, C] and counts, per layer and per sample (steps ``t >= lengths[b]`` are padding and are not counted):
+simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the steps of each sample's window
+(:mod:`spikerec.window`: its frames and drain; steps ``t >= window[b]`` are batch padding and are not counted):
 
 * ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
   event whose value scales the weight, as in the IR and NeuroBench);
@@ -39,6 +40,7 @@ import scipy.sparse as sp
 import torch
 
 from spikerec.errors import ConfigError, ShapeError
+from spikerec.window import time_mask
 
 __all__ = ["COUNT_KEYS", "CrossbarGeometry", "LayerStructure", "Workload", "count_workload", "count_dataset",
            "structure_from_model", "structure_from_network"]
@@ -311,11 +313,11 @@ def _hooked_activity(model: torch.nn.Module, frames: torch.Tensor, delay_eval_co
     return [(captured[i][0], captured[i][1]) for i in range(len(layers))]
 
 
-def _network_activity(network, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    """Run the event simulator on ``frames`` and return (layer input, layer output spikes) per layer."""
+def _network_activity(network, frames: torch.Tensor, window: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Run the event simulator on ``frames`` over each sample's window; (layer input, layer output spikes) per layer."""
     from spikerec.hardware.event_sim import EventSimulator
 
-    result = EventSimulator(network).run(frames)
+    result = EventSimulator(network).run(frames, window)
     out, x = [], frames
     for layer, spikes in zip(network.layers, result.spikes):
         s = None if layer.kind != "lif" else torch.as_tensor(np.asarray(spikes)).to(torch.float32)
@@ -325,11 +327,6 @@ def _network_activity(network, frames: torch.Tensor) -> list[tuple[torch.Tensor,
 
 
 # -- counting -------------------------------------------------------------------------------------
-
-def _valid_mask(t: int, lengths: torch.Tensor) -> torch.Tensor:
-    """[T, B] bool: step t of sample b is real (not padding)."""
-    return torch.arange(t).unsqueeze(1) < lengths.unsqueeze(0)
-
 
 def _events_per_channel(x: torch.Tensor, valid: torch.Tensor) -> np.ndarray:
     """Non-zero entries per (sample, channel) over valid steps: int64 [B, C]."""
@@ -346,11 +343,11 @@ def _row_block_activity(x: torch.Tensor, valid: torch.Tensor, rows: int) -> np.n
     return active.view(t, b, -1, rows).any(dim=-1).sum(dim=(0, 2)).cpu().numpy().astype(np.int64)
 
 
-def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | None, lengths: np.ndarray,
+def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | None, window: np.ndarray,
                   valid: torch.Tensor, crossbar: CrossbarGeometry | None) -> dict[str, np.ndarray]:
-    """Per-sample counts (int64 [B]) of one layer."""
+    """Per-sample counts (int64 [B]) of one layer over each sample's window."""
     events = _events_per_channel(x, valid)  # [B, n_in]
-    steps = lengths.astype(np.int64)
+    steps = window.astype(np.int64)
     c: dict[str, np.ndarray] = {"time_steps": steps, "input_spikes": events.sum(axis=1),
                                 "synaptic_ops": events @ s.fan_out}
     spikes_out = np.zeros_like(steps)
@@ -395,10 +392,10 @@ def _as_frames(frames) -> torch.Tensor:
     return x
 
 
-def count_workload(network_or_model, frames, lengths=None, *, crossbar: CrossbarGeometry | None = None) -> Workload:
+def count_workload(network_or_model, frames, window=None, *, crossbar: CrossbarGeometry | None = None) -> Workload:
     """Count the workload of ``network_or_model`` on ``frames`` [T, B, C] (see the module docstring).
 
-    ``lengths`` [B] (steps per sample, default T): later steps are padding and are not counted.
+    ``window`` [B] (steps of each sample's window, default T): later steps are padding and are not counted.
     A torch :class:`~spikerec.models.SpikingNetwork` or :class:`~spikerec.models.HRSNN` runs in eval
     mode with integer delays; a :class:`~spikerec.hardware.network.Network` runs in the event simulator.
     """
@@ -406,10 +403,10 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
 
     x = _as_frames(frames)
     t, b, _ = x.shape
-    lengths = np.full(b, t, dtype=np.int64) if lengths is None else np.asarray(
-        torch.as_tensor(lengths).cpu(), dtype=np.int64)
-    if lengths.shape != (b,) or (lengths < 0).any() or (lengths > t).any():
-        raise ShapeError(f"count_workload: lengths must be [B={b}] integers in [0, T={t}], got {lengths.tolist()}")
+    window = np.full(b, t, dtype=np.int64) if window is None else np.asarray(
+        torch.as_tensor(window).cpu(), dtype=np.int64)
+    if window.shape != (b,) or (window < 0).any() or (window > t).any():
+        raise ShapeError(f"count_workload: window must be [B={b}] integers in [0, T={t}], got {window.tolist()}")
     is_network = isinstance(network_or_model, Network)
     if is_network:
         structure = structure_from_network(network_or_model)
@@ -422,7 +419,7 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
         raise ShapeError(f"count_workload: frames have {x.shape[2]} channels but the first layer reads "
                          f"{structure[0].n_in}")
     if is_network:
-        activity = _network_activity(network_or_model, x)
+        activity = _network_activity(network_or_model, x, window)
         n_params = sum(s.n_parameters for s in structure)
         footprint = _network_footprint(network_or_model)
     else:
@@ -432,10 +429,10 @@ def count_workload(network_or_model, frames, lengths=None, *, crossbar: Crossbar
         n_params = sum(p.numel() for p in network_or_model.parameters())
         footprint = sum(p.numel() * p.element_size() for p in network_or_model.parameters()) + sum(
             buf.numel() * buf.element_size() for buf in network_or_model.buffers())
-    valid = _valid_mask(t, torch.as_tensor(lengths))
+    valid = time_mask(torch.as_tensor(window), t)
     layers = {}
     for s, (inp, spikes) in zip(structure, activity):
-        counts = _layer_counts(s, inp, spikes, lengths, valid, crossbar)
+        counts = _layer_counts(s, inp, spikes, window, valid, crossbar)
         layers[s.name] = {k: float(v.sum()) for k, v in counts.items()}
     return Workload(structure, layers, b, int(n_params), int(footprint), crossbar, "network" if is_network else "model")
 
@@ -456,19 +453,20 @@ def _network_footprint(network) -> int:
 
 def count_dataset(network_or_model, batches: Iterable, *, crossbar: CrossbarGeometry | None = None,
                   max_samples: int | None = None) -> Workload:
-    """Sum :func:`count_workload` over ``batches`` of ``(frames [T, B, C], labels, lengths)`` (``pad_collate``)."""
+    """Sum :func:`count_workload` over ``batches`` of ``(frames [T, B, C], labels, window, ...)``
+    (:class:`~spikerec.datasets.Batch`)."""
     total = None
     seen = 0
     for batch in batches:
         frames = batch[0]
-        lengths = batch[2] if len(batch) > 2 else None
+        window = batch[2] if len(batch) > 2 else None
         if max_samples is not None and seen + frames.shape[1] > max_samples:
             keep = max_samples - seen
             frames = frames[:, :keep]
-            lengths = None if lengths is None else lengths[:keep]
+            window = None if window is None else window[:keep]
         if frames.shape[1] == 0:
             break
-        w = count_workload(network_or_model, frames, lengths, crossbar=crossbar)
+        w = count_workload(network_or_model, frames, window, crossbar=crossbar)
         total = w if total is None else total.merge(w)
         seen += frames.shape[1]
         if max_samples is not None and seen >= max_samples:

@@ -2,8 +2,9 @@
 
 A run directory (written by ``spikerec train``) is counted with its torch model (best.pt, integer
 delays); a network file (``.h5`` hardware IR, or ``.nir``) with the event simulator, on data binned as
-its ``metadata["data"]`` says (``spikerec export`` writes it). Padding steps of a batch
-are not counted. Writes ``energy.json``, ``energy.md`` and ``energy.png`` into ``--out`` (default
+its ``metadata["data"]`` says (``spikerec export`` writes it). Each sample is counted over its own window
+(its frames and the drain, :mod:`spikerec.window`): the numbers do not depend on ``--batch-size``.
+Writes ``energy.json``, ``energy.md`` and ``energy.png`` into ``--out`` (default
 ``RUN_DIR/energy_<split>`` or ``<file stem>_energy_<split>`` next to the network file).
 """
 
@@ -66,7 +67,6 @@ def run_energy(target: str | Path, data_dir: str, hardware: list[str] | None = N
     """Count the workload of a run directory or network file on ``split`` and write the energy report."""
     from torch.utils.data import DataLoader
 
-    from spikerec.datasets import pad_collate
     from spikerec.hardware.counts import count_dataset
     from spikerec.hardware.energy.report import (DEFAULT_HARDWARE, crossbar_geometry, energy_report,
                                                  resolve_models, write_report)
@@ -75,24 +75,29 @@ def run_energy(target: str | Path, data_dir: str, hardware: list[str] | None = N
     target = Path(target)
     if target.is_dir():
         from spikerec.training.runs import load_datasets, load_run_model, load_run_recipe
+        from spikerec.training.trainer import window_collate
 
-        datasets = load_datasets(load_run_recipe(target), data_dir)
+        recipe = load_run_recipe(target)
+        datasets = load_datasets(recipe, data_dir)
         sizes = (datasets[split].n_channels, datasets[split].n_classes)
         subject, _ = load_run_model(target, sizes=sizes)
+        collate = window_collate(recipe, subject)
         default_out = target / f"energy_{split}"
     else:
-        from spikerec.hardware.cli import load_network_file
+        from spikerec.hardware.cli import load_network_file, network_collate
 
         subject = load_network_file(target)  # .h5 network or .nir graph
         datasets = _datasets_for_network(subject, data_dir)
+        collate = network_collate(subject)
         default_out = target.with_name(f"{target.stem}_energy_{split}")
     dataset = datasets[split]
     if len(dataset) == 0:
         raise ConfigError(f"{data_dir}: split '{split}' is empty; choose another --split")
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
     workload = count_dataset(subject, loader, crossbar=crossbar_geometry(models), max_samples=max_samples)
     report = energy_report(workload, models, baseline)
-    report.update({"target": str(target), "split": split})
+    report.update({"target": str(target), "split": split, "window": {"drain_steps": collate.drain_steps,
+                                                                      "fixed_steps": collate.fixed_steps}})
     report["files"] = write_report(report, out_dir or default_out)
     return report
 

@@ -14,6 +14,12 @@ a torch model holds by design when that model also runs in float64 with the same
 can only flip a spike whose membrane is that close to threshold. Against the trained float32
 model the agreement is measured and reported (docs/hardware.md).
 
+Sample windows (:mod:`spikerec.window`): ``run(frames, window)`` simulates sample ``b`` for its
+``window[b]`` steps only (its frames and drain; later steps of the padded batch are not run, their spikes
+and membranes stay 0), reads its prediction from those steps and counts them. Streaming:
+:meth:`EventSimulator.predict_stream` feeds one sample's frames and then ``network.drain_steps`` empty
+frames through :meth:`EventSimulator.step`, exactly as a chip would see it.
+
 Counts (per layer, and ``"total"``): ``input_spikes`` (events arriving), ``synaptic_events``
 (events x fan-out actually delivered, feed-forward + recurrent), ``neuron_updates`` (``n_out`` per
 step) and ``spikes_out``; per-sample means under those names and sums under ``<name>_total``.
@@ -30,8 +36,10 @@ from numba import njit
 
 from spikerec.errors import ShapeError
 from spikerec.hardware.network import Layer, Network
+from spikerec.window import time_mask
 
-__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "COUNT_KEYS"]
+__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "readout_scores",
+           "COUNT_KEYS"]
 
 COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
 _EMPTY_I = np.zeros(1, dtype=np.int64)
@@ -243,8 +251,9 @@ class SimResult:
     """Output of :meth:`EventSimulator.run`.
 
     ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for ``li`` layers); ``membrane``: per layer
-    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); ``predictions`` [B]; ``counts``
-    (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64.
+    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); both 0 after a sample's window;
+    ``predictions`` [B]; ``counts`` (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64;
+    ``window`` [B] steps simulated per sample.
     """
 
     spikes: list[np.ndarray | None]
@@ -252,6 +261,7 @@ class SimResult:
     predictions: np.ndarray
     counts: dict[str, dict[str, float]]
     counts_per_sample: np.ndarray = field(repr=False)
+    window: np.ndarray = field(default=None, repr=False)
 
     @property
     def output(self) -> np.ndarray:
@@ -259,20 +269,34 @@ class SimResult:
         return self.membrane[-1]
 
 
-def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum") -> np.ndarray:
-    """Predicted class per sample from a readout membrane [T, B, K] (float64 arithmetic)."""
+def readout_scores(membrane: np.ndarray, readout: str = "softmax_sum", window=None) -> np.ndarray:
+    """Class scores [B, K] from a readout membrane [T, B, K] over each sample's window (float64).
+
+    "softmax_sum": sum over steps ``t < window[b]`` of ``softmax(V_t)``; "membrane_sum": sum of ``V_t``.
+    The numpy twin of :func:`spikerec.training.losses.class_scores` (tested against it).
+    """
     m = np.asarray(membrane, dtype=np.float64)
     if readout == "membrane_sum":
-        return m.sum(axis=0).argmax(axis=1)
-    e = np.exp(m - m.max(axis=2, keepdims=True))
-    return (e / e.sum(axis=2, keepdims=True)).sum(axis=0).argmax(axis=1)
+        per_step = m
+    else:
+        e = np.exp(m - m.max(axis=2, keepdims=True))
+        per_step = e / e.sum(axis=2, keepdims=True)
+    if window is not None:
+        per_step = per_step * time_mask(np.asarray(window), m.shape[0])[:, :, None]
+    return per_step.sum(axis=0)
 
 
-def predict_from_outputs(membranes: list, spikes: list, readout: str) -> np.ndarray:
+def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum", window=None) -> np.ndarray:
+    """Predicted class per sample from a readout membrane [T, B, K] over each sample's window."""
+    return readout_scores(membrane, readout, window).argmax(axis=1)
+
+
+def predict_from_outputs(membranes: list, spikes: list, readout: str, window=None) -> np.ndarray:
     """Predicted class per sample from the last layer: its membrane readout when it is an LI layer,
-    otherwise the most active output neuron (``membranes``/``spikes`` as a simulator returns them)."""
+    otherwise the most active output neuron (``membranes``/``spikes`` as a simulator returns them,
+    0 after each sample's window)."""
     if membranes[-1] is not None:
-        return predict_from_membrane(membranes[-1], readout)
+        return predict_from_membrane(membranes[-1], readout, window)
     return spikes[-1].sum(axis=0).argmax(axis=1)
 
 
@@ -306,10 +330,9 @@ class EventSimulator:
 
     # streaming --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> SimState:
-        """Membranes at ``reset_value`` (spiking layers, as the torch kernels start) or 0, empty buffers."""
+        """Membranes at each layer's initial value (``Layer.initial_membrane``), empty buffers."""
         f = self._flat
-        v0 = np.concatenate([np.full(la.n_out, tb.vr if tb.spiking else 0.0)
-                             for la, tb in zip(self.network.layers, self.tables)])
+        v0 = np.concatenate([la.initial_membrane() for la in self.network.layers])
         n = v0.size
         return SimState(0, np.tile(v0, (batch_size, 1)), np.zeros((batch_size, int(f["ring_off"][-1]))),
                         np.zeros((batch_size, n)), np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
@@ -341,12 +364,32 @@ class EventSimulator:
         last = offs[-1]
         return {"spikes": spikes, "output": state.v[:, last:].copy()}, state
 
+    def predict_stream(self, frames) -> tuple[int, np.ndarray]:
+        """Stream one sample through :meth:`step`: its frames [T_i, n_inputs], then ``network.drain_steps``
+        empty frames; returns (predicted class, class scores [n_classes]) read over that window."""
+        x = np.asarray(frames, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.network.n_inputs:
+            raise ShapeError(f"EventSimulator.predict_stream: frames must be [T, {self.network.n_inputs}] (one sample), "
+                             f"got {list(x.shape)}")
+        state = self.initial_state(1)
+        drain = np.zeros((self.network.drain_steps, x.shape[1]))
+        outputs, spikes = [], []
+        for frame in np.concatenate([x, drain]):
+            out, state = self.step(frame, state)
+            outputs.append(out["output"])
+            spikes.append(np.bincount(out["spikes"][-1][0], minlength=self.network.n_classes))
+        if self.tables[-1].spiking:
+            scores = np.sum(spikes, axis=0).astype(np.float64)
+        else:
+            scores = readout_scores(np.stack(outputs), self.network.readout)[0]
+        return int(scores.argmax()), scores
+
     # batched ----------------------------------------------------------------------------------
-    def run(self, frames, lengths=None) -> SimResult:
+    def run(self, frames, window=None) -> SimResult:
         """Simulate ``frames`` [T, B, n_inputs] (numpy or torch); returns a :class:`SimResult`.
 
-        ``lengths`` [B] (e.g. from ``pad_collate``): steps ``t >= lengths[b]`` are padding; they are
-        simulated (as the torch model runs them) but not counted.
+        ``window`` [B] (a :class:`~spikerec.datasets.Batch`'s ``window``: own frames + drain): sample ``b``
+        is simulated, read and counted for its first ``window[b]`` steps only. None: all T steps.
         """
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         x = np.ascontiguousarray(x, dtype=np.float64)
@@ -354,15 +397,17 @@ class EventSimulator:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if lengths is None else \
-            np.asarray(lengths.cpu() if hasattr(lengths, "cpu") else lengths, dtype=np.int64).reshape(B)
+        steps = np.full(B, T, dtype=np.int64) if window is None else \
+            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
+        if (steps < 0).any() or (steps > T).any():
+            raise ShapeError(f"EventSimulator.run: window must hold B={B} step counts in [0, T={T}], got {steps.tolist()}")
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x
         for li, (layer, tb) in enumerate(zip(self.network.layers, self.tables)):
             spk = np.zeros((T, B, layer.n_out), dtype=np.uint8) if tb.spiking else None
             mem = None if tb.spiking else np.zeros((T, B, layer.n_out), dtype=np.float32)
-            v = np.full((B, layer.n_out), tb.vr if tb.spiking else 0.0)
+            v = np.tile(layer.initial_membrane(), (B, 1))
             _run_layer(inp, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post, tb.rec_w, tb.has_rec,
                        np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)), tb.bias, tb.beta,
                        tb.k, tb.th, tb.vr,
@@ -371,15 +416,15 @@ class EventSimulator:
             spikes.append(spk)
             membranes.append(mem)
             inp = spk
-        preds = predict_from_outputs(membranes, spikes, self.network.readout)
-        return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts)
+        preds = predict_from_outputs(membranes, spikes, self.network.readout, steps)
+        return SimResult(spikes, membranes, preds, summarize_counts(counts, self.names), counts, steps)
 
 
 @njit(cache=True, nogil=True)
 def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, rec_cur, bias, beta, k,
                th, vr, decay_input, hard, spiking, spk_out, mem_out, counts, steps):
-    """A whole layer over all steps and samples: ``inp`` [T, B, n_in] (frames or 0/1 spikes);
-    counts only the first ``steps[b]`` steps of sample ``b``."""
+    """A whole layer over the samples' windows: ``inp`` [T, B, n_in] (frames or 0/1 spikes); sample ``b``
+    runs (and is counted) for its first ``steps[b]`` steps only."""
     T, B, n_in = inp.shape
     n_out = v.shape[1]
     idx = np.empty(n_in, dtype=np.int64)
@@ -388,15 +433,14 @@ def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_r
     frame = np.empty(n_in, dtype=np.float64)
     step_counts = np.zeros(4, dtype=np.int64)
     for b in range(B):
-        for t in range(T):
+        for t in range(steps[b]):
             for j in range(n_in):
                 frame[j] = inp[t, b, j]
             n = _frame_events(frame, idx, val)
             n_spk = _layer_step(idx, val, n, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                                 ring[b], t, v[b], rec_cur[b], bias, beta, k, th, vr, decay_input, hard, spiking,
                                 out_idx, step_counts)
-            if t < steps[b]:
-                counts[b] += step_counts
+            counts[b] += step_counts
             step_counts[:] = 0
             if spiking:
                 for e in range(n_spk):

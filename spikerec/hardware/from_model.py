@@ -27,11 +27,12 @@ __all__ = ["network_from_model"]
 
 
 def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_inputs: int | None = None,
-                       input_pooling: int = 1, metadata: dict | None = None) -> Network:
+                       input_pooling: int = 1, drain_steps: int | None = None, metadata: dict | None = None) -> Network:
     """IR of a :class:`~spikerec.models.SpikingNetwork` (LIF / recurrent LIF hidden blocks, LI readout).
 
     ``sparse``: store weights as CSR (True), dense (False) or CSR when at most half the weights
     are non-zero ("auto"). ``input_pooling``: channel pooling the model's data used (metadata only).
+    ``drain_steps``: the sample window's drain the model was trained with (default: its ``latency_steps``).
     """
     from spikerec.models import SpikingNetwork
 
@@ -65,6 +66,7 @@ def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_input
         raise ConfigError(f"Network.from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
     net = Network(layers=layers, dt_ms=float(dt_ms), n_inputs=first_in, input_pooling=int(input_pooling),
                   n_classes=layers[-1].n_out, readout="softmax_sum",
+                  drain_steps=model.latency_steps if drain_steps is None else int(drain_steps),
                   metadata={"source": type(model).__name__, "model_kind": getattr(model, "kind", ""),
                             **(metadata or {})})
     return net.validate("Network.from_model")

@@ -6,6 +6,8 @@ Layout (the netx protocol: ``layer/<i>`` from input to output, each with ``type`
     layer/i   type="dense", shape=[n_out], inFeatures, outFeatures, weight [n_out, n_in] (integers),
               [bias [n_out]], [delay [n_out, n_in] (per-synapse, steps)], neuron={...}
     simulation/Ts = 1, simulation/tSample
+    attrs: spikerec_drain_steps, spikerec_readout (the sample window: run each sample's frames, then
+           drain_steps empty steps, and read the prediction from that window)
 
 Neuron mapping (Loihi CUBA, 12-bit decays): ``i[t] = (1 - iDecay/4096) i[t-1] + a[t]``,
 ``v[t] = (1 - vDecay/4096) v[t-1] + i[t]``, spike when ``v >= vThMant * 2^6`` then ``v = 0``.
@@ -64,10 +66,12 @@ def export_lava(network: Network, path: str | Path, weight_bits: int = 8, t_samp
                 if layer.max_delay > 0:
                     g.create_dataset("delay", data=layer.dense_delay().astype(np.int32))
                 _neuron(g, i_decay=4096, v_decay=plan["v_decay"], vth=plan["vth"], graded=False)
+            f.attrs.update({"spikerec_drain_steps": int(network.drain_steps), "spikerec_readout": network.readout})
             sim = f.create_group("simulation")
             sim.create_dataset("Ts", data=1)
             sim.create_dataset("tSample", data=int(t_sample))
     return {"path": str(path), "format": "lava-dl netx hdf5", "layers": len(network.layers) + 1,
+            "drain_steps": int(network.drain_steps),
             "quantization": [{key: plan[key] for key in ("name", "weight_shift", "max_weight_error",
                                                          "weights_changed", "v_decay", "decay_error")}
                              for plan in plans]}
@@ -91,6 +95,8 @@ def _plan(layer: Layer, weight_bits: int) -> dict[str, Any]:
                           f"most {MAX_DELAY}; retrain with max_delay_ms <= {MAX_DELAY} * dt_ms or use NIR export")
     if layer.recurrent_weight is not None:
         raise ConfigError(f"{where} is recurrent; the netx HDF5 protocol has no recurrent dense layer")
+    if layer.v_init is not None:
+        raise ConfigError(f"{where} starts from a non-default membrane (v_init); netx neurons start at 0")
     if layer.kind == "lif" and (layer.reset != "hard" or layer.reset_value != 0.0):
         raise ConfigError(f"{where} uses reset={layer.reset!r}, reset_value={layer.reset_value}; Loihi CUBA neurons "
                           f"reset to 0 (hard reset, reset_value=0)")

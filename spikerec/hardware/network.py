@@ -7,23 +7,30 @@ recurrent weights ``R`` ``[n_out, n_out]`` sees the input current::
 
     X[t, o] = sum_i W[o, i] * x[t - D[o, i], i]  (+ bias[o])          R-current: r[t, o] = sum_j R[o, j] * s[t-1, j]
 
-and updates exactly like :mod:`spikerec.neurons.functional` (``beta = decay``, ``k = 1 - beta``)::
+and updates exactly like :mod:`spikerec.neurons.functional` (``beta = decay``, ``k = 1 - beta``), starting
+from ``V = v_init`` (default ``reset_value`` for "lif", 0 for "li")::
 
     decay_input=True : H = beta*V + k*(X + v_reset) + k*r      decay_input=False: H = beta*V + k*v_reset + X + r
     "lif": S = H >= threshold; hard reset V = v_reset where S, soft reset V = H - threshold*S
     "li" : V = H (no spikes; the membrane is the output)
+
+Time window (:mod:`spikerec.window`): a sample of ``L`` frames is run for ``L + drain_steps`` steps (its
+frames, then input-free steps) and its prediction is read from those steps only: ``readout`` =
+"softmax_sum" predicts ``argmax_k sum_t softmax(V_t)_k`` of the last (``li``) layer, "membrane_sum"
+``argmax_k sum_t V_t[k]``; a spiking last layer predicts its most active neuron.
 
 Counting convention (shared with the event simulator and ``spikerec.hardware.counts``): a synapse
 exists where its weight is non-zero (dense or CSR); the fan-out of presynaptic neuron ``j`` is the
 number of non-zero entries in column ``j``; an input event is a non-zero frame entry (its value
 scales the weight, so binned spike counts stay exact).
 
-HDF5 layout (format version 1)::
+HDF5 layout (format version 2; version 1 files, which lack ``drain_steps`` and ``v_init``, still load
+with the default drain)::
 
     /                     attrs: format="spikerec-network", format_version, dt_ms, n_inputs,
-                                 input_pooling, n_classes, readout, n_layers, metadata (JSON text)
+                                 input_pooling, n_classes, readout, drain_steps, n_layers, metadata (JSON text)
     /layers/<index>       attrs: name, kind, reset, reset_value, decay_input
-        decay, threshold, [bias]                   float32 [n_out]
+        decay, threshold, [bias], [v_init]         float32 [n_out]
         weight, [delay], [recurrent_weight], [mask] dense dataset [n_out, n_in] or a group with
                                  attrs encoding="csr", shape and datasets data, indices, indptr
 """
@@ -41,15 +48,18 @@ import scipy.sparse as sp
 
 from spikerec.errors import CheckpointError
 from spikerec.io import atomic_path, to_jsonable
+from spikerec.window import chain_drain_steps
 
 __all__ = ["Layer", "Network", "FORMAT", "FORMAT_VERSION", "KINDS", "READOUTS", "to_dense", "nonzero_count"]
 
 FORMAT = "spikerec-network"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KINDS = ("lif", "li")
 READOUTS = ("softmax_sum", "membrane_sum")
 _MATRIX_FIELDS = ("weight", "delay", "recurrent_weight", "mask")
-_VECTOR_FIELDS = ("bias", "decay", "threshold")
+_VECTOR_FIELDS = ("bias", "decay", "threshold", "v_init")
+_OPTIONAL_VECTORS = ("bias", "v_init")
 
 
 def to_dense(m) -> np.ndarray:
@@ -82,6 +92,7 @@ class Layer:
     decay_input: bool = True
     recurrent_weight: Any = None  # np.ndarray | sp.csr_array | None [n_out, n_out]
     mask: np.ndarray | None = None  # [n_out, n_in] bool, already applied to weight
+    v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = reset_value ("lif") or 0 ("li")
 
     @property
     def n_out(self) -> int:
@@ -104,6 +115,12 @@ class Layer:
         d = self.delay.data if sp.issparse(self.delay) else self.delay
         return int(d.max()) if d.size else 0
 
+    def initial_membrane(self) -> np.ndarray:
+        """Membrane before the first step, float64 [n_out]."""
+        if self.v_init is not None:
+            return self.v_init.astype(np.float64)
+        return np.full(self.n_out, float(self.reset_value) if self.kind == "lif" else 0.0)
+
     def dense_delay(self) -> np.ndarray:
         """Delays as a dense int64 [n_out, n_in] array (zeros when ``delay`` is None)."""
         if self.delay is None:
@@ -121,8 +138,13 @@ class Network:
     input_pooling: int = 1
     n_classes: int = 0
     readout: str = "softmax_sum"
+    drain_steps: int | None = None  # input-free steps after each sample's frames; None = chain_drain_steps of the layers
     format_version: int = FORMAT_VERSION
     metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.drain_steps is None:
+            self.drain_steps = chain_drain_steps(layer.max_delay for layer in self.layers)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -143,7 +165,8 @@ class Network:
     def summary(self) -> dict[str, Any]:
         """Sizes per layer, for CLI output."""
         return {"n_inputs": self.n_inputs, "n_classes": self.n_classes, "dt_ms": self.dt_ms,
-                "n_synapses": self.n_synapses, "max_delay_steps": self.max_delay,
+                "n_synapses": self.n_synapses, "max_delay_steps": self.max_delay, "drain_steps": self.drain_steps,
+                "readout": self.readout,
                 "layers": [{"name": la.name, "kind": la.kind, "n_in": la.n_in, "n_out": la.n_out,
                             "n_synapses": la.n_synapses, "max_delay": la.max_delay,
                             "recurrent": la.recurrent_weight is not None} for la in self.layers]}
@@ -154,9 +177,11 @@ class Network:
         def fail(msg: str) -> None:
             raise CheckpointError(f"{source}: {msg}")
 
-        if self.format_version != FORMAT_VERSION:
-            fail(f"format_version {self.format_version} is not supported (this spikerec reads {FORMAT_VERSION}); "
+        if self.format_version not in READABLE_VERSIONS:
+            fail(f"format_version {self.format_version} is not supported (this spikerec reads {READABLE_VERSIONS}); "
                  f"re-export the network with this version")
+        if not (isinstance(self.drain_steps, (int, np.integer)) and self.drain_steps >= 0):
+            fail(f"drain_steps must be an integer >= 0, got {self.drain_steps!r}")
         if not (isinstance(self.dt_ms, (int, float)) and math.isfinite(self.dt_ms) and self.dt_ms > 0):
             fail(f"dt_ms must be a finite number > 0, got {self.dt_ms!r}")
         if self.n_inputs < 1 or self.input_pooling < 1:
@@ -187,9 +212,10 @@ class Network:
         path = Path(path)
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
-                f.attrs.update({"format": FORMAT, "format_version": self.format_version, "dt_ms": float(self.dt_ms),
+                f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "dt_ms": float(self.dt_ms),
                                 "n_inputs": int(self.n_inputs), "input_pooling": int(self.input_pooling),
                                 "n_classes": int(self.n_classes), "readout": self.readout,
+                                "drain_steps": int(self.drain_steps),
                                 "n_layers": len(self.layers),
                                 "metadata": json.dumps(to_jsonable(self.metadata), sort_keys=True)})
                 layers = f.create_group("layers")
@@ -260,7 +286,7 @@ def _validate_layer(layer: Layer, index: int, n_in: int, fail) -> None:
     for name in _VECTOR_FIELDS:
         value = getattr(layer, name)
         if value is None:
-            if name != "bias":
+            if name not in _OPTIONAL_VECTORS:
                 fail(f"field {name!r} is missing")
             continue
         if not isinstance(value, np.ndarray) or value.shape != (n_out,):
@@ -329,9 +355,9 @@ def _read_network(f, path: Path) -> Network:
     if f.attrs.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a spikerec network file (missing format tag {FORMAT!r})")
     version = int(f.attrs.get("format_version", -1))
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: network format_version {version} is not supported (this spikerec reads "
-                              f"{FORMAT_VERSION}); re-export the network with this version")
+                              f"{READABLE_VERSIONS}); re-export the network with this version")
     layers = []
     n_layers = int(f.attrs["n_layers"])
     for index in range(n_layers):
@@ -350,6 +376,7 @@ def _read_network(f, path: Path) -> Network:
     return Network(layers=layers, dt_ms=float(f.attrs["dt_ms"]), n_inputs=int(f.attrs["n_inputs"]),
                    input_pooling=int(f.attrs["input_pooling"]), n_classes=int(f.attrs["n_classes"]),
                    readout=_text(f.attrs["readout"]), format_version=version,
+                   drain_steps=int(f.attrs["drain_steps"]) if "drain_steps" in f.attrs else None,
                    metadata=json.loads(_text(f.attrs.get("metadata", "{}"))))
 
 

@@ -14,8 +14,11 @@ by their integer delay ``d``: each group is one ``Linear`` (weights of that grou
 followed, for ``d > 0``, by a ``Delay`` of ``d * dt_s`` seconds on all ``n_out`` channels; all
 branches feed the neuron node, whose input is their sum. Bias goes on the undelayed branch (an
 ``Affine``). Recurrent weights are a ``Linear`` from the neuron back to itself (one step of latency,
-as in every NIR simulator). Graph metadata keeps ``dt_s`` and the IR metadata so
-:func:`from_nir` reproduces the network exactly (weights float32, time constants float64).
+as in every NIR simulator). Graph metadata keeps ``dt_s``, the IR metadata and the sample window's
+``drain_steps`` and ``readout`` rule (NIR has no field for them: a consumer runs each sample's frames, then
+``drain_steps`` empty steps, and reads the prediction from that window) so :func:`from_nir` reproduces
+the network exactly (weights float32, time constants float64). Initial membranes other than the default
+(``Layer.v_init``) have no NIR field and are refused.
 
 Node names: ``input``, ``<layer>.w<d>`` / ``<layer>.delay<d>``, ``<layer>.lif`` or ``<layer>.li``,
 ``<layer>.rec``, ``output``.
@@ -50,6 +53,9 @@ def to_nir(network: Network, dt_s: float | None = None, unit_r: bool = False):
     edges = []
     prev = "input"
     for layer in network.layers:
+        if layer.v_init is not None:
+            raise ConfigError(f"to_nir: layer {layer.name!r} starts from a non-default membrane (v_init); NIR nodes "
+                              f"have no initial-state field")
         if layer.reset != "hard":
             raise ConfigError(f"to_nir: layer {layer.name!r} uses reset={layer.reset!r}; NIR's LIF only resets to "
                               f"v_reset (hard reset), so soft-reset networks cannot be exported")
@@ -79,7 +85,7 @@ def to_nir(network: Network, dt_s: float | None = None, unit_r: bool = False):
     nodes["output"] = nir.Output(output_type=np.array([network.n_classes]))
     edges.append((prev, "output"))
     meta = {"spikerec_format": 1, "dt_s": dt_s, "dt_ms": network.dt_ms, "input_pooling": network.input_pooling,
-            "n_classes": network.n_classes, "readout": network.readout,
+            "n_classes": network.n_classes, "readout": network.readout, "drain_steps": int(network.drain_steps),
             "layer_names": json.dumps([la.name for la in network.layers]),
             "ir_metadata": json.dumps(to_jsonable(network.metadata), sort_keys=True)}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
@@ -173,7 +179,7 @@ def from_nir(graph, dt_ms: float | None = None) -> Network:
     ir_meta = json.loads(meta["ir_metadata"]) if "ir_metadata" in meta else {"source": "nir"}
     net = Network(layers=layers, dt_ms=float(dt_ms), n_inputs=n_inputs, input_pooling=int(meta.get("input_pooling", 1)),
                   n_classes=int(meta.get("n_classes", layers[-1].n_out)), readout=str(meta.get("readout", "softmax_sum")),
-                  metadata=ir_meta)
+                  drain_steps=int(meta["drain_steps"]) if "drain_steps" in meta else None, metadata=ir_meta)
     return net.validate("from_nir")
 
 

@@ -344,7 +344,11 @@ class HRSNN(nn.Module):
         """Readout features: spikes low-pass filtered with ``readout_tau_ms``. [T, B, N]."""
         return exponential_trace(spikes, self.config.readout_tau_effective_ms, self.config.dt_ms)
 
-    def forward(self, x: torch.Tensor, return_states: bool = False):
+    latency_steps = 0  # no delays: a sample window needs no drain
+
+    def forward(self, x: torch.Tensor, return_states: bool = False, *, window: torch.Tensor | None = None):
+        """Readout [T, B, n_outputs] of input x [T, B, n_inputs]; causal with no reduction over time, so
+        ``window`` (steps per sample) changes nothing here (see :mod:`spikerec.window`)."""
         spikes, membrane = self.run(x)
         out = self.readout(self.features(spikes))
         return (out, spikes, membrane) if return_states else out

@@ -3,8 +3,13 @@
 Every model in :mod:`spikerec.models` except HRSNN is a :class:`SpikingNetwork`: hidden blocks
 ``synapse -> BatchNorm1d -> spiking neuron -> Dropout`` and a readout ``synapse -> LI``; builders
 only choose the synapse (``DelayedLinear`` or ``nn.Linear``) and the neuron (LIF, recurrent LIF,
-adaptive LIF, meta-neuron). ``forward`` takes frames [T, B, C_in] and returns the readout membrane
+adaptive LIF, meta-neuron). ``forward(frames [T, B, C_in], window [B])`` returns the readout membrane
 [T, B, n_classes]. ``online_state``/``online_step`` run one time step at a time for SLTT training.
+
+Sample windows (:mod:`spikerec.window`): every layer is causal, so steps after a sample's window cannot
+change its earlier steps; the only reduction over time inside the model, BatchNorm's training-mode
+statistics, is taken over in-window steps only. Given no ``window``, the whole input is one window per
+sample. ``latency_steps`` is the default drain (the chain's end-to-end delay bound).
 """
 
 from __future__ import annotations
@@ -14,16 +19,40 @@ from typing import Any
 import torch
 from torch import nn
 
+from spikerec.window import chain_drain_steps, time_mask
+
 
 def synapse_span(synapse: nn.Module) -> int:
     """How many time steps of input one output step of ``synapse`` reads (1 for ``nn.Linear``)."""
     return int(getattr(synapse, "max_delay_steps", 1))
 
 
+def batch_norm_rows(norm: nn.BatchNorm1d, rows: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """BatchNorm over ``rows`` [N, C]; in training mode its statistics (and running-statistic update) use
+    only the ``valid`` rows [N] bool, so padding never shifts them. Invalid rows come out as 0.
+
+    With fewer than two valid rows there are no batch statistics: the running ones are used, not updated.
+    """
+    if not norm.training or valid is None:
+        return norm(rows)
+    n_valid = int(valid.sum())
+    if n_valid == valid.numel():
+        return norm(rows)
+    index = valid.nonzero().squeeze(1)
+    picked = rows.index_select(0, index)
+    if n_valid >= 2:
+        normed = norm(picked)
+    else:
+        normed = nn.functional.batch_norm(picked, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                                          False, 0.0, norm.eps)
+    return rows.new_zeros(rows.shape).index_copy(0, index, normed)
+
+
 class SpikingBlock(nn.Module):
     """``synapse -> BatchNorm1d (per step, over channels) -> neuron -> Dropout``: [T, B, Cin] -> spikes [T, B, Cout].
 
-    BatchNorm normalises ``[T*B, C]``: statistics pool all time steps, as in the SNN-delays reference.
+    BatchNorm normalises ``[T*B, C]``: statistics pool all in-window time steps (the SNN-delays reference
+    pools all steps of the padded batch, padding included).
     """
 
     def __init__(self, synapse: nn.Module, neuron: nn.Module, out_features: int, batchnorm: bool = True,
@@ -34,23 +63,29 @@ class SpikingBlock(nn.Module):
         self.neuron = neuron
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
 
-    def _normalise(self, y: torch.Tensor) -> torch.Tensor:
+    def _normalise(self, y: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+        """BatchNorm of ``y`` [..., C] with statistics over the ``valid`` [...] entries (all when None)."""
         if self.norm is None:
             return y
-        return self.norm(y.reshape(-1, y.shape[-1])).reshape(y.shape)
+        rows = None if valid is None else valid.reshape(-1)
+        return batch_norm_rows(self.norm, y.reshape(-1, y.shape[-1]), rows).reshape(y.shape)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spikes = self.neuron(self._normalise(self.synapse(x)))
+    def forward(self, x: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.synapse(x)
+        valid = None if window is None or self.norm is None else time_mask(window.to(y.device), y.shape[0])
+        spikes = self.neuron(self._normalise(y, valid))
         return spikes if self.dropout is None else self.dropout(spikes)
 
-    def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
-        return {**_synapse_state(self.synapse, batch_size, device),
-                "neuron": self.neuron.initial_state(batch_size, device=device)}
+    def online_state(self, batch_size: int, device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+        return {**_synapse_state(self.synapse, batch_size, device, dtype),
+                "neuron": self.neuron.initial_state(batch_size, device=device, dtype=dtype)}
 
-    def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-        """One step [B, Cin] -> spikes [B, Cout]; BatchNorm uses this step's batch statistics."""
+    def online_step(self, x_t: torch.Tensor, state: dict[str, Any],
+                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """One step [B, Cin] -> spikes [B, Cout]; BatchNorm uses this step's statistics over the samples whose
+        window includes the step (``valid`` [B] bool; all when None)."""
         y_t, window = _synapse_step(self.synapse, x_t, state)
-        spikes, neuron_state = self.neuron.step(self._normalise(y_t), state["neuron"])
+        spikes, neuron_state = self.neuron.step(self._normalise(y_t, valid), state["neuron"])
         if self.dropout is not None:
             spikes = self.dropout(spikes)
         return spikes, {**state, "window": window, "neuron": neuron_state}
@@ -64,8 +99,8 @@ class MetaBlock(nn.Module):
         self.layer = layer
         self.dropout = nn.Dropout(dropout) if dropout > 0 else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spikes = self.layer(x)
+    def forward(self, x: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+        spikes = self.layer(x)  # no reduction over time or batch: the window changes nothing here
         return spikes if self.dropout is None else self.dropout(spikes)
 
 
@@ -80,23 +115,24 @@ class Readout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.integrator(self.synapse(x))
 
-    def online_state(self, batch_size: int, device: torch.device) -> dict[str, Any]:
-        return {**_synapse_state(self.synapse, batch_size, device),
-                "neuron": self.integrator.initial_state(batch_size, device=device)}
+    def online_state(self, batch_size: int, device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+        return {**_synapse_state(self.synapse, batch_size, device, dtype),
+                "neuron": self.integrator.initial_state(batch_size, device=device, dtype=dtype)}
 
-    def online_step(self, x_t: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+    def online_step(self, x_t: torch.Tensor, state: dict[str, Any],
+                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         y_t, window = _synapse_step(self.synapse, x_t, state)
         membrane, neuron_state = self.integrator.step(y_t, state["neuron"])
         return membrane, {**state, "window": window, "neuron": neuron_state}
 
 
-def _synapse_state(synapse: nn.Module, batch_size: int, device: torch.device) -> dict[str, Any]:
+def _synapse_state(synapse: nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
     """Per-step synapse state: the zero history of the K-1 previous inputs a delay synapse reads
     (causal zero padding) and its dense delay kernel as [K*Cin, Cout], built once per sequence."""
     span = synapse_span(synapse)
     if span == 1:
         return {"window": None, "kernel": None}
-    window = torch.zeros(span - 1, batch_size, synapse.in_features, device=device)
+    window = torch.zeros(span - 1, batch_size, synapse.in_features, device=device, dtype=dtype)
     if synapse.integer_mode or not synapse.learn_delays:
         return {"window": window, "kernel": None}
     from spikerec.delays import functional as delay_fn
@@ -132,10 +168,17 @@ class SpikingNetwork(nn.Module):
         self.readout = readout
         self.kind = kind
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, window: torch.Tensor | None = None) -> torch.Tensor:
+        """frames [T, B, C_in], window [B] (steps of each sample's window; None = all T) -> membrane [T, B, K]."""
         for block in self.blocks:
-            x = block(x)
+            x = block(x, window)
         return self.readout(x)
+
+    @property
+    def latency_steps(self) -> int:
+        """Longest end-to-end delay of the chain in steps (the default drain of a sample window)."""
+        return chain_drain_steps(synapse_span(layer.synapse) - 1 for layer in [*self.blocks, self.readout]
+                                 if hasattr(layer, "synapse"))
 
     @property
     def supports_online(self) -> bool:
@@ -143,13 +186,16 @@ class SpikingNetwork(nn.Module):
         return all(hasattr(layer, "online_step") for layer in [*self.blocks, self.readout])
 
     def online_state(self, batch_size: int, device: torch.device) -> list[dict[str, Any]]:
-        """Initial per-layer state for :meth:`online_step`."""
-        return [layer.online_state(batch_size, device) for layer in [*self.blocks, self.readout]]
+        """Initial per-layer state for :meth:`online_step`, in the dtype of the model's parameters."""
+        dtype = next(self.parameters()).dtype
+        return [layer.online_state(batch_size, device, dtype) for layer in [*self.blocks, self.readout]]
 
-    def online_step(self, x_t: torch.Tensor, state: list[dict[str, Any]]) -> tuple[torch.Tensor, list[dict[str, Any]]]:
-        """One time step: frames [B, C_in] -> readout membrane [B, K], next state."""
+    def online_step(self, x_t: torch.Tensor, state: list[dict[str, Any]],
+                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """One time step: frames [B, C_in] -> readout membrane [B, K], next state; ``valid`` [B]: samples whose
+        window includes this step (None: all)."""
         new_state = []
         for layer, layer_state in zip([*self.blocks, self.readout], state):
-            x_t, layer_state = layer.online_step(x_t, layer_state)
+            x_t, layer_state = layer.online_step(x_t, layer_state, valid)
             new_state.append(layer_state)
         return x_t, new_state

@@ -242,8 +242,9 @@ def _ptr(t: torch.Tensor | None):
     return None if t is None else t.data_ptr()
 
 
-def _per_neuron(t: torch.Tensor, N: int) -> torch.Tensor:
-    return t.detach().expand(N).contiguous()
+def _per_neuron(t: torch.Tensor, N: int, dtype: torch.dtype) -> torch.Tensor:
+    """[N] contiguous in ``dtype``: the C code reads every buffer with the element type of ``x``."""
+    return t.detach().to(dtype).expand(N).contiguous()
 
 
 def _rows(g: torch.Tensor | None, N: int):
@@ -264,8 +265,8 @@ def lif_forward(x, v0, beta, threshold, cfg):
     """Fused forward; returns ``(S, H, n_nonfinite)`` where ``n_nonfinite`` counts NaN/inf membranes."""
     T, B, N = x.shape
     dsuf, creal = _TYPES[x.dtype][1], _TYPES[x.dtype][2]
-    x, v0 = x.contiguous(), v0.contiguous()
-    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
+    x, v0 = x.contiguous(), v0.to(x.dtype).contiguous()  # the C code reads v0 with x's element type
+    beta_c, th_c = _per_neuron(beta, N, x.dtype), _per_neuron(threshold, N, x.dtype)
     zeros = torch.zeros(N, dtype=x.dtype)
     H = torch.empty_like(x)
     S = torch.empty_like(x)
@@ -287,8 +288,8 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, nee
     sur = cfg.surrogate
     gS, gS_st, gS_sb = _rows(gS, N)
     gH = None if gH is None else gH.contiguous()
-    x, v0 = x.contiguous(), v0.contiguous()
-    beta_c, th_c = _per_neuron(beta, N), _per_neuron(threshold, N)
+    x, v0 = x.contiguous(), v0.to(x.dtype).contiguous()  # the C code reads v0 with x's element type
+    beta_c, th_c = _per_neuron(beta, N, H.dtype), _per_neuron(threshold, N, H.dtype)
     zeros = torch.zeros(N, dtype=H.dtype)
     gx = torch.empty_like(H)
     gv0 = torch.empty_like(H[0])

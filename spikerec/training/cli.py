@@ -35,10 +35,13 @@ def _eval(args: argparse.Namespace) -> int:
     from spikerec.cli import print_result
     from spikerec.training.runs import evaluate_run
 
-    report = evaluate_run(args.run_dir, args.data, split=args.split, device=args.device)
+    report = evaluate_run(args.run_dir, args.data, split=args.split, device=args.device, batch_size=args.batch_size)
     human = (f"{args.run_dir}: {args.split} accuracy {_pct(report['accuracy'])} on {report['n']} samples "
-             f"({'integer' if report['integer_delays'] else 'continuous'} delays); "
+             f"({'integer' if report['integer_delays'] else 'continuous'} delays; {report['window']['text']}); "
              f"confusion matrix -> {report['confusion_png']}")
+    if report["trained_with"] == "batch padding":
+        human += ("\nnote: this run was trained before sample windows (its loss read each batch's padding), so "
+                  "this accuracy can differ from its training summary")
     print_result(report, args.json, human)
     return 0
 
@@ -70,5 +73,7 @@ def register(subparsers) -> None:
     e.add_argument("--data", required=True, help="data directory (same layout as for training)")
     e.add_argument("--split", choices=["test", "val"], default="test")
     e.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    e.add_argument("--batch-size", type=int, help="samples per batch (default: the recipe's); the result does not "
+                   "depend on it: every sample is scored on its own window")
     e.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     e.set_defaults(func=_eval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -83,28 +84,44 @@ def load_run_model(run_dir: str | Path, checkpoint: str = "best", device: str = 
     return model.to(target).eval(), recipe
 
 
+def run_trained_window(run_dir: str | Path) -> str:
+    """How a run was trained: ``"sample windows"``, or ``"batch padding"`` for runs that predate sample windows
+    (their ``summary.json`` has no ``window``: the loss then summed over each batch's padding steps)."""
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        return "unknown (no summary.json)"
+    return "sample windows" if "window" in json.loads(path.read_text()) else "batch padding"
+
+
 def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test", device: str = "auto",
-                 integer_delays: bool | None = None) -> dict[str, Any]:
+                 integer_delays: bool | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """Accuracy of a run's selected model (``best.pt``) on ``split``, using the run's own recipe.
 
-    Writes ``confusion_{split}.png`` into ``run_dir``; integer delays unless the recipe says otherwise.
+    Every sample is scored on its own window (:mod:`spikerec.window`), so ``batch_size`` (default: the
+    recipe's) does not change the result. Writes ``confusion_{split}.png`` into ``run_dir``; integer
+    delays unless the recipe says otherwise. ``window`` in the report states the semantics used and
+    ``trained_with`` how the run was trained.
     """
-    from spikerec.datasets import pad_collate
+    from spikerec.training.trainer import window_collate, window_summary
 
     run_dir = Path(run_dir)
     recipe = load_run_recipe(run_dir)
     dataset = load_datasets(recipe, data_dir)[split]
     if len(dataset) == 0:
         raise CheckpointError(f"{data_dir}: split '{split}' is empty; choose another --split")
+    if batch_size is not None and batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     target = resolve_device(device)
     model, _ = load_run_model(run_dir, device=device, sizes=(dataset.n_channels, dataset.n_classes))
     use_integer = recipe.delays.integer_eval if integer_delays is None else integer_delays
-    loader = eval_loader(dataset, recipe.train.batch_size, pad_collate, DistInfo())
+    collate = window_collate(recipe, model)
+    loader = eval_loader(dataset, batch_size or recipe.train.batch_size, collate, DistInfo())
     result = evaluate(model, loader, dataset.n_classes, target, integer_delays=use_integer)
     confusion_png = run_dir / f"confusion_{split}.png"
     plot_confusion(confusion_png, result["confusion"], f"{recipe.name}: {split} accuracy {result['accuracy']:.4f}")
     report = {"accuracy": result["accuracy"], "loss": result["loss"], "n": result["n"], "split": split,
-              "integer_delays": use_integer, "confusion": result["confusion"], "confusion_png": str(confusion_png),
-              "run_dir": str(run_dir)}
+              "integer_delays": use_integer, "batch_size": batch_size or recipe.train.batch_size,
+              "window": window_summary(collate), "trained_with": run_trained_window(run_dir),
+              "confusion": result["confusion"], "confusion_png": str(confusion_png), "run_dir": str(run_dir)}
     write_json(run_dir / f"eval_{split}.json", report)
     return report

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikerec.errors import ConfigError
+from spikerec.window import time_mask
 
 
 SEQUENCE_CONSTANTS = ("kernel",)  # state entries computed once per sequence from parameters
@@ -71,13 +72,24 @@ def check_sltt_model(model: nn.Module) -> None:
                           f"{type(model).__name__} ({getattr(model, 'kind', '')}) cannot: set train.sltt=false")
 
 
-def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor,
+                  window: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Accumulate SLTT gradients of ``CE(sum_t softmax(out_t), labels)`` into ``model``'s parameters.
 
-    frames [T, B, C_in], labels [B]. Returns (loss, class scores [B, K]), both detached.
+    frames [T, B, C_in], labels [B], window [B] (steps of each sample's window; the sum over t and the
+    per-step BatchNorm statistics use in-window steps only; None = all T). Returns (loss, class scores
+    [B, K]), both detached.
     """
     check_sltt_model(model)
     steps, batch = frames.shape[0], frames.shape[1]
+    inside = None if window is None else time_mask(window.to(frames.device), steps)  # [T, B]
+
+    def valid(t: int) -> torch.Tensor | None:
+        return None if inside is None else inside[t]
+
+    def masked(p: torch.Tensor, t: int) -> torch.Tensor:
+        return p if inside is None else p * inside[t].unsqueeze(1)
+
     buffers = [b.detach().clone() for b in model.buffers()]
     cpu_rng = torch.get_rng_state()
     cuda_rng = torch.cuda.get_rng_state(frames.device) if frames.device.type == "cuda" else None
@@ -86,8 +98,8 @@ def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor) 
         state = model.online_state(batch, frames.device)
         scores = None
         for t in range(steps):
-            out_t, state = model.online_step(frames[t], state)
-            p = F.softmax(out_t.float(), dim=1)
+            out_t, state = model.online_step(frames[t], state, valid(t))
+            p = masked(F.softmax(out_t.float(), dim=1), t)
             scores = p if scores is None else scores + p
     scores = scores.requires_grad_()
     loss = F.cross_entropy(scores, labels)
@@ -101,8 +113,8 @@ def sltt_backward(model: nn.Module, frames: torch.Tensor, labels: torch.Tensor) 
     state = model.online_state(batch, frames.device)
     kernels = _kernels_as_leaves(state)
     for t in range(steps):  # pass 2: the same steps, backpropagating through space only
-        out_t, state = model.online_step(frames[t], state)
-        F.softmax(out_t.float(), dim=1).backward(grad_per_step)
+        out_t, state = model.online_step(frames[t], state, valid(t))
+        masked(F.softmax(out_t.float(), dim=1), t).backward(grad_per_step)
         state = detach_state(state)
     used = [(kernel, leaf.grad) for kernel, leaf in kernels if leaf.grad is not None]
     if used:

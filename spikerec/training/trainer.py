@@ -7,7 +7,11 @@ A :class:`Trainer` owns one run directory::
     RUN_DIR/best.pt           model weights chosen on the selection split (validation by default)
     RUN_DIR/metrics.jsonl     one JSON object per epoch (also metrics.csv)
     RUN_DIR/curves.png        loss/accuracy per epoch
-    RUN_DIR/summary.json      val/test accuracy of the selected model, which split selected it, time
+    RUN_DIR/summary.json      val/test accuracy of the selected model, which split selected it, the
+                              sample window it was trained and evaluated with, time
+
+Every batch is a batch of sample windows (:mod:`spikerec.window`): the loss and every accuracy read each
+sample's own frames plus its drain only, so they do not depend on the batch size or the sample order.
 """
 
 from __future__ import annotations
@@ -30,11 +34,38 @@ from spikerec.training.callbacks import Callback, EarlyStopping, PositionClampCa
 from spikerec.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from spikerec.training.distributed import (DistInfo, ShuffleShardSampler, all_reduce_sum, barrier,
                                            init_distributed, resolve_device)
-from spikerec.training.evaluate import eval_loader, evaluate, has_delays, unpack_batch
+from spikerec.training.evaluate import (eval_loader, evaluate, forward_windows, has_delays, takes_window,
+                                       unpack_batch)
 from spikerec.training.losses import class_scores, softmax_sum_cross_entropy
 from spikerec.training.metrics import plot_curves, write_metrics
 from spikerec.training.optim import build_optimizers
 from spikerec.training.sltt import check_sltt_model, sltt_backward
+
+
+def window_collate(recipe: Recipe, model: nn.Module):
+    """The :class:`~spikerec.datasets.WindowCollate` of ``recipe`` for ``model``: drain ``data.drain_steps``, or
+    (-1) the model's end-to-end delay ``latency_steps``; ``data.window = "fixed"`` crops/pads every sample to
+    ``data.max_duration_ms``."""
+    from spikerec.datasets import WindowCollate, max_frames
+
+    d = recipe.data
+    drain = d.drain_steps
+    if drain < 0:
+        if not hasattr(model, "latency_steps"):
+            raise ConfigError(f"{type(model).__name__} has no latency_steps to derive the drain from; "
+                              "set data.drain_steps to the number of input-free steps after each sample")
+        drain = int(model.latency_steps)
+    fixed = max_frames(d.max_duration_ms, d.bin_ms) if d.window == "fixed" else 0
+    return WindowCollate(drain_steps=drain, fixed_steps=fixed)
+
+
+def window_summary(collate) -> dict[str, Any]:
+    """What a report states about the sample window its numbers were computed with."""
+    from spikerec.window import describe
+
+    rule = "fixed" if collate.fixed_steps else "sample"
+    return {"rule": rule, "drain_steps": collate.drain_steps, "fixed_steps": collate.fixed_steps,
+            "text": describe(collate.drain_steps, rule, collate.fixed_steps)}
 
 
 def default_callbacks(recipe: Recipe, model: nn.Module) -> list[Callback]:
@@ -72,8 +103,8 @@ class Trainer:
     """Train ``model`` on ``datasets["train"]``, select on ``datasets["val"]``, report ``datasets["test"]``.
 
     ``datasets`` maps split names to datasets whose items are ``(frames [T, C], label)``;
-    ``collate_fn`` batches them to ``(frames [T, B, C], labels [B], ...)``
-    (default :func:`spikerec.datasets.pad_collate`). ``model(frames)`` must return the readout
+    ``collate_fn`` batches them to ``(frames [T, B, C], labels [B], window [B], ...)`` (default:
+    :func:`window_collate` of the recipe and model). ``model(frames, window=window)`` must return the readout
     membrane [T, B, n_classes].
     """
 
@@ -81,7 +112,7 @@ class Trainer:
                  n_classes: int, collate_fn: Callable | None = None, callbacks: list[Callback] | None = None,
                  progress: bool = True, val_source: str = "") -> None:
         if collate_fn is None:
-            from spikerec.datasets import pad_collate as collate_fn
+            collate_fn = window_collate(recipe, model)
         self.recipe, self.datasets, self.n_classes = recipe, datasets, n_classes
         self.run_dir, self.collate_fn, self.progress, self.val_source = Path(run_dir), collate_fn, progress, val_source
         cfg = recipe.train
@@ -97,6 +128,7 @@ class Trainer:
                                   "use one process and train.amp=false")
             check_sltt_model(model)
         self.model = model.to(self.device)
+        self.takes_window = takes_window(model)
         self.net: Callable = model
         if self.info.enabled:
             self.net = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -144,15 +176,16 @@ class Trainer:
         set_rng_state(state["rng"])
 
     # ------------------------------------------------------------------ steps
-    def _loss_and_backward(self, frames: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _loss_and_backward(self, frames: torch.Tensor, labels: torch.Tensor,
+                           window: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward + backward of one batch; returns (loss, class scores), both detached."""
         if self.recipe.train.sltt:
-            return sltt_backward(self.model, frames, labels)
+            return sltt_backward(self.model, frames, labels, window)
         with torch.autocast(self.device.type, enabled=self.amp):
-            out = self.net(frames)
-        loss = softmax_sum_cross_entropy(out, labels)
+            out = forward_windows(self.net, frames, window, self.takes_window)
+        loss = softmax_sum_cross_entropy(out, labels, window)
         self.scaler.scale(loss).backward()
-        return loss.detach(), class_scores(out.detach())
+        return loss.detach(), class_scores(out.detach(), window)
 
     def _optimizer_step(self) -> None:
         clip = self.recipe.optim.grad_clip
@@ -171,8 +204,8 @@ class Trainer:
         self.train_sampler.set_epoch(epoch)
         totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, correct, count
         for index, batch in enumerate(self.train_loader):
-            frames, labels = unpack_batch(batch, self.device)
-            loss, scores = self._loss_and_backward(frames, labels)
+            frames, labels, window = unpack_batch(batch, self.device)
+            loss, scores = self._loss_and_backward(frames, labels, window)
             if not torch.isfinite(loss):
                 raise NonFiniteError(f"training loss became {loss.item()} at epoch {epoch}, batch {index}; "
                                      "lower optim.lr / optim.max_lr or set optim.grad_clip")
@@ -276,6 +309,8 @@ class Trainer:
             "world_size": self.info.world_size,
             "n_parameters": sum(p.numel() for p in self.model.parameters()),
         }
+        if hasattr(self.collate_fn, "drain_steps"):
+            summary["window"] = window_summary(self.collate_fn)
         for split in ("val", "test"):
             if len(self.datasets.get(split) or []):
                 result = self.evaluate_split(split)

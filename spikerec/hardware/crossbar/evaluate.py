@@ -73,24 +73,24 @@ def parse_sweep(sweep: str | dict[str, Iterable] | None) -> tuple[str, list[Any]
     return name, values
 
 
-def _batches(frames, labels) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One batch from arrays, or every (frames, labels, ...) batch of an iterable, as compact numpy."""
+def _batches(frames, labels, window=None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """One batch from arrays, or every (frames, labels, window, ...) batch of an iterable, as compact numpy."""
     def as_numpy(a):
         return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
     if labels is not None or hasattr(frames, "shape"):
         if labels is None:
             raise ShapeError("simulate_crossbar: labels [B] are required when frames is one [T, B, C] array")
-        pairs = [(frames, labels)]
+        triples = [(frames, labels, window)]
     else:
-        pairs = [(batch[0], batch[1]) for batch in frames]
+        triples = [(batch[0], batch[1], batch[2] if len(batch) > 2 else None) for batch in frames]
     out = []
-    for f, y in pairs:
+    for f, y, w in triples:
         f, y = as_numpy(f), as_numpy(y).astype(np.int64).reshape(-1)
         if f.ndim != 3 or f.shape[1] != y.size:
             raise ShapeError(f"simulate_crossbar: frames [T, B, C] and labels [B] disagree: "
                              f"{list(f.shape)} vs {y.size}")
-        out.append((f.astype(np.int32) if np.all(f == np.round(f)) else f, y))
+        out.append((f.astype(np.int32) if np.all(f == np.round(f)) else f, y, None if w is None else as_numpy(w)))
     return out
 
 
@@ -100,13 +100,13 @@ def _evaluate(network: Network, cfg: CrossbarConfig, batches, seed: int) -> dict
     predictions = []
     clipped = np.zeros(len(network.layers), dtype=np.int64)
     conversions = np.zeros(len(network.layers), dtype=np.int64)
-    for f, _ in batches:
-        res = sim.run(f)
+    for f, _, w in batches:
+        res = sim.run(f, w)
         predictions.append(res.predictions)
         clipped += res.clipped
         conversions += res.conversions
     predictions = np.concatenate(predictions) if predictions else np.zeros(0, dtype=np.int64)
-    labels = np.concatenate([y for _, y in batches]) if batches else np.zeros(0, dtype=np.int64)
+    labels = np.concatenate([y for _, y, _ in batches]) if batches else np.zeros(0, dtype=np.int64)
     layers = sim.layer_report()
     for entry, c, n in zip(layers, clipped, conversions):
         entry["adc_clipped_fraction"] = float(c / n) if n else 0.0
@@ -169,11 +169,12 @@ def _plot_title(preset: str, param: str, overrides: dict[str, Any]) -> str:
 
 
 def simulate_crossbar(network: Network, frames, labels=None, preset: str = "pcm", sweep=None, seed: int = 0,
-                      out_dir: str | Path | None = None, **overrides: Any) -> dict[str, Any]:
+                      out_dir: str | Path | None = None, window=None, **overrides: Any) -> dict[str, Any]:
     """Accuracy of ``network`` run on crossbars with device ``preset`` (+ ``overrides``).
 
-    ``frames``: ``[T, B, n_inputs]`` (numpy/torch, binary or integer counts) with ``labels`` ``[B]``, or an
-    iterable of batches ``(frames, labels, ...)``. ``sweep``: ``"param=v1,v2"`` or ``{param: [...]}``.
+    ``frames``: ``[T, B, n_inputs]`` (numpy/torch, binary or integer counts) with ``labels`` ``[B]`` and
+    optionally ``window`` ``[B]`` (steps of each sample's window), or an iterable of batches
+    ``(frames, labels, window, ...)`` (:class:`~spikerec.datasets.Batch`). ``sweep``: ``"param=v1,v2"`` or ``{param: [...]}``.
     Returns ``accuracy``, ``ideal_accuracy`` (same network and data on the ideal preset, which reproduces the
     event simulator), ``agreement_with_ideal`` (fraction of samples with the ideal crossbar's prediction),
     ``n_samples``, ``preset``, ``source``, ``seed``, ``config``, ``layers`` (tiles, stuck devices, ADC clipping
@@ -182,13 +183,13 @@ def simulate_crossbar(network: Network, frames, labels=None, preset: str = "pcm"
     """
     overrides = {k: coerce_parameter(k, v) for k, v in overrides.items()}
     cfg = get_config(preset, **overrides)
-    batches = _batches(frames, labels)
+    batches = _batches(frames, labels, window)
     base = _evaluate(network, cfg, batches, seed)
     ideal = base if cfg == get_config("ideal") else _evaluate(network, get_config("ideal"), batches, seed)
     result: dict[str, Any] = {"backend": "crossbar", "preset": cfg.name, "seed": seed, "accuracy": base["accuracy"],
                               "ideal_accuracy": ideal["accuracy"],
                               "agreement_with_ideal": _agreement(base["predictions"], ideal["predictions"]),
-                              "n_samples": int(sum(y.size for _, y in batches)), "source": cfg.source,
+                              "n_samples": int(sum(y.size for _, y, _ in batches)), "source": cfg.source,
                               "config": {k: v for k, v in cfg.as_dict().items() if k != "source"},
                               "layers": base["layers"], "adc_clipped_fraction": base["adc_clipped_fraction"],
                               "sweep": None, "plot": None}

@@ -9,10 +9,16 @@ the counts is one binary read, whose converted output is shifted by ``2^b`` and 
 usual multi-bit input scheme of crossbar accelerators, e.g. ISAAC, Shafiee et al., ISCA 2016).
 Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
 of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_outputs`.
+
+Sample windows (:mod:`spikerec.window`): each sample runs for its own ``window[b]`` steps (frames and
+drain) and is read from those alone. Per-read noise of a sample comes from a stream seeded by the
+simulator's seed and the sample's own frames, so a sample's result depends neither on the other samples
+of its batch nor on its position in the data.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +117,7 @@ class CrossbarSimulator:
         self.config = get_config(preset, **overrides)
         self.seed = seed
         root = np.random.SeedSequence(seed)
+        self._read_entropy = root.generate_state(2)
         self.layers: list[_MappedLayer] = []
         for layer, (ff_seed, rec_seed) in zip(network.layers, (s.spawn(2) for s in root.spawn(len(network.layers)))):
             w_lines, src, delay = delay_lines(layer)
@@ -141,7 +148,7 @@ class CrossbarSimulator:
             out[:, :, lines] = padded[pad - d:pad - d + T][:, :, m.src[lines]]
         return out
 
-    def _feedforward(self, m: _MappedLayer, drive: np.ndarray) -> tuple[np.ndarray, int, int]:
+    def _feedforward(self, m: _MappedLayer, drive: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
         """Crossbar currents ``[T, B, n_out]`` for a non-negative integer drive ``[T, B, L]`` (bit-serial reads)."""
         T, B, L = drive.shape
         flat = drive.reshape(T * B, L)
@@ -154,13 +161,22 @@ class CrossbarSimulator:
                 plane = (block >> bit) & 1
                 if not plane.any():
                     continue
-                y, c, n = m.ff.read(plane.astype(np.float64))
+                y, c, n = m.ff.read(plane.astype(np.float64), rng)
                 out[start:start + step] += y * float(1 << bit)  # shift-and-add of the bit-serial reads
                 clipped, conversions = clipped + c, conversions + n
         return out.reshape(T, B, m.layer.n_out), clipped, conversions
 
-    def run(self, frames) -> CrossbarResult:
-        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch; binary or non-negative integer counts)."""
+    def _sample_stream(self, frames: np.ndarray) -> np.random.Generator:
+        """Per-read noise stream of one sample: seeded by the simulator's seed and the sample's frames."""
+        digest = hashlib.blake2b(np.ascontiguousarray(frames).tobytes(), digest_size=16).digest()
+        return np.random.default_rng([*self._read_entropy, *np.frombuffer(digest, dtype=np.uint32)])
+
+    def run(self, frames, window=None) -> CrossbarResult:
+        """Simulate ``frames`` [T, B, n_inputs] (numpy or torch; binary or non-negative integer counts).
+
+        ``window`` [B]: sample ``b`` runs for its first ``window[b]`` steps (its frames and drain); its outputs
+        after that stay 0 and its prediction is read from its window only. None: all T steps.
+        """
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
             raise ShapeError(f"crossbar simulation: frames must be [T, B, {self.network.n_inputs}] (time-major), "
@@ -169,34 +185,49 @@ class CrossbarSimulator:
             raise ShapeError("crossbar simulation: word lines take binary spikes; frames must hold non-negative "
                              "integer spike counts (bin without normalisation, or use binary=True)")
         T, B, _ = x.shape
-        activity = x.astype(np.min_scalar_type(int(x.max(initial=0))))  # counts; the drive copies stay small
-        spikes_out, membranes, clipped, conversions = [], [], [], []
-        for m in self.layers:
-            layer = m.layer
-            current, c, n = self._feedforward(m, self._line_inputs(m, activity))
-            if layer.bias is not None:
-                current += layer.bias.astype(np.float64)
-            v = np.full((B, layer.n_out), float(layer.reset_value) if layer.kind == "lif" else 0.0)
-            spk = np.zeros((T, B, layer.n_out), dtype=np.uint8)
-            mem = np.zeros((T, B, layer.n_out), dtype=np.float32)
-            prev = np.zeros((B, layer.n_out))
-            for t in range(T):
-                rec = None
-                if m.rec is not None:
-                    rec, cr, nr = m.rec.read(prev) if prev.any() else (np.zeros_like(prev), 0, 0)
-                    c, n = c + cr, n + nr
-                v, s = neuron_update(v, current[t], rec, layer)
-                spk[t] = s
-                mem[t] = v
-                prev = s.astype(np.float64)
-            clipped.append(c)
-            conversions.append(n)
-            if layer.kind == "lif":
-                spikes_out.append(spk)
-                membranes.append(None)
-            else:
-                spikes_out.append(None)
-                membranes.append(mem)
-            activity = spk
-        preds = predict_from_outputs(membranes, spikes_out, self.network.readout)
-        return CrossbarResult(spikes_out, membranes, preds, clipped, conversions)
+        steps = np.full(B, T, dtype=np.int64) if window is None else \
+            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
+        if (steps < 0).any() or (steps > T).any():
+            raise ShapeError(f"crossbar simulation: window must hold B={B} step counts in [0, T={T}], "
+                             f"got {steps.tolist()}")
+        counts = x.astype(np.min_scalar_type(int(x.max(initial=0))))  # the drive copies stay small
+        spikes = [np.zeros((T, B, m.layer.n_out), dtype=np.uint8) for m in self.layers]
+        membranes = [np.zeros((T, B, m.layer.n_out), dtype=np.float32) for m in self.layers]
+        clipped = np.zeros(len(self.layers), dtype=np.int64)
+        conversions = np.zeros(len(self.layers), dtype=np.int64)
+        for b in range(B):
+            activity = counts[:steps[b], b:b + 1]
+            rng = self._sample_stream(activity)
+            for li, m in enumerate(self.layers):
+                spk, mem, c, n = self._run_layer(m, activity, rng)
+                spikes[li][:steps[b], b:b + 1], membranes[li][:steps[b], b:b + 1] = spk, mem
+                clipped[li] += c
+                conversions[li] += n
+                activity = spk
+        spikes_out = [s if m.layer.kind == "lif" else None for s, m in zip(spikes, self.layers)]
+        membrane_out = [None if m.layer.kind == "lif" else v for v, m in zip(membranes, self.layers)]
+        preds = predict_from_outputs(membrane_out, spikes_out, self.network.readout, steps)
+        return CrossbarResult(spikes_out, membrane_out, preds, clipped.tolist(), conversions.tolist())
+
+    def _run_layer(self, m: _MappedLayer, activity: np.ndarray, rng: np.random.Generator):
+        """One layer over ``activity`` [T, B, n_in] -> (spikes uint8, membrane float32 [T, B, n_out], clipped,
+        conversions)."""
+        layer = m.layer
+        T, B = activity.shape[:2]
+        current, c, n = self._feedforward(m, self._line_inputs(m, activity), rng)
+        if layer.bias is not None:
+            current += layer.bias.astype(np.float64)
+        v = np.tile(layer.initial_membrane(), (B, 1))
+        spk = np.zeros((T, B, layer.n_out), dtype=np.uint8)
+        mem = np.zeros((T, B, layer.n_out), dtype=np.float32)
+        prev = np.zeros((B, layer.n_out))
+        for t in range(T):
+            rec = None
+            if m.rec is not None:
+                rec, cr, nr = m.rec.read(prev, rng) if prev.any() else (np.zeros_like(prev), 0, 0)
+                c, n = c + cr, n + nr
+            v, s = neuron_update(v, current[t], rec, layer)
+            spk[t] = s
+            mem[t] = v
+            prev = s.astype(np.float64)
+        return spk, mem, c, n

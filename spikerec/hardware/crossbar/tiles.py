@@ -88,9 +88,10 @@ class MappedMatrix:
                 block["sq"] = np.ascontiguousarray((gp * gp + gn * gn).T)
             self._blocks.append(block)
 
-    def read(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
+    def read(self, x: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, int, int]:
         """Binary reads ``x [M, n_in]`` (0/1, dense or scipy sparse) -> (outputs ``[M, n_out]`` in weight
-        units, clipped conversions, total conversions)."""
+        units, clipped conversions, total conversions). Read noise is drawn from ``rng`` (default: this
+        matrix's own stream)."""
         cfg = self.cfg
         n_out, n_in = self.shape
         if x.ndim != 2 or x.shape[1] != n_in:
@@ -115,7 +116,7 @@ class MappedMatrix:
                 current = (periphery.column_currents(xs, block["pos"], row_pos, self._col_pos, cfg.ir_drop, i_full)
                            - periphery.column_currents(xs, block["neg"], row_pos, self._col_pos, cfg.ir_drop, i_full))
             if "sq" in block:
-                current += periphery.read_noise(xs, block["sq"], cfg.read_noise_rel, self.rng)
+                current += periphery.read_noise(xs, block["sq"], cfg.read_noise_rel, rng or self.rng)
             # the ADC works in units of w_max (current / dg); its range and step are scaled instead of the data
             y, n_clip = periphery.adc_convert(current, cfg.adc_bits, cfg.adc_range * dg)
             clipped += n_clip
