@@ -29,6 +29,7 @@ Run: ``.venv/bin/python -m benchmarks.bench_meta`` (~25 min on 2 idle cores); wr
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import set_threads, write_result
+from benchmarks.harness import RESULTS_DIR, set_threads, write_result
 
 BASE = ["model.hidden_sizes=[128,128]", "train.batch_size=64"]
 CONFIGS = {"recipe": [], "binary": ["data.binary=true", "neuron.threshold=1.5"]}
@@ -163,36 +164,40 @@ def run_config(name: str, overrides: list[str], seed: int, data_dir: Path, work:
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Left: each mode's rate per layer relative to ``train_nodrop`` (10 % band); right: accuracy +- draw std."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     configs = sorted({r["config"] for r in rows}, key=list(CONFIGS).index)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    layers = sorted(k for k in rows[0] if k.startswith("rate_hidden"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     width = 0.8 / len(MODES)
     for j, mode in enumerate(MODES):
-        xs, rates, accs, errs = [], [], [], []
+        xs, ratios, accs, errs = [], [], [], []
         for c, config in enumerate(configs):
-            sel = [r for r in rows if r["config"] == config and r["mode"] == mode]
-            layers = sorted(k for k in sel[0] if k.startswith("rate_hidden"))
+            sel = {r["seed"]: r for r in rows if r["config"] == config and r["mode"] == mode}
+            ref = {r["seed"]: r for r in rows if r["config"] == config and r["mode"] == "train_nodrop"}
             for li, key in enumerate(layers):
                 xs.append(c * (len(layers) + 1) + li + j * width)
-                rates.append(statistics.fmean(r[key] for r in sel))
-            accs.append(statistics.fmean(r["accuracy"] for r in sel))
-            errs.append(statistics.fmean(r["accuracy_std"] for r in sel))
-        axes[0].bar(xs, rates, width, label=mode)
+                ratios.append(statistics.fmean(sel[s][key] / ref[s][key] for s in sel if ref[s][key] > 0))
+            accs.append(statistics.fmean(r["accuracy"] for r in sel.values()))
+            errs.append(statistics.fmean(r["accuracy_std"] for r in sel.values()))
+        axes[0].bar(xs, ratios, width, label=mode)
         axes[1].bar([c + j * width for c in range(len(configs))], accs, width, yerr=errs, capsize=3, label=mode)
-    n_layers = len([k for k in rows[0] if k.startswith("rate_hidden")])
-    axes[0].set_xticks([c * (n_layers + 1) + li + 0.3 for c in range(len(configs)) for li in range(n_layers)],
-                       [f"{cfg}\nhidden{li}" for cfg in configs for li in range(n_layers)])
-    axes[0].set_ylabel("firing rate (spikes / neuron / step)")
-    axes[1].set_xticks([c + 0.3 for c in range(len(configs))], configs)
-    axes[1].set_ylabel("test accuracy")
-    lo = min(r["accuracy"] for r in rows if r["mode"] in MODES)
-    axes[1].set_ylim(max(0.0, lo - 0.1), 1.0)
-    axes[1].legend(fontsize=8, loc="lower right")
-    fig.suptitle("meta-neuron shd-meta on synthetic shd: training vs evaluation modes (mean over seeds)")
+    for y in (0.9, 1.1):
+        axes[0].axhline(y, color="gray", lw=0.8, ls="--")
+    axes[0].set_xticks([c * (len(layers) + 1) + li + 0.4 for c in range(len(configs)) for li in range(len(layers))],
+                       [f"{cfg}\n{key[5:]}" for cfg in configs for key in layers])
+    axes[0].set_ylabel("firing rate / train_nodrop rate")
+    lo = min(min(b.get_height() for b in axes[0].patches), 0.85)
+    axes[0].set_ylim(lo - 0.02, max(b.get_height() for b in axes[0].patches) + 0.05)
+    axes[1].set_xticks([c + 0.4 for c in range(len(configs))], configs)
+    axes[1].set_ylabel("test accuracy (mean over seeds, +- std over draws)")
+    axes[1].set_ylim(0.0, 1.0)
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle("meta-neuron (shd-meta, synthetic shd): training vs evaluation modes")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -205,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=20)
     ap.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--plot-only", action="store_true", help="redraw the plot from results/meta.json")
     args = ap.parse_args(argv)
+    if args.plot_only:
+        plot(json.loads((RESULTS_DIR / "meta.json").read_text())["rows"], PLOT)
+        return 0
     set_threads(args.threads)
     from spikerec.datasets.synthetic import synthesize
 
