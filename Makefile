@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PIP := PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(PY) -m pip
 DEMO_OUT ?= demo-out
 
-.PHONY: venv demo test bench aihwkit-check clean
+.PHONY: venv demo test bench aihwkit-check speech-data clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,14 @@ aihwkit-check: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PIP) install -q --no-build-isolation aihwkit==1.2.0  # its build calls mypy's stubgen
 	$(PY) -m benchmarks.aihwkit_check
 	$(PY) -m pytest -q tests/test_hardware_crossbar_aihwkit.py
+
+# Offline spoken-command set (docs/audio.md): espeak-ng words, 48 voices, noise -> cochlea -> data/speech/shd_{train,test}.h5.
+SPEECH_DIR ?= data/speech
+speech-data: $(STAMP)
+	@command -v espeak-ng >/dev/null || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q espeak-ng) \
+		|| { echo "speech-data needs espeak-ng: sudo apt-get install espeak-ng (Debian/Ubuntu) or brew install espeak-ng (macOS)"; exit 1; }
+	$(PY) -m spikerec.datasets.audio.speechset_cli --out $(SPEECH_DIR)/wav --speakers 48
+	$(VENV)/bin/spikerec data encode --audio $(SPEECH_DIR)/wav/manifest.csv --out $(SPEECH_DIR) --workers 2
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

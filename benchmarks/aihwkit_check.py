@@ -56,7 +56,7 @@ def aihwkit_outputs(w: np.ndarray, x: np.ndarray, t_inference: float, noisy: boo
 
 def spikerec_outputs(w: np.ndarray, x: np.ndarray, t_inference: float, noisy: bool, seed: int) -> np.ndarray:
     """The same read with spikerec's crossbar (``pcm`` preset, ideal periphery; ``ideal`` when not noisy)."""
-    from spikerec.hardware.crossbar import get_config, map_matrix
+    from spikerec.hardware.simulators.crossbar import get_config, map_matrix
 
     cfg = get_config("pcm" if noisy else "ideal", adc_bits=None, drift_compensation=False, t_inference_s=t_inference)
     return map_matrix(w, cfg, seed=seed).read(x)[0]

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from neurobench.models import TorchModel
     from torch.utils.data import DataLoader, TensorDataset
 
-    from spikerec.hardware.counts import count_workload
+    from spikerec.hardware.energy.counts import count_workload
     from spikerec.hardware.energy.neurobench import neurobench_view
     from spikerec.neurons import LIF
 

@@ -33,7 +33,7 @@ def build(activity: float, seed: int = 0):
     """(model, network, frames [T, 1, N_IN]) with every layer firing at about ``activity``."""
     from spikerec.config import load_recipe
     from spikerec.delays import integer_delay_mode
-    from spikerec.hardware import Network
+    from spikerec.hardware import network_from_model
     from spikerec.models import build_model
 
     recipe = load_recipe("shd-delays", [f"model.hidden_sizes=[{','.join(map(str, HIDDEN))}]"])
@@ -47,7 +47,7 @@ def build(activity: float, seed: int = 0):
             currents = block._normalise(block.synapse(x))
             block.neuron.threshold.fill_(_calibrate(block.neuron, currents, activity))
             x = block(x)
-    return model, Network.from_model(model), frames
+    return model, network_from_model(model), frames
 
 
 def _calibrate(neuron, currents: torch.Tensor, activity: float) -> float:
@@ -90,7 +90,7 @@ def torch_online(model, frames):
 
 def torch_dense_ring(net, frames):
     """One matmul per layer per step against the unrolled delay kernel (dense best case)."""
-    from spikerec.hardware.network import to_dense
+    from spikerec.hardware.ir.network import to_dense
     from spikerec.neurons import functional as NF
 
     layers = []

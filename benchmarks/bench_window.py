@@ -57,12 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from spikerec.config import load_recipe
     from spikerec.datasets import synthesize
-    from spikerec.hardware.cli import network_data_loader, network_from_run, simulate_event
+    from spikerec.hardware.ir.load import network_data_loader, network_from_run
+    from spikerec.hardware.simulators.agreement import simulate_event
     from spikerec.models import build_model
     from spikerec.training import evaluate_run, load_datasets, train
     from spikerec.training.runs import load_run_model
     from spikerec.training.seeding import seed_everything
-    from spikerec.training.trainer import Trainer, window_collate
+    from spikerec.training.trainer import Trainer
+    from spikerec.training.windows import window_collate
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,13 +28,13 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=200, help="test samples to simulate")
     args = p.parse_args()
 
-    from spikerec.hardware import Network
-    from spikerec.hardware.crossbar import simulate_crossbar
+    from spikerec.hardware import network_from_model
+    from spikerec.hardware.simulators.crossbar import simulate_crossbar
     from spikerec.io import write_json
 
     out = Path(args.out)
     model, recipe = trained_or_loaded(args)
-    network = Network.from_model(model)
+    network = network_from_model(model)
     network.save(out / "network.h5")
     batch = test_batch(recipe, args.data, 16 if args.quick else args.samples, network.drain_steps)
     frames, batches = batch.frames, [batch]

@@ -4,7 +4,7 @@ synapses, measure both workloads on the test set and price them on the packaged 
     python examples/energy_two_models.py --data data/synth --out runs/energy-example
 
 Both models use the `synthetic` recipe (same data, seed and epochs; `model.delays=false` for the
-second). `spikerec.hardware.counts.count_dataset` counts synaptic operations, neuron updates and
+second). `spikerec.hardware.energy.counts.count_dataset` counts synaptic operations, neuron updates and
 spikes per sample on real inputs (integer delays, padding excluded); `spikerec.hardware.energy`
 prices them on digital-45nm, loihi and crossbar-pcm next to the ANN baseline, SynOps-only and
 memory-inclusive (docs/energy.md). Writes energy_comparison.md (a side-by-side table plus each
@@ -29,12 +29,12 @@ def main() -> int:
 
     from torch.utils.data import DataLoader
 
-    from spikerec.hardware.counts import count_dataset
+    from spikerec.hardware.energy.counts import count_dataset
     from spikerec.hardware.energy import energy_report, markdown_report
     from spikerec.hardware.energy.report import crossbar_geometry, resolve_models
     from spikerec.io import atomic_write_text, write_json
     from spikerec.training import load_datasets
-    from spikerec.training.trainer import window_collate
+    from spikerec.training.windows import window_collate
 
     out = Path(args.out)
     data = ensure_data(args.data, args.seed)

@@ -5,7 +5,7 @@ match spikerec's event-driven simulator?
     python examples/export_to_nir_snntorch.py --importer norse
 
 Trains the `synthetic` recipe with plain synapses (`model.delays=false`), exports it with
-`Network.from_model` (BatchNorm folded into weights and biases) and writes `network.nir` (the
+`network_from_model` (BatchNorm folded into weights and biases) and writes `network.nir` (the
 whole network, which spikerec's own `load_nir` reads back exactly). Neither importer maps NIR's LI
 readout or Delay nodes, so, as in tests/test_hardware_nir.py, the peers get the spiking layers
 only, exported with each importer's conventions (docs/hardware.md): snntorch hard-codes
@@ -38,7 +38,7 @@ def spiking_part(network):
 def run_snntorch(network, frames: np.ndarray) -> np.ndarray:
     from snntorch.import_nir import import_from_nir
 
-    from spikerec.hardware.nir_export import to_nir
+    from spikerec.hardware.ir.nir import to_nir
 
     module = import_from_nir(to_nir(network, dt_s=1e-4))  # snntorch's importer assumes dt = 1e-4 s
     outs = []
@@ -52,7 +52,7 @@ def run_snntorch(network, frames: np.ndarray) -> np.ndarray:
 def run_norse(network, frames: np.ndarray) -> np.ndarray:
     import norse.torch as norse
 
-    from spikerec.hardware.nir_export import to_nir
+    from spikerec.hardware.ir.nir import to_nir
 
     logging.getLogger().setLevel(logging.ERROR)  # norse warns about every node it does not map
     module = norse.from_nir(to_nir(network, unit_r=True), dt=network.dt_ms * 1e-3)  # norse ignores r
@@ -73,13 +73,13 @@ def main() -> int:
     p.add_argument("--samples", type=int, default=64, help="test samples to compare")
     args = p.parse_args()
 
-    from spikerec.hardware import EventSimulator, Network
-    from spikerec.hardware.nir_export import load_nir, save_nir
+    from spikerec.hardware import EventSimulator, network_from_model
+    from spikerec.hardware.ir.nir import load_nir, save_nir
 
     out = Path(args.out)
     data = ensure_data(args.data, args.seed)
     _, model, recipe = train_small(data, out / "run", args.quick, args.seed, extra=("model.delays=false",))
-    network = Network.from_model(model)
+    network = network_from_model(model)
     nir_file = save_nir(network, out / "network.nir")
     back = load_nir(nir_file)
     log(f"wrote {nir_file}; spikerec's load_nir reads back {len(back.layers)} layers, {back.n_synapses} synapses")

@@ -4,7 +4,7 @@ event-driven simulator, as an always-on device would, and check it against the b
     python examples/streaming_event_sim.py --data data/synth --out runs/stream-example
     python examples/streaming_event_sim.py --run runs/synth --data data/synth --sample 3
 
-Trains the small `synthetic` delay SNN (or loads `--run`), exports it with `Network.from_model`
+Trains the small `synthetic` delay SNN (or loads `--run`), exports it with `network_from_model`
 (integer delays, BatchNorm folded), and runs `EventSimulator.initial_state(1)` / `step(frame_t)` on
 one test sample: its frames, then the network's `drain_steps` empty frames (the sample window, see
 spikerec.window: delayed spikes still reach the readout after the input ends). Per step it reports the
@@ -36,12 +36,12 @@ def main() -> int:
     p.add_argument("--every", type=int, default=10, help="print every N-th step")
     args = p.parse_args()
 
-    from spikerec.hardware import EventSimulator, Network
+    from spikerec.hardware import EventSimulator, network_from_model
     from spikerec.io import write_json
 
     out = Path(args.out)
     model, recipe = trained_or_loaded(args)
-    network = Network.from_model(model)
+    network = network_from_model(model)
     batch = test_batch(recipe, args.data, max(args.sample + 1, 8), network.drain_steps)
     n_frames, window = int(batch.lengths[args.sample]), int(batch.window[args.sample])
     sample = batch.frames[:n_frames, args.sample].numpy()  # [T, n_inputs]: the sample's own frames

@@ -2,19 +2,17 @@
 
 Each subsystem owns its subcommands in a ``cli`` module exposing ``register(subparsers)``;
 ``register`` adds a parser and sets ``func=callable(args) -> int``. Numbers go to stdout
-(with ``--json``: one JSON object on the last line); progress goes to stderr.
+(:func:`spikerec.io.print_result`; with ``--json``: one JSON object on the last line); progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 from spikerec.errors import SpikerecError
-from spikerec.io import to_jsonable
 
 # Modules whose ``register`` adds subcommands, in the order they appear in ``--help``.
 SUBCOMMAND_MODULES = [
@@ -22,17 +20,9 @@ SUBCOMMAND_MODULES = [
     "spikerec.training.cli",
     "spikerec.pruning.cli",
     "spikerec.hardware.cli",
-    "spikerec.hardware.energy_cli",
+    "spikerec.hardware.energy.cli",
     "spikerec.demo.cli",
 ]
-
-
-def print_result(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
-    """Print a command's result: one JSON object on the last stdout line, or ``human`` text."""
-    if as_json:
-        print(json.dumps(to_jsonable(result), sort_keys=True))
-    else:
-        print(human if human is not None else json.dumps(to_jsonable(result), indent=2, sort_keys=True))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,7 +61,7 @@ class NeuronConfig:
     tau_ms: float = 10.05
     threshold: float = 1.0
     reset: str = "hard"
-    reset_value: float = 0.0
+    v_reset: float = 0.0  # reset potential (hard reset) and resting level; recipes before 0.2 called it reset_value
     detach_reset: bool = True
     surrogate: str = "atan"
     surrogate_alpha: float = 5.0
@@ -147,6 +147,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.select_on": ("val", "test", "last"),
 }
 
+# Keys renamed since a release; recipes (and run directories) written with the old name still load.
+RENAMED_KEYS: dict[str, str] = {"neuron.reset_value": "neuron.v_reset"}
+
 SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "neuron": NeuronConfig,
                              "delays": DelayConfig, "optim": OptimConfig, "train": TrainConfig}
 TOP_LEVEL = ("name", "description", "reference")
@@ -175,6 +178,7 @@ def _section_from_dict(name: str, cls: type, values: Any) -> Any:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
+        key = RENAMED_KEYS.get(f"{name}.{key}", f"{name}.{key}").split(".", 1)[1]
         if key not in hints:
             raise ConfigError(f"unknown recipe key '{name}.{key}'; known keys: {sorted(hints)}")
         kwargs[key] = _check_value(f"{name}.{key}", hints[key], value)
@@ -201,8 +205,34 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
     return dataclasses.asdict(recipe)
 
 
+# Per model kind: recipe keys the kind's builder does not read, with the one value it behaves as if
+# given (None: the key's default). Setting such a key to anything else is a ConfigError: a recipe
+# never silently asks for something the model does not do.
+UNUSED_KEYS: dict[str, dict[str, Any]] = {
+    "hrsnn": {"model.delays": False, "model.bias": None, "neuron.tau_adapt_ms": None, "neuron.adapt_a": None,
+              "neuron.adapt_b": None, **{f"delays.{f.name}": None for f in dataclasses.fields(DelayConfig)}},
+}
+
+
+def check_unused_keys(recipe: Recipe) -> None:
+    """Raise ``ConfigError`` naming every key set for a model kind that does not use it (UNUSED_KEYS)."""
+    defaults = recipe_to_dict(Recipe())
+    current = recipe_to_dict(recipe)
+    unused = UNUSED_KEYS.get(recipe.model.kind, {})
+    wrong = []
+    for key, allowed in unused.items():
+        section, name = key.split(".")
+        expected = defaults[section][name] if allowed is None else allowed
+        if current[section][name] != expected:
+            wrong.append(f"{key}={current[section][name]!r} (the only value it can have is {expected!r})")
+    if recipe.model.kind == "hrsnn" and len(recipe.model.hidden_sizes) != 1:
+        wrong.append(f"model.hidden_sizes={recipe.model.hidden_sizes!r} (an HRSNN has one recurrent layer: give one size)")
+    if wrong:
+        raise ConfigError(f"model.kind={recipe.model.kind!r} does not use: {'; '.join(wrong)}; remove them from the recipe")
+
+
 def validate(recipe: Recipe) -> None:
-    """Range checks that the type system cannot express."""
+    """Range checks that the type system cannot express, and keys the model kind would ignore."""
     checks = [
         ("data.bin_ms", recipe.data.bin_ms > 0, "> 0"),
         ("data.pool", recipe.data.pool >= 1, ">= 1"),
@@ -227,6 +257,7 @@ def validate(recipe: Recipe) -> None:
             section, name = key.split(".")
             value = getattr(getattr(recipe, section), name)
             raise ConfigError(f"recipe key '{key}' must be {what}, got {value!r}")
+    check_unused_keys(recipe)
 
 
 def list_recipes() -> list[str]:
@@ -283,7 +314,7 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
         if "=" not in item:
             raise ConfigError(f"override '{item}' must look like section.key=value (e.g. train.epochs=5)")
         key, text = item.split("=", 1)
-        key = key.strip()
+        key = RENAMED_KEYS.get(key.strip(), key.strip())
         parts = key.split(".")
         if len(parts) == 1 and parts[0] in TOP_LEVEL:
             raw[parts[0]] = text

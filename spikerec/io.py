@@ -74,3 +74,11 @@ def to_jsonable(obj: Any) -> Any:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+def print_result(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    """Print a command's result: one JSON object on the last stdout line, or ``human`` text."""
+    if as_json:
+        print(json.dumps(to_jsonable(result), sort_keys=True))
+    else:
+        print(human if human is not None else json.dumps(to_jsonable(result), indent=2, sort_keys=True))

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from spikerec.config import load_recipe
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.network import Layer, Network
 from spikerec.models import build_model
 
 

@@ -76,3 +76,11 @@ def test_resolved_recipe_round_trips_through_toml(tmp_path):
     assert load_recipe(tmp_path / "recipe.toml") == r
     assert recipe_from_dict(recipe_to_dict(r)) == r
     assert recipe_from_dict({}) == Recipe()
+
+
+def test_renamed_keys_still_load(tmp_path):
+    """Run directories written before the rename keep loading: neuron.reset_value is now neuron.v_reset."""
+    old = tmp_path / "old.toml"
+    old.write_text('name = "old"\n\n[neuron]\nreset_value = -0.25\n')
+    assert load_recipe(old).neuron.v_reset == -0.25
+    assert load_recipe("shd-delays", ["neuron.reset_value=0.5"]).neuron.v_reset == 0.5

@@ -10,7 +10,7 @@ import torch
 from spikerec.cli import main
 from spikerec.config import load_recipe, save_recipe
 from spikerec.datasets.synthetic import synthesize
-from spikerec.hardware.cli import network_from_run
+from spikerec.hardware.ir.load import network_from_run
 from spikerec.models import build_model
 from spikerec.training.checkpoint import save_checkpoint
 
@@ -37,13 +37,13 @@ def _json(capsys) -> dict:
 
 def test_energy_cli_run_dir_and_network_file(run_and_data, capsys):
     run, data, net = run_and_data
-    assert main(["energy", str(run), "--data", str(data), "--json", "--crossbar", "rows=64", "--max-samples", "4"]) == 0
+    assert main(["energy", str(run), "--data", str(data), "--json", "--crossbar", "tile_rows=64", "--max-samples", "4"]) == 0
     out = _json(capsys)
     assert out["n_samples"] == 4 and out["synaptic_ops"] > 0 and 0 <= out["activation_sparsity"] <= 1
     assert set(out["hardware"]) == {"digital-45nm", "loihi", "crossbar-pcm", "ann-45nm"}
     for row in out["hardware"].values():
         assert row["synops_only_joules"] > 0 and row["memory_inclusive_joules"] >= row["synops_only_joules"]
-    assert out["counts"]["crossbar"] == {"rows": 64, "cols": 256}
+    assert out["counts"]["crossbar"] == {"tile_rows": 64, "tile_cols": 256}
     assert (run / "energy_test" / "energy.png").exists() and (run / "energy_test" / "energy.md").exists()
 
     assert main(["energy", str(net), "--data", str(data), "--json", "--hardware", "loihi", "--max-samples", "4"]) == 0
@@ -63,5 +63,5 @@ def test_energy_cli_errors(run_and_data, tmp_path, capsys):
     assert "recipe.toml" in capsys.readouterr().err
     assert main(["energy", str(run), "--data", str(data), "--hardware", "abacus"]) == 2
     assert "unknown energy model 'abacus'" in capsys.readouterr().err
-    assert main(["energy", str(run), "--data", str(data), "--crossbar", "rows=many"]) == 2
+    assert main(["energy", str(run), "--data", str(data), "--crossbar", "tile_rows=many"]) == 2
     assert "not an integer" in capsys.readouterr().err

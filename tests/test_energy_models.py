@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.counts import CrossbarGeometry, count_workload
+from spikerec.hardware.energy.counts import CrossbarGeometry, count_workload
 from spikerec.hardware.energy import energy_report, estimate_energy, list_models, load_model, markdown_report, \
     parse_model, write_report
 from spikerec.hardware.energy.report import crossbar_geometry, resolve_models
@@ -121,7 +121,7 @@ def test_unknown_model_and_bad_toml(tmp_path):
 
 
 def test_crossbar_model_follows_the_crossbar_simulator_config():
-    from spikerec.hardware.crossbar import get_config
+    from spikerec.hardware.simulators.crossbar import get_config
 
     base = load_model("crossbar-pcm")
     model = base.with_crossbar_config(get_config("pcm", tile_rows=64, tile_cols=32, adc_bits=6))

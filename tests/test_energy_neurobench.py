@@ -9,7 +9,7 @@ import torch
 pytest.importorskip("neurobench")
 
 from spikerec.config import load_recipe  # noqa: E402
-from spikerec.hardware.counts import count_workload  # noqa: E402
+from spikerec.hardware.energy.counts import count_workload  # noqa: E402
 from spikerec.hardware.energy.neurobench import neurobench_metrics  # noqa: E402
 from spikerec.models import build_model  # noqa: E402
 

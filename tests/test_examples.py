@@ -45,10 +45,19 @@ def test_every_example_is_listed_in_the_readme():
 def test_train_shd_delays(data, tmp_path):
     out = tmp_path / "run"
     stdout = run_example("train_shd_delays.py", data, out)
+    printed = {}
     for split in ("val", "test"):
         match = re.search(rf"^{split} accuracy \(integer delays\): ([0-9.]+) on (\d+) samples", stdout, re.M)
         assert match, stdout
-        assert 0.0 <= float(match.group(1)) <= 1.0
+        printed[split] = float(match.group(1))
+    # the same run exported and run on the event simulator, one sample at a time: the same test accuracy
+    from spikerec.hardware import network_from_run, simulate_event
+    from spikerec.hardware.ir.load import network_data_loader
+
+    net = network_from_run(out)
+    sim = simulate_event(net, network_data_loader(net, data, "test", batch_size=1))
+    assert sim["n_samples"] == 40 and sim["agreement"] == 1.0
+    assert f"{sim['accuracy']:.4f}" == f"{printed['test']:.4f}"
     report = json.loads((out / "eval_test.json").read_text())
     assert report["integer_delays"] is True and report["n"] == 40
     summary = json.loads((out / "summary.json").read_text())
@@ -83,9 +92,19 @@ def test_crossbar_sweep(data, tmp_path):
     stdout = run_example("crossbar_sweep.py", data, tmp_path)
     sweeps = json.loads((tmp_path / "sweeps.json").read_text())
     assert sweeps["preset"] == "pcm" and sweeps["n_samples"] == 16
+    # ideal crossbars reproduce the event simulator: their accuracy is the event simulator's on those 16 samples
+    from spikerec.hardware import EventSimulator, Network
+    from spikerec.hardware.ir.load import network_collate
+    from spikerec.training import load_datasets, load_run_model
+
+    model, recipe = load_run_model(tmp_path / "run")
+    net = Network.load(tmp_path / "network.h5")
+    test = load_datasets(recipe, data)["test"]
+    batch = network_collate(net)([test[i] for i in range(16)])
+    event_accuracy = float((EventSimulator(net).run(batch.frames, batch.window).predictions == batch.labels.numpy()).mean())
     for param in ("adc_bits", "t_inference_s"):
         assert len(sweeps[param]["accuracy"]) == len(sweeps[param]["values"]) == 5
-        assert all(0.0 <= a <= 1.0 for a in sweeps[param]["accuracy"])
+        assert sweeps[param]["ideal_accuracy"] == pytest.approx(event_accuracy)
         assert (tmp_path / f"crossbar_sweep_{param}.png").is_file()
         assert f"{param} -> accuracy" in stdout
 

@@ -11,7 +11,7 @@ import pytest
 
 from spikerec import cli
 from spikerec.errors import DataError, ParameterError, ShapeError, SpikerecError
-from spikerec.io import atomic_path, atomic_write_text, to_jsonable, write_json
+from spikerec.io import atomic_path, atomic_write_text, print_result, to_jsonable, write_json
 
 
 def test_data_error_names_file_and_sample():
@@ -76,7 +76,7 @@ def test_cli_prints_typed_error_as_one_line_and_exits_nonzero(monkeypatch, capsy
 
 
 def test_print_result_json_is_last_line(capsys):
-    cli.print_result({"accuracy": np.float64(0.5)}, as_json=True)
+    print_result({"accuracy": np.float64(0.5)}, as_json=True)
     out = capsys.readouterr().out.strip().splitlines()
     assert json.loads(out[-1]) == {"accuracy": 0.5}
 

@@ -57,8 +57,9 @@ def test_simulate_event_reports_accuracy_agreement_and_ops(run_and_data, tmp_pat
     assert main(["simulate", str(net), "--data", str(data), "--backend", "event", "--json"]) == 0
     result = _json(capsys)
     assert result["n_samples"] == 12
-    assert 0.0 <= result["accuracy"] <= 1.0
     assert result["agreement"] == 1.0 and result["prediction_agreement"] == 1.0
+    assert main(["eval", str(run), "--data", str(data), "--batch-size", "5", "--json"]) == 0
+    assert result["accuracy"] == _json(capsys)["accuracy"]  # torch model and event simulator, other batching
     assert result["synaptic_ops"] > 0
     assert result["synaptic_ops"] == pytest.approx(result["counts"]["total"]["synaptic_events"])
     # against the trained model of the run directory (float64, integer delays)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.crossbar import devices, periphery
-from spikerec.hardware.crossbar.devices import PRESETS, get_config
-from spikerec.hardware.crossbar.tiles import map_matrix
+from spikerec.hardware.simulators.crossbar import devices, periphery
+from spikerec.hardware.simulators.crossbar.devices import PRESETS, get_config
+from spikerec.hardware.simulators.crossbar.tiles import map_matrix
 
 
 def test_pcm_preset_carries_aihwkit_constants_and_sources():
@@ -97,6 +97,22 @@ def test_adc_quantisation_error_bound_and_clipping():
     assert np.abs(out - x @ w.T).max() > 0
 
 
+def test_ir_drop_equals_a_hand_computed_2x2_tile():
+    """I'_c = sum_r x_r g_rc (1 - ir_drop (p_r + q_c)/2 I_c / I_full), worked out by hand for one read of a 2x2
+    tile: g (rows = word lines) [[10, 20], [30, 40]] uS, both lines driven, positions p = q = [0.5, 1],
+    ir_drop 0.2, I_full = 2 rows x 50 uS.
+    column 0: I = 40, 10 (1 - 0.2 * 0.5 * 0.4) + 30 (1 - 0.2 * 0.75 * 0.4) = 9.6 + 28.2 = 37.8
+    column 1: I = 60, 20 (1 - 0.2 * 0.75 * 0.6) + 40 (1 - 0.2 * 1.0 * 0.6) = 18.2 + 35.2 = 53.4"""
+    from spikerec.hardware.simulators.crossbar.periphery import column_currents, tile_positions
+
+    g_t = np.array([[10.0, 20.0], [30.0, 40.0]])
+    pos = tile_positions(2, 2)
+    np.testing.assert_allclose(pos, [0.5, 1.0])
+    out = column_currents(np.ones((1, 2)), g_t, pos, pos, ir_drop=0.2, i_full=2 * 50.0)
+    np.testing.assert_allclose(out, [[37.8, 53.4]], rtol=1e-12)
+    np.testing.assert_allclose(column_currents(np.ones((1, 2)), g_t, pos, pos, 0.0, 100.0), [[40.0, 60.0]])
+
+
 def test_ir_drop_attenuates_monotonically_and_more_for_far_devices():
     rng = np.random.default_rng(0)
     w = rng.uniform(0.1, 1.0, (32, 64))
@@ -177,7 +193,7 @@ def test_config_errors_are_typed():
 def test_sparse_and_dense_reads_agree(overrides):
     import scipy.sparse as sp
 
-    from spikerec.hardware.crossbar import tiles
+    from spikerec.hardware.simulators.crossbar import tiles
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(20, 70))

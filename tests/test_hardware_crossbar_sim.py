@@ -10,10 +10,10 @@ import pytest
 import scipy.sparse as sp
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.crossbar import CrossbarSimulator, parse_sweep, simulate_crossbar
-from spikerec.hardware.crossbar.simulate import delay_lines
-from spikerec.hardware.event_sim import EventSimulator
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.simulators.crossbar import CrossbarSimulator, parse_sweep, simulate_crossbar
+from spikerec.hardware.simulators.crossbar.simulate import delay_lines
+from spikerec.hardware.simulators.event import EventSimulator
+from spikerec.hardware.ir.network import Layer, Network
 from spikerec.io import to_jsonable
 
 
@@ -36,7 +36,7 @@ def make_network(seed=0, n_in=24, n_hidden=(40, 30), n_classes=4, max_delay=5, s
         rec = (rng.normal(0, 0.3, (n, n)) * (rng.random((n, n)) < 0.2)).astype(np.float32) if i == 0 else None
         layers.append(Layer(f"hidden{i}", "lif", w, d, rng.normal(0.02, 0.02, n).astype(np.float32),
                             rng.uniform(0.7, 0.95, n).astype(np.float32), rng.uniform(0.5, 1.0, n).astype(np.float32),
-                            reset="soft" if i == 0 else "hard", reset_value=0.0 if i == 0 else -0.1,
+                            reset="soft" if i == 0 else "hard", v_reset=0.0 if i == 0 else -0.1,
                             decay_input=(i == 0), recurrent_weight=rec))
         fan_in = n
     layers.append(Layer("readout", "li", rng.normal(0, 0.4, (n_classes, fan_in)).astype(np.float32), None, None,

@@ -9,9 +9,9 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.delays import integer_delay_mode
-from spikerec.hardware import EventSimulator, Network, torch_reference
-from spikerec.hardware.event_sim import predict_from_membrane
-from spikerec.hardware.network import to_dense
+from spikerec.hardware import EventSimulator, network_from_model, torch_reference
+from spikerec.hardware.ir.dynamics import predict_from_membrane
+from spikerec.hardware.ir.network import to_dense
 from spikerec.training.losses import predict
 
 
@@ -30,7 +30,7 @@ def _model_spikes(model, frames):
 @pytest.mark.parametrize("kind,decay_input", [("lif_rsnn", False), ("delay_snn", True)])
 def test_spike_exact_with_trained_model(kind, decay_input):
     model, _ = trained_model(kind=kind, delays=True, decay_input=decay_input)
-    net = Network.from_model(model)
+    net = network_from_model(model)
     assert net.max_delay > 0
     assert (kind == "lif_rsnn") == all(la.recurrent_weight is not None for la in net.layers[:-1])
     frames = random_frames(60, 16, 20, seed=7)
@@ -52,7 +52,7 @@ def test_float32_model_agreement_is_reported_not_assumed():
     rounding of threshold; the predictions must still agree on this seeded case."""
     model, _ = trained_model(kind="lif_rsnn")
     frames = random_frames(60, 16, 20, seed=7)
-    res = EventSimulator(Network.from_model(model)).run(frames)
+    res = EventSimulator(network_from_model(model)).run(frames)
     with integer_delay_mode(model), torch.no_grad():
         out = model(frames)
     np.testing.assert_array_equal(res.predictions, predict(out).numpy())

@@ -8,8 +8,8 @@ import pytest
 
 from hardware_models import ir_network
 from spikerec.errors import ConfigError
-from spikerec.hardware.lava_export import MAX_DELAY, export_lava
-from spikerec.hardware.network import to_dense
+from spikerec.hardware.ir.lava import MAX_DELAY, export_lava
+from spikerec.hardware.ir.network import to_dense
 
 
 def test_structure_and_values(tmp_path):

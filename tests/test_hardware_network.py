@@ -10,15 +10,15 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.errors import CheckpointError, ConfigError
-from spikerec.hardware import Network, torch_reference
-from spikerec.hardware.network import to_dense
+from spikerec.hardware import Network, network_from_model, torch_reference
+from spikerec.hardware.ir.network import to_dense
 
 
 def _assert_same(a: Network, b: Network) -> None:
     assert (a.dt_ms, a.n_inputs, a.n_classes, a.readout, a.input_pooling, a.metadata) == \
         (b.dt_ms, b.n_inputs, b.n_classes, b.readout, b.input_pooling, b.metadata)
     for x, y in zip(a.layers, b.layers):
-        assert (x.name, x.kind, x.reset, x.reset_value, x.decay_input) == (y.name, y.kind, y.reset, y.reset_value,
+        assert (x.name, x.kind, x.reset, x.v_reset, x.decay_input) == (y.name, y.kind, y.reset, y.v_reset,
                                                                           y.decay_input)
         for field in ("weight", "delay", "recurrent_weight", "mask", "bias", "decay", "threshold"):
             u, v = getattr(x, field), getattr(y, field)
@@ -32,7 +32,7 @@ def _assert_same(a: Network, b: Network) -> None:
 @pytest.mark.parametrize("sparse", [False, True])
 def test_save_load_round_trip(tmp_path, sparse):
     model, _ = trained_model(kind="lif_rsnn")
-    net = Network.from_model(model, sparse=sparse, metadata={"note": "x"})
+    net = network_from_model(model, sparse=sparse, metadata={"note": "x"})
     path = net.save(tmp_path / "net.h5")
     back = Network.load(path)
     _assert_same(net, back)
@@ -45,9 +45,11 @@ def test_version_1_files_still_load_with_the_default_drain(tmp_path):
     net = ir_network(delays=True, last_kind="li")
     net.drain_steps = 3  # not the default: a version 1 file cannot say it
     path = net.save(tmp_path / "net.h5")
-    with h5py.File(path, "r+") as f:  # what spikerec 0.1 wrote: no drain_steps, version 1
+    with h5py.File(path, "r+") as f:  # what spikerec 0.1 wrote: no drain_steps, reset_value, version 1
         f.attrs["format_version"] = 1
         del f.attrs["drain_steps"]
+        for g in f["layers"].values():
+            g.attrs["reset_value"] = g.attrs.pop("v_reset")
     back = Network.load(path)
     assert back.format_version == 1
     assert back.drain_steps == sum(layer.max_delay for layer in back.layers) > 3
@@ -56,7 +58,7 @@ def test_version_1_files_still_load_with_the_default_drain(tmp_path):
 
 def test_initial_membrane_round_trips_and_defaults_to_the_reset_value(tmp_path):
     net = ir_network(last_kind="li")
-    assert np.array_equal(net.layers[0].initial_membrane(), np.full(net.layers[0].n_out, net.layers[0].reset_value))
+    assert np.array_equal(net.layers[0].initial_membrane(), np.full(net.layers[0].n_out, net.layers[0].v_reset))
     assert not net.layers[-1].initial_membrane().any()
     net.layers[-1].v_init = np.linspace(-1, 1, net.layers[-1].n_out).astype(np.float32)
     back = Network.load(net.save(tmp_path / "net.h5"))
@@ -129,7 +131,7 @@ def test_from_model_folds_batchnorm_rounds_delays_and_drops_dropout():
 
     model, _ = trained_model(kind="delay_snn")
     assert not torch.allclose(model.blocks[0].norm.running_mean, torch.zeros(1))
-    net = Network.from_model(model)
+    net = network_from_model(model)
     layer = net.layers[0]
     assert layer.weight.dtype == np.float32 and layer.bias is not None  # BN shift became a bias
     np.testing.assert_array_equal(layer.dense_delay(), model.blocks[0].synapse.integer_delays()[:, :, 0].numpy())
@@ -145,7 +147,7 @@ def test_from_model_applies_pruning_masks():
 
     model, _ = trained_model(kind="lif_rsnn", delays=False)
     prune.l1_unstructured(model.blocks[0].synapse, "weight", amount=0.5)
-    net = Network.from_model(model)
+    net = network_from_model(model)
     layer = net.layers[0]
     assert layer.mask is not None and layer.mask.mean() == pytest.approx(0.5, abs=0.01)
     assert sp.issparse(layer.weight)  # "auto" stores a half-pruned matrix as CSR
@@ -156,8 +158,8 @@ def test_from_model_applies_pruning_masks():
 def test_from_model_refuses_unmappable_models():
     from spikerec.delays import DelayedLinear
 
-    with pytest.raises(ConfigError, match="supports spikerec.models.SpikingNetwork"):
-        Network.from_model(torch.nn.Linear(3, 2))
+    with pytest.raises(ConfigError, match="expected a spikerec.models.SpikingNetwork"):
+        network_from_model(torch.nn.Linear(3, 2))
     model, _ = trained_model(kind="delay_snn", steps=0)
     syn = DelayedLinear(20, 24, max_delay_ms=80, dt_ms=10, kernel_count=2)
     with torch.no_grad():
@@ -165,4 +167,4 @@ def test_from_model_refuses_unmappable_models():
         syn.positions[:, :, 1] = 3
     model.blocks[0].synapse = syn
     with pytest.raises(ConfigError, match="taps round to different delays"):
-        Network.from_model(model)
+        network_from_model(model)

@@ -11,17 +11,17 @@ import torch
 
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.errors import ConfigError
-from spikerec.hardware import EventSimulator, Network
-from spikerec.hardware.network import to_dense
-from spikerec.hardware.nir_export import from_nir, load_nir, save_nir, to_nir
+from spikerec.hardware import EventSimulator, Network, network_from_model
+from spikerec.hardware.ir.network import to_dense
+from spikerec.hardware.ir.nir import from_nir, load_nir, save_nir, to_nir
 
 nir = pytest.importorskip("nir")
 
 
 def _assert_same_layers(a: Network, b: Network) -> None:
     for x, y in zip(a.layers, b.layers, strict=True):
-        assert (x.name, x.kind, x.decay_input, x.reset, x.reset_value) == (y.name, y.kind, y.decay_input, y.reset,
-                                                                          y.reset_value)
+        assert (x.name, x.kind, x.decay_input, x.reset, x.v_reset) == (y.name, y.kind, y.decay_input, y.reset,
+                                                                          y.v_reset)
         np.testing.assert_array_equal(to_dense(x.weight), to_dense(y.weight))
         np.testing.assert_array_equal(x.dense_delay(), y.dense_delay())
         for f in ("bias", "decay", "threshold"):
@@ -36,7 +36,7 @@ def _assert_same_layers(a: Network, b: Network) -> None:
 
 def test_round_trip_through_nir_file_is_exact(tmp_path):
     model, _ = trained_model(kind="lif_rsnn")  # delays, recurrence, BN bias, heterogeneous nothing lost
-    net = Network.from_model(model)
+    net = network_from_model(model)
     graph = to_nir(net)
     delays = {k for k, n in graph.nodes.items() if isinstance(n, nir.Delay)}
     assert delays and all(k.split(".delay")[0] in ("hidden0", "hidden1", "readout") for k in delays)

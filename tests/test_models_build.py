@@ -44,8 +44,8 @@ def test_recurrent_and_hrsnn_builders():
     model = build_model(load_recipe("synthetic", ["model.kind=lif_rsnn", "model.delays=false"]), 7, 4)
     assert isinstance(model.blocks[0].neuron, RecurrentLIF)
     assert model(_frames()).shape == (15, 3, 4)
-    hr = build_model(load_recipe("synthetic", ["model.kind=hrsnn", "model.hidden_sizes=[20]"]), 7, 4)
-    assert isinstance(hr, HRSNN) and hr(_frames()).shape == (15, 3, 4)
+    hr = build_model(load_recipe("hrsnn-lnp", ["model.hidden_sizes=[20]"]), 7, 4)
+    assert isinstance(hr, HRSNN) and isinstance(hr, SpikingNetwork) and hr(_frames()).shape == (15, 3, 4)
 
 
 def test_adlif_and_meta_builders():

@@ -1,4 +1,4 @@
-"""LNP stages one by one, the full pipeline, task-agnosticism, determinism, baselines."""
+"""LNP stages one by one, decisions on intervals, the full pipeline, task-agnosticism, determinism, baselines."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from spikerec.errors import ConfigError
 from spikerec.models.hrsnn import HRSNN
-from spikerec.pruning import (LNPConfig, LyapunovNoisePruning, activity_prune, assign_timescales, magnitude_prune, neuron_rates, noise_prune_synapses, prune_nodes)
+from spikerec.pruning import (LyapunovEstimate, LyapunovNoisePruning, activity_prune, assign_timescales,
+                              magnitude_prune, neuron_rates, noise_prune_synapses, prune_nodes, random_prune)
+from spikerec.pruning.decision import Equivalence, family_margin, largest_accepted
 from spikerec.pruning.delocalization import delocalize, mean_ipr
-from spikerec.pruning.node_pruning import betweenness, lowest_betweenness_nodes
-from spikerec.pruning.noise_pruning import (choose_keep_fraction, keep_probabilities, noise_covariance,
+from spikerec.pruning.node_pruning import betweenness, keep_after_removing
+from spikerec.pruning.noise_pruning import (keep_probabilities, lyapunov_matrix, noise_covariance,
                                             sample_pruned_weights, synapse_scores)
 
-FAST = dict(noise_steps=250, n_transient=50, lyapunov_k=4, timescale_trials=4, delocalize_edges=3)
+FAST = dict(noise_steps=300, n_transient=50, repeats=3, family_size=3, keep_resolution=16, lyapunov_k=4,
+            timescale_trials=3, delocalize_edges=3)
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +26,18 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def lnp_result(model):
-    return LyapunovNoisePruning(seed=0, **FAST).prune(model)
+def lnp(model):
+    return LyapunovNoisePruning(seed=0, **FAST)
+
+
+@pytest.fixture(scope="module")
+def state(lnp, model):
+    return lnp.reference(model)
+
+
+@pytest.fixture(scope="module")
+def lnp_result(lnp, model):
+    return lnp.prune(model)
 
 
 def test_scores_follow_moore_chaudhuri_rule():
@@ -37,16 +51,27 @@ def test_scores_follow_moore_chaudhuri_rule():
     assert s[1, 1] == 0 and (s >= 0).all()
 
 
+def test_lyapunov_matrix_is_the_harmonic_mean_over_both_neighbourhoods():
+    gen = torch.Generator().manual_seed(0)
+    mask = (torch.rand(9, 9, generator=gen) < 0.3).float().fill_diagonal_(0)
+    lam = torch.randn(9, generator=gen, dtype=torch.float64) * 0.05
+    got = lyapunov_matrix(mask, lam, dt_ms=2.0)
+    for i, j in zip(*torch.nonzero(mask, as_tuple=True)):
+        hood = {k for k in range(9) if mask[i, k] or mask[k, i] or mask[j, k] or mask[k, j]}
+        growth = torch.exp(lam[sorted(hood)] * 2.0)
+        assert got[i, j] == pytest.approx(float(len(hood) / (1.0 / growth).sum()), rel=1e-12)
+    assert (got[mask == 0] == 0).all()
+
+
 def test_keep_probabilities_hit_target_fraction(model):
     cov, _ = noise_covariance(model, torch.randn(300, 40, generator=torch.Generator().manual_seed(0)) + 1.0, 50)
     scores = synapse_scores(model.weight.detach(), model.mask, cov)
     probs = keep_probabilities(scores, model.mask, 0.4)
     assert float(probs.sum()) == pytest.approx(0.4 * model.n_synapses(), rel=1e-3)
     assert (probs <= 1).all() and (probs[model.mask == 0] == 0).all()
-    # Higher score never means lower probability.
     on = model.mask.bool()
     order = torch.argsort(scores[on])
-    assert (probs[on][order].diff() >= -1e-12).all()
+    assert (probs[on][order].diff() >= -1e-12).all()  # higher importance never means lower probability
 
 
 def test_reweighting_preserves_expected_input():
@@ -63,33 +88,53 @@ def test_reweighting_preserves_expected_input():
     assert torch.allclose(masks.mean(0), probs, atol=0.01)
 
 
-def test_choose_keep_fraction_takes_sparsest_acceptable():
-    keep, trace = choose_keep_fraction([0.8, 0.2, 0.5], lambda k: 1.0 - k, tol=0.55)
-    assert keep == 0.5 and [t["keep_fraction"] for t in trace] == [0.2, 0.5]
-    keep, _ = choose_keep_fraction([0.3, 0.6], lambda k: 1.0, tol=0.1)
-    assert keep == 0.6
+def _estimate(samples):
+    s = torch.tensor(samples, dtype=torch.float64).unsqueeze(1)
+    return LyapunovEstimate(s, s.expand(-1, 3), 0.9, "surrogate")
 
 
-def test_stage1_prunes_synapses(model):
-    cfg = LNPConfig(seed=0, **FAST, keep_candidates=(0.5,), spectrum_tol=1.0)
-    currents = LyapunovNoisePruning(cfg).noise_drive(model)
-    pruned, info = noise_prune_synapses(model, currents, cfg)
-    assert info["keep_fraction"] == 0.5
-    assert pruned.n_synapses() == pytest.approx(0.5 * model.n_synapses(), rel=0.15)
-    assert pruned.n_neurons == model.n_neurons
+def test_equivalence_is_decided_on_the_interval_not_the_mean():
+    test = Equivalence(margin=0.01)
+    ref = _estimate([0.0, 0.0, 0.0, 0.0])
+    assert test.test(_estimate([0.002, 0.003, 0.001, 0.002]), ref)["accepted"]
+    noisy = test.test(_estimate([0.02, -0.02, 0.015, -0.015]), ref)  # mean 0, but the interval is wide
+    assert noisy["difference"] == pytest.approx(0.0) and not noisy["accepted"]
+    assert not test.test(_estimate([0.02, 0.021, 0.019, 0.02]), ref)["accepted"]
+    assert family_margin(torch.tensor([1.0, 2.0, 3.0])) == pytest.approx(1.0)
+    with pytest.raises(ConfigError):
+        family_margin(torch.tensor([1.0]))
+
+
+def test_largest_accepted_bisects_and_records_every_probe():
+    n, probes = largest_accepted(0, 100, lambda k: {"accepted": k <= 37})
+    assert n == 37 and len(probes) <= 8 and all(p["accepted"] == (p["n"] <= 37) for p in probes)
+    assert largest_accepted(0, 100, lambda k: {"accepted": False})[0] == 0
+
+
+def test_stage1_prunes_only_as_far_as_equivalence_allows(model, state):
+    pruned, info = noise_prune_synapses(model, state)
+    assert pruned.n_neurons == model.n_neurons and pruned.n_synapses() == info["synapses_after"]
     kept = pruned.mask.bool()
     assert (pruned.mask <= model.mask).all()
     assert (pruned.weight.abs()[kept] >= model.weight.abs()[kept] - 1e-6).all()  # w / p with p <= 1
+    chosen = round((1 - info["keep_fraction"]) * 16)
+    for probe in info["probes"]:
+        assert probe["accepted"] == (-probe["margin"] <= probe["difference_ci"][0] and probe["difference_ci"][1] <= probe["margin"])
+        if probe["n"] == chosen:
+            assert probe["accepted"]
+        if probe["n"] == chosen + 1:
+            assert not probe["accepted"]
+    assert 0.99 <= info["lyapunov_term"]["min"] <= info["lyapunov_term"]["max"] <= 1.01
 
 
-def test_stage2_removes_lowest_betweenness(model):
-    cfg = LNPConfig(seed=0, neuron_fraction=0.25, **FAST)
+def test_stage2_removes_lowest_betweenness(model, state):
+    pruned, info, kept = prune_nodes(model, state)
     centrality = betweenness(model.weight.detach(), model.mask)
-    pruned, info, keep = prune_nodes(model, None, cfg)
-    assert pruned.n_neurons == 30 and len(info["removed"]) == 10
-    assert centrality[info["removed"]].max() <= centrality[keep].min()
-    keep2, removed2 = lowest_betweenness_nodes(np.array([0.5, 0.1, 0.9, 0.1, 0.3]), 0.4)
-    assert removed2.tolist() == [1, 3] and keep2.tolist() == [0, 2, 4]
+    removed = info["removed"]
+    assert pruned.n_neurons == len(kept) == 40 - len(removed)
+    if removed:
+        assert centrality[removed].max() <= centrality[kept].min()
+    assert keep_after_removing(np.array([0.5, 0.1, 0.9, 0.1, 0.3]), 2).tolist() == [0, 2, 4]
 
 
 def test_stage3_adds_edges_and_lowers_ipr():
@@ -107,36 +152,34 @@ def test_stage3_adds_edges_and_lowers_ipr():
     assert int(new_mask.sum() - mask.sum()) == added
     assert info["ipr_after"] < info["ipr_before"]
     assert info["ipr_after"] == pytest.approx(mean_ipr(new_w.double().numpy(), 3))
-    assert info["degree_heterogeneity_after"] != info["degree_heterogeneity_before"]
     for pre, post in info["edges_added"]:
         assert mask[post, pre] == 0 and new_mask[post, pre] == 1
 
 
-def test_stage4_never_worse_than_original(model):
-    cfg = LNPConfig(seed=0, **FAST)
-    currents = LyapunovNoisePruning(cfg).noise_drive(model)
-    tuned, info = assign_timescales(model, currents, cfg, target_rate=0.05)
-    assert info["best_loss"] <= info["original_loss"]
-    assert len(info["history"]) == FAST["timescale_trials"]
-    if info["kept_original_taus"]:
-        assert torch.equal(tuned.tau_ms, model.tau_ms)
+def test_stage4_changes_taus_only_on_a_significant_improvement(model, state):
+    tuned, info = assign_timescales(model, state, dense_rate=0.2)  # a rate far from the network's: room to improve
+    assert len(info["history"]) == FAST["timescale_trials"] and info["history"][0]["original_taus"]
+    decision = info["decision"]
+    if decision["accepted"]:
+        assert decision["loss_difference_ci"][1] < 0 and not torch.equal(tuned.tau_ms, model.tau_ms)
     else:
-        assert not torch.equal(tuned.tau_ms, model.tau_ms)
+        assert torch.equal(tuned.tau_ms, model.tau_ms)
 
 
 def test_pipeline_report(lnp_result, model):
     rep = lnp_result.report
     assert [s["stage"] for s in rep["stages"]] == ["noise_synapse_pruning", "betweenness_node_pruning",
                                                   "delocalization", "timescale_optimization"]
-    assert rep["neuron_sparsity"] >= 0.4 and rep["synapse_sparsity"] >= 0.5
+    assert rep["stages"][0]["equivalence"]["accepted"] and rep["stages"][1]["equivalence"]["accepted"]
+    assert rep["equivalence_margin"] == pytest.approx(family_margin(torch.tensor(rep["family_lambda_max"])))
     assert lnp_result.model.n_neurons == rep["after"]["neurons"] == len(rep["kept_neurons"])
-    for key in ("lyapunov_max_before", "lyapunov_max_after", "spectral_radius_before", "spectral_radius_after"):
-        assert np.isfinite(rep[key])
+    lo, hi = rep["lyapunov_ci_after"]
+    assert lo <= rep["lyapunov_max_after"] <= hi and rep["after"]["lyapunov"]["method"] == "surrogate"
     assert rep["task_agnostic"] and model.n_neurons == 40  # input model untouched
 
 
-def test_pipeline_is_deterministic_under_seed(lnp_result, model):
-    again = LyapunovNoisePruning(seed=0, **FAST).prune(model)
+def test_pipeline_is_deterministic_under_seed(lnp_result, lnp, model):
+    again = lnp.prune(model)
     assert torch.equal(again.model.weight, lnp_result.model.weight)
     assert torch.equal(again.model.tau_ms, lnp_result.model.tau_ms)
     assert again.report["lyapunov_max_after"] == lnp_result.report["lyapunov_max_after"]
@@ -151,8 +194,8 @@ def test_pipeline_is_task_agnostic(model, monkeypatch):
     monkeypatch.setattr(HRSNN, "currents", forbidden)
     monkeypatch.setattr(HRSNN, "run", forbidden)
     monkeypatch.setattr(HRSNN, "forward", forbidden)
-    result = LyapunovNoisePruning(seed=1, **FAST).prune(model)
-    assert result.model.n_neurons < model.n_neurons
+    result = LyapunovNoisePruning(seed=1, **{**FAST, "timescale_trials": 1}).prune(model)
+    assert result.model.n_synapses() <= model.n_synapses()
 
 
 def test_baselines_match_sparsity_and_criteria(model):
@@ -169,3 +212,15 @@ def test_baselines_match_sparsity_and_criteria(model):
     sub = model.select(mag.report["kept_neurons"])
     dropped = sub.effective_weight().detach().abs()[(sub.mask > 0) & (mag.model.mask == 0)]
     assert dropped.max() <= kept_w.min()
+
+
+def test_random_baseline_is_seeded_and_matches_sparsity(model):
+    a, b = random_prune(model, 0.25, 0.7, seed=0), random_prune(model, 0.25, 0.7, seed=0)
+    c = random_prune(model, 0.25, 0.7, seed=1)
+    assert a.report["kept_neurons"] == b.report["kept_neurons"] and torch.equal(a.model.mask, b.model.mask)
+    assert a.report["kept_neurons"] != c.report["kept_neurons"]
+    assert a.model.n_neurons == 30 and a.report["synapse_sparsity"] == pytest.approx(0.7, abs=0.01)
+    # kept synapses keep their weights (no re-weighting)
+    sub = model.select(a.report["kept_neurons"])
+    on = a.model.mask > 0
+    assert torch.equal(a.model.weight[on], sub.weight[on])

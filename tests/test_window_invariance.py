@@ -14,17 +14,17 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from spikerec.config import load_recipe
-from spikerec.datasets import WindowCollate, synthesize
+from spikerec.datasets import synthesize
 from spikerec.hardware import EventSimulator, torch_reference
-from spikerec.hardware.cli import network_from_run
-from spikerec.hardware.counts import count_workload
-from spikerec.hardware.crossbar.simulate import CrossbarSimulator
-from spikerec.hardware.event_sim import predict_from_membrane
+from spikerec.hardware.ir.load import network_from_run
+from spikerec.hardware.energy.counts import count_workload
+from spikerec.hardware.simulators.crossbar.simulate import CrossbarSimulator
+from spikerec.hardware.ir.dynamics import predict_from_membrane
 from spikerec.models import build_model
 from spikerec.training import class_scores, load_datasets, softmax_sum_cross_entropy, train
-from spikerec.training.evaluate import delay_eval_context
+from spikerec.delays import delay_eval_context
 from spikerec.training.sltt import sltt_backward
-from spikerec.training.trainer import window_collate
+from spikerec.training.windows import window_collate
 
 BATCHINGS = [(1, False), (7, False), (64, False), (7, True)]  # (batch size, shuffled order)
 N_TEST = 40
@@ -157,7 +157,7 @@ def test_crossbar_simulator(setup, preset):
 
 
 def test_workload_counts_and_energy(setup):
-    from spikerec.hardware.energy_cli import run_energy
+    from spikerec.hardware.energy.measure import run_energy
 
     def counts(batch):
         rows = []

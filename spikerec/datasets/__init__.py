@@ -14,28 +14,16 @@ Names are imported on first use, so ``spikerec data info`` and ``--help`` do not
 
 from __future__ import annotations
 
-import importlib
+from spikerec.lazy import lazy_exports
 
-_EXPORTS = {
-    "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning",
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "BinnedFrames": "binning", "bin_events": "binning", "bin_ragged": "binning", "max_frames": "binning",
     "Batch": "frames", "FrameDataset": "frames", "WindowCollate": "frames", "build_frame_datasets": "frames",
-    "load_frames": "frames", "pad_collate": "frames", "max_frames": "binning",
+    "load_frames": "frames", "pad_collate": "frames",
     "dataset_info": "info",
     "RaggedEvents": "readers", "SpikeFile": "readers", "load_events": "readers",
     "synthesize": "synthetic",
     "write_spike_file": "writers",
     "download_dataset": "download",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'spikerec.datasets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"spikerec.datasets.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    "Cochlea": "audio", "CochleaConfig": "audio", "encode_audio_dataset": "audio",
+})

@@ -1,4 +1,4 @@
-"""``spikerec data synth|info|download|bin``."""
+"""``spikerec data synth|info|download|bin|encode``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.synthetic import synthesize
 
     t0 = time.perf_counter()
@@ -21,7 +21,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.info import dataset_info, format_info
 
     info = dataset_info(args.file, n_channels=args.channels, on_error="skip" if args.skip_bad else "raise")
@@ -30,7 +30,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.download import download_dataset
 
     paths = download_dataset(args.dataset, args.data, variant=args.variant, base_url=args.base_url,
@@ -41,7 +41,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _bin(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.datasets.frames import load_frames
 
     t0 = time.perf_counter()
@@ -55,6 +55,25 @@ def _bin(args: argparse.Namespace) -> int:
     print_result(result, args.json, f"{args.file}: {result['samples']} samples -> {result['frames_total']} frames x "
                                     f"{result['channels']} channels ({'cache hit' if entry.from_cache else 'binned'}, "
                                     f"{result['seconds']:.2f} s, {entry.dropped_events} events beyond max duration)")
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from spikerec.io import print_result
+    from spikerec.datasets.audio import CochleaConfig, encode_audio_dataset
+
+    config = CochleaConfig(n_units=args.channels, fibres_per_place=args.fibres, sample_rate_hz=args.sample_rate)
+    labels = args.labels.split(",") if args.labels else None
+    result = encode_audio_dataset(args.audio, args.out, name=args.name, config=config, labels=labels,
+                                  speaker_from=args.speaker_from, test_fraction=args.test_fraction,
+                                  valid_fraction=args.valid_fraction, seed=args.seed,
+                                  on_error="skip" if args.skip_bad else "raise", workers=args.workers,
+                                  progress=True)  # tqdm writes to stderr; --json output stays clean
+    skipped = f", skipped {result['skipped']} unreadable file(s)" if result["skipped"] else ""
+    print_result(result, args.json, f"wrote {', '.join(result['files'].values())}: "
+                                    + ", ".join(f"{k} {v}" for k, v in result["samples"].items())
+                                    + f" samples, {result['classes']} classes, split by {result['split']}{skipped} "
+                                    f"({result['audio_seconds']:.0f} s of audio in {result['encode_seconds']:.0f} s)")
     return 0
 
 
@@ -103,3 +122,25 @@ def register(subparsers) -> None:
     p.add_argument("--skip-bad", action="store_true", help="count and skip bad samples instead of failing")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_bin)
+
+    p = sub.add_parser("encode", help="encode wav/flac recordings into SHD-layout spike files (cochlea model)",
+                       description="Pass recordings through an SHD-style cochlea (gammatone filter bank, Meddis "
+                                   "hair cells, auditory-nerve fibres, bushy cells) and write {name}_train.h5 / "
+                                   "{name}_test.h5 (ssc: also _valid.h5) with disjoint speakers when known.")
+    p.add_argument("--audio", required=True, help="folder with one sub-folder per class, or a CSV path,label[,speaker]")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--name", choices=["shd", "ssc"], default="shd",
+                   help="file prefix and splits: shd -> train/test, ssc -> train/valid/test (what `spikerec train` reads)")
+    p.add_argument("--channels", type=int, default=700, help="output units (SHD: 700)")
+    p.add_argument("--fibres", type=int, default=5, help="threshold classes per cochlear place (divides --channels)")
+    p.add_argument("--sample-rate", type=int, default=16000, help="internal sample rate (Hz); input is resampled")
+    p.add_argument("--labels", help="comma-separated classes to keep, in label order (default: all, sorted)")
+    p.add_argument("--speaker-from", help="regex whose first group is the speaker, searched in file names; "
+                                          "'prefix' = text before the first underscore (Speech Commands)")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="fraction of recordings (whole speakers) for test")
+    p.add_argument("--valid-fraction", type=float, default=0.1, help="same for valid (ssc only)")
+    p.add_argument("--seed", type=int, default=0, help="split and spike-generation seed")
+    p.add_argument("--workers", type=int, default=1, help="processes encoding in parallel")
+    p.add_argument("--skip-bad", action="store_true", help="leave unreadable or silent recordings out and count them")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_encode)

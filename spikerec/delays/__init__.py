@@ -7,7 +7,9 @@ padding; ``SigmaAnnealing`` and the model helpers reproduce the reference traini
 from spikerec.delays.layer import DelayedLinear
 from spikerec.delays.model_helpers import (
     clamp_positions,
+    delay_eval_context,
     delay_layers,
+    has_delays,
     integer_delay_mode,
     set_sigma,
     split_delay_parameters,
@@ -18,7 +20,9 @@ __all__ = [
     "DelayedLinear",
     "SigmaAnnealing",
     "clamp_positions",
+    "delay_eval_context",
     "delay_layers",
+    "has_delays",
     "integer_delay_mode",
     "set_sigma",
     "split_delay_parameters",

@@ -65,6 +65,19 @@ def integer_delay_mode(model: nn.Module, enabled: bool = True) -> Iterator[nn.Mo
             layer.integer_mode = mode
 
 
+def has_delays(model: nn.Module) -> bool:
+    """True when ``model`` contains at least one learnable-delay layer."""
+    return bool(delay_layers(model))
+
+
+def delay_eval_context(model: nn.Module, integer_delays: bool = True):
+    """Context in which ``model`` computes with rounded integer delays when ``integer_delays`` (what an exported
+    network and every simulator run); a no-op for models without delay layers."""
+    if integer_delays and has_delays(model):
+        return integer_delay_mode(model, True)
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def _named(name: str) -> Iterator[None]:
     """Prefix a SpikerecError raised inside with the module's qualified name."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.demo import run_demo
 
     results = run_demo(args.out, quick=args.quick, seed=args.seed)

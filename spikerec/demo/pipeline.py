@@ -140,7 +140,7 @@ def prune_and_train_hrsnn(demo: Demo) -> None:
 
 def export_network(demo: Demo) -> None:
     """The trained delay SNN as the sparse Network IR (HDF5) and as NIR (per-synapse delays exact)."""
-    from spikerec.hardware.cli import export_run
+    from spikerec.hardware.ir.export import export_run
 
     run = demo.run_dir("delays")
     network = export_run(run, "network", demo.out / "network.h5")
@@ -151,7 +151,7 @@ def export_network(demo: Demo) -> None:
 
 
 def _test_loader(demo: Demo):
-    from spikerec.hardware.cli import load_network_file, network_data_loader
+    from spikerec.hardware.ir.load import load_network_file, network_data_loader
 
     network = load_network_file(demo.out / "network.h5")
     return network, network_data_loader(network, demo.data_dir, "test")
@@ -159,7 +159,7 @@ def _test_loader(demo: Demo):
 
 def simulate_events(demo: Demo) -> None:
     """Event-driven simulation of the exported network, compared spike for spike with the torch model."""
-    from spikerec.hardware.cli import simulate_event
+    from spikerec.hardware.simulators.agreement import simulate_event
 
     network, loader = _test_loader(demo)
     result = simulate_event(network, loader, str(demo.run_dir("delays")))
@@ -170,7 +170,7 @@ def simulate_events(demo: Demo) -> None:
 
 def simulate_crossbars(demo: Demo) -> None:
     """The exported network on PCM crossbars, sweeping ADC resolution."""
-    from spikerec.hardware.crossbar import simulate_crossbar
+    from spikerec.hardware.simulators.crossbar import simulate_crossbar
 
     network, loader = _test_loader(demo)
     result = simulate_crossbar(network, loader, preset="pcm", sweep="adc_bits=2,4,6,8", seed=demo.seed,
@@ -185,7 +185,7 @@ def simulate_crossbars(demo: Demo) -> None:
 def estimate_energy(demo: Demo) -> None:
     """Measured workload of the trained delay SNN on the test set, priced on several hardware models."""
     from spikerec.hardware.energy.report import markdown_report
-    from spikerec.hardware.energy_cli import run_energy
+    from spikerec.hardware.energy.measure import run_energy
 
     report = run_energy(demo.run_dir("delays"), demo.data_dir, out_dir=demo.out / "energy")
     demo.results["energy"] = {"synaptic_ops": report["synaptic_ops"],

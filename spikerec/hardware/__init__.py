@@ -1,30 +1,25 @@
-"""Hardware path: the Network IR, exporters (NIR, Lava-dl netx), event-driven and crossbar simulators, energy.
+"""The hardware path, in three rooms:
 
-Importing this package is cheap: names resolve lazily from their submodules on first use
-(``from spikerec.hardware import Network, EventSimulator``). To add a public name, add one line to
-``_LAZY`` mapping it to its module.
+- :mod:`spikerec.hardware.ir` — the Network IR (framework-free numpy layers) and its file formats: the HDF5
+  Network file, NIR, Lava-dl netx; the exporter from a trained torch model; loading networks and their data.
+- :mod:`spikerec.hardware.simulators` — what runs an IR: the event-driven simulator, the dense torch
+  reference, the memristive crossbar simulator, and the agreement check of a simulator against a model.
+- :mod:`spikerec.hardware.energy` — workload counts on real inputs and the energy models that price them.
+
+Networks enter as IR objects; simulators and counts read nothing but the IR (and frames); numbers leave.
+Command lines: :mod:`spikerec.hardware.cli` (export, simulate) and :mod:`spikerec.hardware.energy.cli`.
+Importing this package is cheap: names resolve on first use (``from spikerec.hardware import Network``).
 """
 
 from __future__ import annotations
 
-import importlib
+from spikerec.lazy import lazy_exports
 
-_LAZY = {
-    "Layer": "spikerec.hardware.network",
-    "Network": "spikerec.hardware.network",
-    "EventSimulator": "spikerec.hardware.event_sim",
-    "SimResult": "spikerec.hardware.event_sim",
-    "torch_reference": "spikerec.hardware.reference",
-    "to_nir": "spikerec.hardware.nir_export",
-    "from_nir": "spikerec.hardware.nir_export",
-    "export_lava": "spikerec.hardware.lava_export",
-    "simulate_crossbar": "spikerec.hardware.crossbar.evaluate",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'spikerec.hardware' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "Layer": "ir.network", "Network": "ir.network",
+    "network_from_model": "ir.from_model", "network_from_run": "ir.load", "load_network_file": "ir.load",
+    "to_nir": "ir.nir", "from_nir": "ir.nir", "export_lava": "ir.lava", "export_run": "ir.export",
+    "EventSimulator": "simulators.event", "SimResult": "simulators.event",
+    "torch_reference": "simulators.reference", "simulate_event": "simulators.agreement",
+    "simulate_crossbar": "simulators.crossbar.evaluate",
+})

@@ -24,7 +24,7 @@ NeuronFactory = Callable[[int, Recipe], nn.Module]
 def _lif_kwargs(recipe: Recipe) -> dict:
     n = recipe.neuron
     return dict(tau_ms=n.tau_ms, dt_ms=recipe.data.bin_ms, threshold=n.threshold, reset=n.reset,
-                reset_value=n.reset_value, detach_reset=n.detach_reset, surrogate=n.surrogate,
+                reset_value=n.v_reset, detach_reset=n.detach_reset, surrogate=n.surrogate,
                 surrogate_kwargs=_surrogate_kwargs(recipe), decay_input=n.decay_input, learn_tau=n.learn_tau)
 
 
@@ -52,7 +52,7 @@ def adaptive_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
 
     c = recipe.neuron
     return AdaptiveLIF(n, tau_ms=c.tau_ms, tau_adapt_ms=c.tau_adapt_ms, a=c.adapt_a, b=c.adapt_b,
-                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, reset_value=c.reset_value,
+                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, reset_value=c.v_reset,
                        detach_reset=c.detach_reset, surrogate=c.surrogate, surrogate_kwargs=_surrogate_kwargs(recipe),
                        recurrent=True, learn_tau=c.learn_tau)
 
@@ -92,14 +92,24 @@ def build_lif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
     return stacked_network(recipe, n_inputs, n_classes, recurrent_lif_neuron, recipe.model.delays)
 
 
-def build_hrsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
-    """One heterogeneous recurrent layer of ``hidden_sizes[0]`` neurons (gamma-distributed tau, mean ``tau_ms``)."""
-    from spikerec.models.hrsnn import HRSNN, HRSNNConfig
+def hrsnn_config(recipe: Recipe, n_inputs: int, n_classes: int):
+    """The :class:`~spikerec.models.hrsnn.HRSNNConfig` a recipe describes: ``hidden_sizes[0]`` neurons
+    (gamma-distributed tau of mean ``neuron.tau_ms``), the recipe's neuron, block and readout options."""
+    from spikerec.models.hrsnn import HRSNNConfig
 
-    n = recipe.neuron
-    return HRSNN(HRSNNConfig(n_inputs=n_inputs, n_neurons=recipe.model.hidden_sizes[0], n_outputs=n_classes,
-                             dt_ms=recipe.data.bin_ms, tau_mean_ms=n.tau_ms, threshold=n.threshold,
-                             readout_tau_ms=n.readout_tau_ms, seed=recipe.train.seed))
+    n, m = recipe.neuron, recipe.model
+    return HRSNNConfig(n_inputs=n_inputs, n_neurons=m.hidden_sizes[0], n_outputs=n_classes, dt_ms=recipe.data.bin_ms,
+                       tau_mean_ms=n.tau_ms, threshold=n.threshold, reset=n.reset, v_reset=n.v_reset,
+                       detach_reset=n.detach_reset, decay_input=n.decay_input, surrogate=n.surrogate,
+                       surrogate_alpha=n.surrogate_alpha, learn_tau=n.learn_tau, batchnorm=m.batchnorm,
+                       dropout=m.dropout, readout_tau_ms=n.readout_tau_ms, seed=recipe.train.seed)
+
+
+def build_hrsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
+    """One heterogeneous recurrent layer (:class:`~spikerec.models.hrsnn.HRSNN`, a SpikingNetwork)."""
+    from spikerec.models.hrsnn import HRSNN
+
+    return HRSNN(hrsnn_config(recipe, n_inputs, n_classes))
 
 
 def build_adlif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:

@@ -1,27 +1,31 @@
-"""Heterogeneous recurrent spiking neural network (HRSNN).
+"""Heterogeneous recurrent spiking neural network (HRSNN), built on the common SpikingNetwork path.
 
-A recurrent layer of leaky integrate-and-fire neurons whose membrane time constants are drawn
+One recurrent layer of leaky integrate-and-fire neurons whose membrane time constants are drawn
 per neuron from a gamma distribution (Chakraborty & Mukhopadhyay, ICLR 2024), with sparse random
 or small-world recurrent connectivity, an optional excitatory/inhibitory (Dale) sign structure and
 an optional clustered variant (several clusters, each with its own timescale distribution, sparsely
-inter-connected). A binary ``mask`` multiplies the recurrent weights, so pruning is structural:
-a pruned synapse is a zero in the mask, a pruned neuron is physically removed (see ``select``).
+inter-connected).
 
-Dynamics per step t (time in ms, ``alpha = 1 - dt/tau`` per neuron, reset detached)::
+The network is a :class:`~spikerec.models.network.SpikingNetwork` like every other model: one
+:class:`~spikerec.models.network.SpikingBlock` whose synapse is an ``nn.Linear`` (input weights, the
+bias is a constant drive per neuron) and whose neuron is a :class:`~spikerec.neurons.RecurrentLIF`
+with per-neuron ``tau_ms`` and a structural ``recurrent_mask``; then the standard ``Readout``
+(``nn.Linear`` into a leaky integrator ``LI``). The dynamics are therefore the fused
+``lif_multistep`` kernel of :mod:`spikerec.neurons.functional` and nothing else. With the defaults
+(time in ms, ``beta = 1 - dt/tau`` per neuron, hard reset to 0, input low-pass filtered)::
 
-    u_t = alpha * u_{t-1} * (1 - s_{t-1}) + (1 - alpha) * (W s_{t-1} + W_in x_t + b)
-    s_t = H(u_t - threshold)
+    h_t = beta * v_{t-1} + (1 - beta) * (W_rec s_{t-1} + W_in x_t + b),   s_t = H(h_t - threshold)
+    v_t = 0 where s_t else h_t
 
-i.e. the LIF of ``spikerec.neurons`` with ``decay_input=True`` (input is low-pass filtered, so every
-timescale has unit DC gain and heterogeneity changes dynamics, not gain), hard reset to 0 with
-``detach_reset=True``; the forward and its hand-written BPTT backward are the fused
-``spikerec.neurons.functional.lif_multistep`` kernel with a recurrent weight. Gradients use the
-fast-sigmoid surrogate ``1 / (1 + slope |u - threshold|)^2`` for dH/du; the Lyapunov Jacobian uses
-the same derivative (see ``step_jacobian_product``).
+so every timescale has unit DC gain and heterogeneity changes dynamics, not gain. A pruned synapse is
+a zero in the mask (no effect, no gradient); a pruned neuron is removed (:meth:`HRSNN.select`).
+The same recurrent layer as a map on the pre-reset membrane, with its Jacobians, is
+:class:`spikerec.pruning.spiking_map.RecurrentLIFMap`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from dataclasses import asdict, dataclass, fields
@@ -35,27 +39,36 @@ from torch import nn
 
 from spikerec.errors import CheckpointError, ConfigError, ShapeError
 from spikerec.io import atomic_path, write_json
-from spikerec.neurons.functional import decay_from_tau, li_multistep, lif_multistep
+from spikerec.models.network import Readout, SpikingBlock, SpikingNetwork
+from spikerec.neurons import LI, RecurrentLIF
+from spikerec.neurons.functional import li_multistep
 from spikerec.neurons.surrogate import Surrogate
 from spikerec.neurons.surrogate import get as get_surrogate
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CONFIG_FILE = "hrsnn.json"
+STATE_FILE = "hrsnn.pt"
 
 
 @dataclass
 class HRSNNConfig:
     """Everything needed to build an HRSNN. Times in ms.
 
-    topology: "random" (Erdos-Renyi, probability ``p_connect``) or "small_world" (Watts-Strogatz
-    ring with ``small_world_k`` neighbours, rewiring probability ``small_world_p``; edges directed
-    both ways). ``excitatory_fraction`` None gives zero-mean Gaussian weights of either sign;
-    a value in (0, 1) gives Dale's law (each presynaptic neuron all-positive or all-negative,
-    inhibitory weights scaled so the expected row sum is zero). Weights are rescaled so the
-    spectral radius of W equals ``spectral_radius``.
-    Clustered variant: ``n_clusters`` > 1 splits the neurons into equal clusters wired internally
-    by ``topology``/``p_connect`` and between clusters with probability ``p_inter``; cluster c
-    draws tau from gamma(``cluster_tau_shapes[c]``, mean ``cluster_tau_means_ms[c]``)
+    Structure: ``topology`` "random" (Erdos-Renyi, probability ``p_connect``) or "small_world"
+    (Watts-Strogatz ring with ``small_world_k`` neighbours, rewiring probability ``small_world_p``;
+    edges directed both ways). ``excitatory_fraction`` None gives zero-mean Gaussian weights of either
+    sign; a value in (0, 1) gives Dale's law (each presynaptic neuron all-positive or all-negative,
+    inhibitory weights scaled so the expected row sum is zero). Weights are rescaled so the spectral
+    radius of W equals ``spectral_radius``. Input weights ~ N(0, input_scale^2 / n_inputs), input
+    bias = ``bias`` (a constant drive). Clustered variant: ``n_clusters`` > 1 splits the neurons into
+    equal clusters wired internally by ``topology``/``p_connect`` and between clusters with probability
+    ``p_inter``; cluster c draws tau from gamma(``cluster_tau_shapes[c]``, mean ``cluster_tau_means_ms[c]``)
     (default means spread geometrically over [tau_mean_ms / 2, 2 tau_mean_ms]).
+
+    Neuron (the :class:`~spikerec.neurons.RecurrentLIF` options): ``threshold``, ``reset``,
+    ``v_reset``, ``detach_reset``, ``decay_input``, ``surrogate`` and its one shape parameter
+    ``surrogate_alpha`` (slope, alpha, width or sigma, whichever the surrogate has), ``learn_tau``.
+    Block: ``batchnorm``, ``dropout``. Readout: LI with ``readout_tau_ms`` (None: max(10, 2 dt)).
     """
 
     n_inputs: int = 1
@@ -79,7 +92,15 @@ class HRSNNConfig:
     cluster_tau_shapes: list[float] | None = None
     dt_ms: float = 1.0
     threshold: float = 1.0
-    surrogate_slope: float = 5.0
+    reset: str = "hard"
+    v_reset: float = 0.0
+    detach_reset: bool = True
+    decay_input: bool = True
+    surrogate: str = "fast_sigmoid"
+    surrogate_alpha: float = 5.0
+    learn_tau: bool = False
+    batchnorm: bool = False
+    dropout: float = 0.0
     readout_tau_ms: float | None = None
     seed: int = 0
 
@@ -103,14 +124,17 @@ class HRSNNConfig:
                               f"leave it None for max(10, 2 * dt_ms)")
         if self.n_clusters < 1 or self.n_clusters > self.n_neurons:
             raise ConfigError(f"n_clusters must be in [1, n_neurons], got {self.n_clusters}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"HRSNN dropout must be in [0, 1), got {self.dropout}")
         for name in ("cluster_tau_means_ms", "cluster_tau_shapes"):
             value = getattr(self, name)
             if value is not None and len(value) != self.n_clusters:
                 raise ConfigError(f"{name} needs one entry per cluster ({self.n_clusters}), got {len(value)}")
+        surrogate_from(self.surrogate, self.surrogate_alpha)
 
     @property
     def readout_tau_effective_ms(self) -> float:
-        """Readout filter time constant: ``readout_tau_ms`` or, when None, max(10 ms, 2 * dt_ms)."""
+        """Readout time constant: ``readout_tau_ms`` or, when None, max(10 ms, 2 * dt_ms)."""
         return self.readout_tau_ms if self.readout_tau_ms is not None else max(10.0, 2.0 * self.dt_ms)
 
     @property
@@ -121,14 +145,22 @@ class HRSNNConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "HRSNNConfig":
         known = {f.name for f in fields(cls)}
+        data = {("v_reset" if k == "reset_value" else k): v for k, v in data.items()}  # files before the rename
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown HRSNN config keys {unknown}; known: {sorted(known)}")
         return cls(**data)
 
 
+def surrogate_from(name: str, shape: float) -> Surrogate:
+    """The surrogate ``name`` with its one shape parameter (slope, alpha, width or sigma) set to ``shape``."""
+    default = get_surrogate(name)
+    (param,) = [f.name for f in fields(default) if f.name != "scale"]
+    return get_surrogate(name, **{param: float(shape)})
+
+
 # ----------------------------------------------------------------------------------------------
-# Pure functions: timescales, connectivity, dynamics
+# Pure functions: timescales, connectivity
 # ----------------------------------------------------------------------------------------------
 
 def sample_gamma_tau_ms(n: int, shape: float, mean_ms: float, rng: np.random.Generator,
@@ -217,79 +249,50 @@ def spectral_radius(weight: np.ndarray | torch.Tensor) -> float:
     return float(torch.linalg.eigvals(w).abs().max())  # torch, not numpy: obeys torch's thread count
 
 
-def surrogate_for(slope: float) -> Surrogate:
-    """The fast-sigmoid surrogate ``1 / (1 + slope |x|)^2`` used for training and the Jacobian."""
-    return get_surrogate("fast_sigmoid", slope=float(slope))
-
-
-def hrsnn_run(currents: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor, threshold: float,
-              slope: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the recurrent LIF layer over time (fused ``lif_multistep`` kernel).
-
-    currents: [T, B, N] external input currents (W_in x_t + b). weight: [N, N] effective recurrent
-    weights (post, pre), already masked. alpha: [N] per-neuron decay 1 - dt/tau.
-    Returns (spikes [T, B, N], membrane [T, B, N]) with membrane the potential after reset.
-    """
-    if currents.dim() != 3 or currents.shape[-1] != weight.shape[0]:
-        raise ShapeError(f"hrsnn_run expects currents [T, B, {weight.shape[0]}], got {tuple(currents.shape)}")
-    spikes, _, membrane = lif_multistep(currents, None, alpha, threshold, reset="hard", detach_reset=True,
-                                        decay_input=True, surrogate=surrogate_for(slope),
-                                        recurrent_weight=weight, return_membrane=True)
-    return spikes, membrane
-
-
-def step_jacobian_product(q: torch.Tensor, u_prev: torch.Tensor, weight: torch.Tensor, alpha: torch.Tensor,
-                          threshold: float, slope: float) -> torch.Tensor:
-    """J_t @ q for the map u_{t-1} -> u_t, without forming J (q: [N, k]).
-
-    J_t = diag(alpha (1 - s_{t-1})) + diag(1 - alpha) W diag(sigma'(u_{t-1} - threshold)),
-    with s_{t-1} = H(u_{t-1} - threshold), u the pre-reset potential, sigma' the surrogate derivative
-    and the reset treated as detached (the same convention as training), so a spiking neuron
-    forgets its past potential.
-    """
-    s = (u_prev >= threshold).to(q.dtype)
-    leak = (alpha * (1.0 - s)).unsqueeze(1) * q
-    through = weight @ (surrogate_for(slope).grad(u_prev - threshold).unsqueeze(1) * q)
-    return leak + (1.0 - alpha).unsqueeze(1) * through
-
-
-def exponential_trace(spikes: torch.Tensor, tau_ms: float, dt_ms: float) -> torch.Tensor:
-    """Low-pass filtered spikes r_t = beta r_{t-1} + (1 - beta) s_t, beta = 1 - dt/tau: a leaky
-    integrator (``li_multistep``, decay_input=True) over [T, B, N]."""
-    return li_multistep(spikes, None, decay_from_tau(tau_ms, dt_ms).item(), decay_input=True)
-
-
 # ----------------------------------------------------------------------------------------------
 # Module
 # ----------------------------------------------------------------------------------------------
 
-class HRSNN(nn.Module):
-    """Heterogeneous recurrent SNN: input layer -> recurrent LIF (masked W, per-neuron tau) -> readout.
+# How each state-dict entry follows a neuron selection: the dimensions indexed by the neuron id.
+_NEURON_DIMS = {"blocks.0.synapse.weight": (0,), "blocks.0.synapse.bias": (0,), "blocks.0.norm.weight": (0,),
+                "blocks.0.norm.bias": (0,), "blocks.0.norm.running_mean": (0,), "blocks.0.norm.running_var": (0,),
+                "blocks.0.neuron.recurrent_weight": (0, 1), "blocks.0.neuron.recurrent_mask": (0, 1),
+                "blocks.0.neuron.tau.fixed": (0,), "blocks.0.neuron.tau.raw": (0,), "blocks.0.neuron.threshold": (0,),
+                "readout.synapse.weight": (1,), "cluster_ids": (0,)}
 
-    forward(x [T, B, n_inputs]) -> readout output [T, B, n_outputs], a linear map of the
-    exponentially filtered spikes (``readout_tau_ms``, default max(10, 2 dt) ms). ``forward(x, return_states=True)`` also
-    returns (spikes, membrane) [T, B, N]. Buffers: ``mask`` [N, N] (post, pre), ``tau_ms`` [N],
-    ``cluster_ids`` [N]. Parameters: ``input.weight`` [N, n_inputs], ``weight`` [N, N],
-    ``readout`` (Linear N -> n_outputs).
+
+class HRSNN(SpikingNetwork):
+    """Heterogeneous recurrent SNN: ``nn.Linear`` input -> :class:`RecurrentLIF` (masked W, per-neuron
+    tau) -> ``Readout`` (``nn.Linear`` -> ``LI``); ``forward(x [T, B, n_inputs])`` -> readout membrane
+    [T, B, n_outputs], exactly :class:`SpikingNetwork`'s.
+
+    Views: ``input`` (the input ``nn.Linear``), ``recurrent`` (the RecurrentLIF), ``weight``/``mask``
+    [N, N] (post, pre), ``tau_ms`` [N], ``cluster_ids`` [N] (buffer). ``run(x)`` gives the hidden
+    spikes and membrane.
     """
 
     def __init__(self, config: HRSNNConfig | None = None, initialize: bool = True, **overrides):
-        """Build from ``config`` (plus keyword overrides). ``initialize=False`` allocates zero
-        tensors of the configured size without sampling (used when loading or selecting)."""
-        super().__init__()
+        """Build from ``config`` (plus keyword overrides). ``initialize=False`` allocates tensors of
+        the configured size without sampling (used when loading or selecting)."""
         cfg = config if config is not None else HRSNNConfig()
         if overrides:
             cfg = HRSNNConfig(**{**asdict(cfg), **overrides})
+        cfg.validate()
         n = cfg.n_neurons
+        neuron = RecurrentLIF(n, tau_ms=cfg.tau_mean_ms, dt_ms=cfg.dt_ms, threshold=cfg.threshold, reset=cfg.reset,
+                              reset_value=cfg.v_reset, detach_reset=cfg.detach_reset,
+                              surrogate=surrogate_from(cfg.surrogate, cfg.surrogate_alpha),
+                              decay_input=cfg.decay_input, learn_tau=cfg.learn_tau,
+                              recurrent_mask=torch.zeros(n, n))
+        block = SpikingBlock(nn.Linear(cfg.n_inputs, n, bias=True), neuron, n, batchnorm=cfg.batchnorm,
+                             dropout=cfg.dropout)
+        readout = Readout(nn.Linear(n, cfg.n_outputs),
+                          LI(cfg.n_outputs, tau_ms=cfg.readout_tau_effective_ms, dt_ms=cfg.dt_ms,
+                             decay_input=cfg.decay_input))
+        super().__init__([block], readout, kind="hrsnn")
         self.config = cfg
-        self.input = nn.Linear(cfg.n_inputs, n, bias=True)
-        self.weight = nn.Parameter(torch.zeros(n, n))
-        self.register_buffer("mask", torch.zeros(n, n))
-        self.register_buffer("tau_ms", torch.full((n,), float(cfg.tau_mean_ms)))
         self.register_buffer("cluster_ids", torch.zeros(n, dtype=torch.long))
-        self.readout = nn.Linear(n, cfg.n_outputs)
         if initialize:
-            cfg.validate()
             self._sample(cfg)
 
     def _sample(self, cfg: HRSNNConfig) -> None:
@@ -307,22 +310,43 @@ class HRSNN(nn.Module):
             self.input.bias.fill_(cfg.bias)
             self.weight.copy_(torch.from_numpy(w))
             self.mask.copy_(torch.from_numpy(adj.astype(np.float32)))
-            self.tau_ms.copy_(torch.from_numpy(tau))
             self.cluster_ids.copy_(torch.from_numpy(cluster_ids))
+        self.set_tau_ms(torch.from_numpy(tau))
 
     # -- views -----------------------------------------------------------------------------
+    @property
+    def input(self) -> nn.Linear:
+        return self.blocks[0].synapse
+
+    @property
+    def recurrent(self) -> RecurrentLIF:
+        return self.blocks[0].neuron
+
+    @property
+    def weight(self) -> nn.Parameter:
+        """Recurrent weights [N, N] (post, pre), before the mask."""
+        return self.recurrent.recurrent_weight
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """Structural mask [N, N] (post, pre), 0/1."""
+        return self.recurrent.recurrent_mask
+
+    @property
+    def tau_ms(self) -> torch.Tensor:
+        return self.recurrent.tau_ms
+
+    def set_tau_ms(self, tau_ms: torch.Tensor) -> None:
+        """Overwrite the per-neuron membrane time constants [N] (ms)."""
+        self.recurrent.tau.set_tau_ms(tau_ms)
+
     @property
     def n_neurons(self) -> int:
         return int(self.weight.shape[0])
 
-    @property
-    def alpha(self) -> torch.Tensor:
-        """Per-neuron decay 1 - dt/tau, [N] (``spikerec.neurons.functional.decay_from_tau``)."""
-        return decay_from_tau(self.tau_ms, self.config.dt_ms).to(self.tau_ms)
-
     def effective_weight(self) -> torch.Tensor:
         """Masked recurrent weights W * mask, [N, N] (post, pre)."""
-        return self.weight * self.mask
+        return self.recurrent.effective_recurrent_weight()
 
     def n_synapses(self) -> int:
         """Number of recurrent synapses (non-zero mask entries)."""
@@ -330,28 +354,26 @@ class HRSNN(nn.Module):
 
     # -- dynamics ----------------------------------------------------------------------------
     def currents(self, x: torch.Tensor) -> torch.Tensor:
-        """External input currents W_in x + b for all steps at once: [T, B, C] -> [T, B, N]."""
+        """Input currents of the recurrent layer (input synapse, then BatchNorm if any): [T, B, C] -> [T, B, N]."""
         if x.dim() != 3 or x.shape[-1] != self.config.n_inputs:
             raise ShapeError(f"HRSNN expects input [T, B, {self.config.n_inputs}], got {tuple(x.shape)}")
-        return self.input(x)
+        block = self.blocks[0]
+        return block._normalise(block.synapse(x), None)
 
     def run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(spikes, membrane), each [T, B, N], for input x [T, B, n_inputs]."""
-        cfg = self.config
-        return hrsnn_run(self.currents(x), self.effective_weight(), self.alpha, cfg.threshold, cfg.surrogate_slope)
+        """Hidden (spikes, membrane after reset), each [T, B, N], for input x [T, B, n_inputs]."""
+        return self.recurrent(self.currents(x), return_membrane=True)
 
-    def features(self, spikes: torch.Tensor) -> torch.Tensor:
-        """Readout features: spikes low-pass filtered with ``readout_tau_ms``. [T, B, N]."""
-        return exponential_trace(spikes, self.config.readout_tau_effective_ms, self.config.dt_ms)
-
-    latency_steps = 0  # no delays: a sample window needs no drain
-
-    def forward(self, x: torch.Tensor, return_states: bool = False, *, window: torch.Tensor | None = None):
-        """Readout [T, B, n_outputs] of input x [T, B, n_inputs]; causal with no reduction over time, so
-        ``window`` (steps per sample) changes nothing here (see :mod:`spikerec.window`)."""
-        spikes, membrane = self.run(x)
-        out = self.readout(self.features(spikes))
-        return (out, spikes, membrane) if return_states else out
+    def readout_features(self, spikes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The readout as a linear map: ``readout(s) = W_out f + b_out g`` with f = LI(spikes) [T, B, N]
+        and g = LI(1) [T, B, 1] (the bias passes the same leaky integrator). Needs one readout tau."""
+        decay = self.readout.integrator.decay.detach()
+        if not bool((decay == decay[0]).all()):
+            raise ConfigError("readout_features needs one readout time constant for every output (learn_tau "
+                              "made them differ); evaluate the model's readout instead")
+        d = self.readout.integrator.decay_input
+        ones = torch.ones(*spikes.shape[:2], 1, dtype=spikes.dtype, device=spikes.device)
+        return li_multistep(spikes, None, decay[0], d), li_multistep(ones, None, decay[0], d)
 
     # -- structure ---------------------------------------------------------------------------
     def select(self, keep: Sequence[int] | torch.Tensor) -> "HRSNN":
@@ -361,47 +383,62 @@ class HRSNN(nn.Module):
         if keep.numel() < 2:
             raise ConfigError(f"cannot keep fewer than 2 neurons (got {keep.numel()})")
         new = HRSNN(HRSNNConfig(**{**asdict(self.config), "n_neurons": int(keep.numel())}), initialize=False)
-        with torch.no_grad():
-            new.weight.copy_(self.weight[keep][:, keep])
-            new.mask.copy_(self.mask[keep][:, keep])
-            new.tau_ms.copy_(self.tau_ms[keep])
-            new.cluster_ids.copy_(self.cluster_ids[keep])
-            new.input.weight.copy_(self.input.weight[keep])
-            new.input.bias.copy_(self.input.bias[keep])
-            new.readout.weight.copy_(self.readout.weight[:, keep])
-            new.readout.bias.copy_(self.readout.bias)
-        return new
+        state = {}
+        for key, value in self.state_dict().items():
+            for dim in _NEURON_DIMS.get(key, ()):
+                value = value.index_select(dim, keep.to(value.device))
+            state[key] = value.clone()
+        new.load_state_dict(state)
+        return new.train(self.training)
 
     def copy(self) -> "HRSNN":
         """An independent deep copy."""
-        return self.select(torch.arange(self.n_neurons))
+        return copy.deepcopy(self)
 
     # -- persistence -------------------------------------------------------------------------
+    def save_config(self, directory: str | Path) -> Path:
+        """Write ``hrsnn.json`` (config + format version) into ``directory`` atomically."""
+        path = Path(directory) / CONFIG_FILE
+        write_json(path, {"format_version": FORMAT_VERSION, "config": asdict(self.config)})
+        return path
+
     def save(self, directory: str | Path) -> Path:
         """Write ``hrsnn.pt`` (state dict) and ``hrsnn.json`` (config + format version) atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with atomic_path(directory / "hrsnn.pt") as tmp:
+        with atomic_path(directory / STATE_FILE) as tmp:
             torch.save(self.state_dict(), tmp)
-        write_json(directory / "hrsnn.json", {"format_version": FORMAT_VERSION, "config": asdict(self.config)})
+        self.save_config(directory)
         return directory
+
+    @classmethod
+    def load_config(cls, directory: str | Path) -> HRSNNConfig:
+        """The :class:`HRSNNConfig` stored in ``directory/hrsnn.json``."""
+        path = Path(directory) / CONFIG_FILE
+        if not path.exists():
+            raise CheckpointError(f"{directory}: expected {CONFIG_FILE} written by HRSNN.save()")
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{path}: cannot read the HRSNN config ({err}); re-save the model") from err
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise CheckpointError(f"{path}: format_version {meta.get('format_version')!r}, this spikerec reads "
+                                  f"{FORMAT_VERSION} (HRSNNs written before the SpikingNetwork rewrite cannot be "
+                                  f"read; prune again)")
+        return HRSNNConfig.from_dict(meta["config"])
 
     @classmethod
     def load(cls, directory: str | Path) -> "HRSNN":
         """Load a model written by ``save`` (tensors only: ``torch.load(weights_only=True)``)."""
         directory = Path(directory)
-        meta_path, state_path = directory / "hrsnn.json", directory / "hrsnn.pt"
-        if not meta_path.exists() or not state_path.exists():
-            raise CheckpointError(f"{directory}: expected hrsnn.json and hrsnn.pt written by HRSNN.save()")
+        cfg = cls.load_config(directory)
+        state_path = directory / STATE_FILE
+        if not state_path.exists():
+            raise CheckpointError(f"{directory}: expected {STATE_FILE} written by HRSNN.save()")
         try:
-            meta = json.loads(meta_path.read_text())
             state = torch.load(state_path, map_location="cpu", weights_only=True)
         except (OSError, ValueError, RuntimeError) as err:
-            raise CheckpointError(f"{directory}: cannot read HRSNN files ({err}); re-save the model") from err
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise CheckpointError(f"{meta_path}: format_version {meta.get('format_version')!r}, "
-                                  f"this spikerec reads {FORMAT_VERSION}")
-        cfg = HRSNNConfig.from_dict(meta["config"])
+            raise CheckpointError(f"{state_path}: cannot read HRSNN weights ({err}); re-save the model") from err
         model = cls(cfg, initialize=False)
         try:
             model.load_state_dict(state)
@@ -419,57 +456,59 @@ def sparsity_counts(model: HRSNN, reference: HRSNN) -> dict:
             "neuron_sparsity": 1.0 - n1 / n0, "synapse_sparsity": 1.0 - s1 / max(s0, 1)}
 
 
-
-
-
-# ----------------------------------------------------------------------------------------------
-# Readout training (closed form): the reservoir-computing route, no backprop through time
-# ----------------------------------------------------------------------------------------------
-
-def ridge_regression(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ridge fit targets ~ features @ W.T + b. features [S, F], targets [S, O] -> (W [O, F], b [O]).
-
-    Solved in float64 on centred data (the bias is not penalised).
-    """
-    f, y = features.double(), targets.double()
-    f_mean, y_mean = f.mean(0), y.mean(0)
-    fc, yc = f - f_mean, y - y_mean
-    gram = fc.T @ fc + ridge * fc.shape[0] * torch.eye(fc.shape[1], dtype=torch.float64)
-    w = torch.linalg.solve(gram, fc.T @ yc).T
-    return w.float(), (y_mean - w @ f_mean).float()
-
-
-def fit_readout(model: HRSNN, x: torch.Tensor, targets: torch.Tensor, washout: int = 0, ridge: float = 1e-3) -> HRSNN:
-    """Fit ``model.readout`` in closed form (ridge) on the filtered-spike features; returns model.
-
-    x: [T, B, n_inputs]. targets: [T, B, n_outputs] float (per-step regression, the first
-    ``washout`` steps ignored) or LongTensor [B] of class labels (classification: one-hot targets
-    against the time-averaged features; predict with ``model(x).mean(0).argmax(-1)``).
-    """
-    with torch.no_grad():
-        spikes, _ = model.run(x)
-        feats = model.features(spikes)
-        if targets.dtype in (torch.int64, torch.int32):
-            f = feats.mean(0)
-            y = torch.nn.functional.one_hot(targets.long(), model.config.n_outputs).float()
-        else:
-            if targets.shape[:2] != x.shape[:2]:
-                raise ShapeError(f"regression targets must be [T, B, O] matching x {tuple(x.shape[:2])}, "
-                                 f"got {tuple(targets.shape)}")
-            f = feats[washout:].reshape(-1, feats.shape[-1])
-            y = targets[washout:].reshape(-1, targets.shape[-1])
-        w, b = ridge_regression(f, y, ridge)
-        model.readout.weight.copy_(w)
-        model.readout.bias.copy_(b)
-    return model
-
-
 def synaptic_operations(model: HRSNN, spikes: torch.Tensor) -> float:
     """Recurrent synaptic operations per sample: sum over steps of spikes x out-degree. spikes [T, B, N]."""
     out_degree = model.mask.sum(dim=0)  # column j = presynaptic neuron j
     return float((spikes * out_degree).sum() / spikes.shape[1])
 
 
-__all__ = ["HRSNN", "HRSNNConfig", "hrsnn_run", "surrogate_for", "step_jacobian_product", "spectral_radius",
-           "sample_gamma_tau_ms", "sample_taus_for_clusters", "cluster_tau_params", "exponential_trace",
-           "sparsity_counts", "ridge_regression", "fit_readout", "synaptic_operations"]
+# ----------------------------------------------------------------------------------------------
+# Readout training (closed form): the reservoir-computing route, no backprop through time
+# ----------------------------------------------------------------------------------------------
+
+def ridge_regression(features: torch.Tensor, targets: torch.Tensor, ridge: float,
+                     bias_feature: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ridge fit ``targets ~ features @ W.T + b * bias_feature`` (bias_feature None: ones).
+
+    features [S, F], targets [S, O], bias_feature [S] -> (W [O, F], b [O]). float64 normal equations;
+    the penalty ``ridge * S`` applies to W only, never to the bias.
+    """
+    f, y = features.double(), targets.double()
+    g = torch.ones(f.shape[0], 1, dtype=torch.float64) if bias_feature is None else bias_feature.double().reshape(-1, 1)
+    x = torch.cat([f, g], dim=1)
+    penalty = torch.full((x.shape[1],), ridge * f.shape[0], dtype=torch.float64)
+    penalty[-1] = 0.0
+    theta = torch.linalg.solve(x.T @ x + torch.diag(penalty), x.T @ y)  # [F + 1, O]
+    return theta[:-1].T.float(), theta[-1].float()
+
+
+def fit_readout(model: HRSNN, x: torch.Tensor, targets: torch.Tensor, washout: int = 0, ridge: float = 1e-3) -> HRSNN:
+    """Fit ``model.readout``'s linear synapse in closed form (ridge); returns model.
+
+    x: [T, B, n_inputs]. targets: [T, B, n_outputs] float (per-step regression of the readout
+    membrane, the first ``washout`` steps ignored) or LongTensor [B] of class labels (classification:
+    one-hot targets against the time-averaged readout; predict with ``model(x).mean(0).argmax(-1)``).
+    Exact for the model's own readout: the bias passes the readout's leaky integrator too.
+    """
+    with torch.no_grad():
+        spikes, _ = model.run(x)
+        feats, bias_trace = model.readout_features(spikes)
+        if targets.dtype in (torch.int64, torch.int32):
+            f, g = feats.mean(0), bias_trace.mean(0)
+            y = torch.nn.functional.one_hot(targets.long(), model.config.n_outputs).float()
+        else:
+            if targets.shape[:2] != x.shape[:2]:
+                raise ShapeError(f"regression targets must be [T, B, O] matching x {tuple(x.shape[:2])}, "
+                                 f"got {tuple(targets.shape)}")
+            f = feats[washout:].reshape(-1, feats.shape[-1])
+            g = bias_trace[washout:].reshape(-1)
+            y = targets[washout:].reshape(-1, targets.shape[-1])
+        w, b = ridge_regression(f, y, ridge, g)
+        model.readout.synapse.weight.copy_(w)
+        model.readout.synapse.bias.copy_(b)
+    return model
+
+
+__all__ = ["HRSNN", "HRSNNConfig", "surrogate_from", "spectral_radius", "sample_gamma_tau_ms",
+           "sample_taus_for_clusters", "cluster_tau_params", "sparsity_counts", "ridge_regression", "fit_readout",
+           "synaptic_operations", "FORMAT_VERSION"]

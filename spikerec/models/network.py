@@ -1,9 +1,10 @@
 """A stack of spiking blocks and a leaky-integrator readout, multi-step and online (per-step).
 
-Every model in :mod:`spikerec.models` except HRSNN is a :class:`SpikingNetwork`: hidden blocks
+Every model in :mod:`spikerec.models` is a :class:`SpikingNetwork`: hidden blocks
 ``synapse -> BatchNorm1d -> spiking neuron -> Dropout`` and a readout ``synapse -> LI``; builders
 only choose the synapse (``DelayedLinear`` or ``nn.Linear``) and the neuron (LIF, recurrent LIF,
-adaptive LIF, meta-neuron). ``forward(frames [T, B, C_in], window [B])`` returns the readout membrane
+adaptive LIF, meta-neuron); the HRSNN is one block with a heterogeneous, masked recurrent LIF.
+``forward(frames [T, B, C_in], window [B])`` returns the readout membrane
 [T, B, n_classes]. ``online_state``/``online_step`` run one time step at a time for SLTT training.
 
 Sample windows (:mod:`spikerec.window`): every layer is causal, so steps after a sample's window cannot

@@ -1,22 +1,61 @@
-"""``spikerec prune --method lnp|activity|magnitude``."""
+"""``spikerec prune --method lnp|random|activity|magnitude`` and ``spikerec prune-train``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+
+def _baseline_targets(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """(neuron, synapse) sparsity for a baseline: ``--match REPORT`` (an LNP report.json) or the flags."""
+    from spikerec.errors import ConfigError, DataError
+
+    if not args.match:
+        return args.neuron_sparsity, args.synapse_sparsity
+    if args.neuron_sparsity is not None or args.synapse_sparsity is not None:
+        raise ConfigError("give either --match or --neuron-sparsity/--synapse-sparsity, not both")
+    try:
+        report = json.loads(Path(args.match).read_text())
+        return float(report["neuron_sparsity"]), float(report["synapse_sparsity"])
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"cannot read neuron_sparsity and synapse_sparsity ({err}); expected a report.json written "
+                        f"by 'spikerec prune --out'", path=args.match) from err
+
+
+def _summary(method: str, report: dict, seed: int) -> dict:
+    """The CLI's JSON: sparsities, counts, lambda_max with intervals before/after, per-stage effects."""
+    summary = {key: report[key] for key in ("neuron_sparsity", "synapse_sparsity", "lyapunov_max_before",
+                                            "lyapunov_max_after", "lyapunov_ci_before", "lyapunov_ci_after",
+                                            "spectral_radius_before", "spectral_radius_after")}
+    summary.update({"method": method, "neurons_before": report["before"]["neurons"],
+                    "neurons_after": report["after"]["neurons"], "synapses_before": report["before"]["synapses"],
+                    "synapses_after": report["after"]["synapses"], "lyapunov_method": report["before"]["lyapunov"]["method"],
+                    "confidence": report["before"]["lyapunov"]["confidence"], "seed": seed})
+    if "lyapunov_difference_ci" in report:
+        summary["lyapunov_difference_ci"] = report["lyapunov_difference_ci"]
+    if report.get("stages"):
+        summary["equivalence_margin"] = report["equivalence_margin"]
+        summary["stages"] = [{"stage": s["stage"], "neurons": s["neurons"], "synapses": s["synapses"],
+                              "lyapunov_max": s["lyapunov_max"], "lyapunov_ci": s["lyapunov"]["lambda_max_ci"],
+                              "equivalent_to_dense": s["equivalence"]["accepted"], "rate": s["rate"]}
+                             for s in report["stages"]]
+    return summary
 
 
 def _prune(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.errors import DataError, ShapeError
     from spikerec.models.hrsnn import HRSNN, HRSNNConfig
     from spikerec.pruning.lnp import LNPConfig
     from spikerec.pruning.run import run_pruning, save_result
 
     torch.manual_seed(args.seed)
+    neuron_sparsity, synapse_sparsity = _baseline_targets(args)
     if args.model:
         model = HRSNN.load(args.model)
     else:
@@ -31,22 +70,20 @@ def _prune(args: argparse.Namespace) -> int:
             raise ShapeError(f"{args.inputs}: inputs must be [T, B, C], got {tuple(inputs.shape)}")
     if not args.json:
         print(f"prune: method={args.method} ...", file=sys.stderr)
-    lnp_config = LNPConfig(seed=args.seed, neuron_fraction=args.neuron_sparsity, timescale_trials=args.trials)
-    result = run_pruning(args.method, model=model, n_neurons=args.neurons, seed=args.seed, inputs=inputs,
-                         neuron_sparsity=args.neuron_sparsity, synapse_sparsity=args.synapse_sparsity,
-                         lnp_config=lnp_config)
-    rep = result.report
-    summary = {key: rep[key] for key in ("neuron_sparsity", "synapse_sparsity", "lyapunov_max_before",
-                                         "lyapunov_max_after", "spectral_radius_before", "spectral_radius_after")}
-    summary.update({"method": args.method, "neurons_before": rep["before"]["neurons"],
-                    "neurons_after": rep["after"]["neurons"], "synapses_before": rep["before"]["synapses"],
-                    "synapses_after": rep["after"]["synapses"], "seed": args.seed})
+    lnp_config = LNPConfig(seed=args.seed, timescale_trials=args.trials, repeats=args.repeats,
+                           noise_steps=args.noise_steps, lyapunov=args.lyapunov, margin=args.margin)
+    result = run_pruning(args.method, model, inputs=inputs, neuron_sparsity=neuron_sparsity,
+                         synapse_sparsity=synapse_sparsity, lnp_config=lnp_config, seed=args.seed,
+                         progress=not args.json)
+    summary = _summary(args.method, result.report, args.seed)
     if args.out:
         summary["files"] = {k: str(v) for k, v in save_result(result, args.out).items()}
+    lo, hi = summary["lyapunov_ci_after"]
     human = (f"{args.method}: neurons {summary['neurons_before']} -> {summary['neurons_after']} "
              f"(sparsity {summary['neuron_sparsity']:.2f}), synapses {summary['synapses_before']} -> "
              f"{summary['synapses_after']} (sparsity {summary['synapse_sparsity']:.2f}), lambda_max "
-             f"{summary['lyapunov_max_before']:.4f} -> {summary['lyapunov_max_after']:.4f} 1/ms"
+             f"{summary['lyapunov_max_before']:.4f} -> {summary['lyapunov_max_after']:.4f} 1/ms "
+             f"({summary['confidence']:.0%} interval [{lo:.4f}, {hi:.4f}])"
              + (f"; saved to {args.out}" if args.out else ""))
     print_result(summary, args.json, human)
     return 0
@@ -54,17 +91,26 @@ def _prune(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("prune", help="prune a heterogeneous recurrent SNN (LNP or a baseline)",
-                              description="Prune an HRSNN. lnp is task-agnostic: without --model it builds a "
-                                          "random HRSNN (--neurons) and prunes it using noise only.")
-    p.add_argument("--method", choices=("lnp", "activity", "magnitude"), default="lnp")
+                              description="Prune an HRSNN. lnp is task-agnostic and decides how much to prune: "
+                                          "without --model it builds a random HRSNN (--neurons) and prunes it using "
+                                          "noise only. The baselines prune to a given sparsity (--match an LNP "
+                                          "report.json, or --neuron-sparsity and --synapse-sparsity).")
+    p.add_argument("--method", choices=("lnp", "random", "activity", "magnitude"), default="lnp")
     p.add_argument("--neurons", type=int, default=200, help="size of the random HRSNN built when no --model")
     p.add_argument("--model", help="directory with hrsnn.pt + hrsnn.json (HRSNN.save)")
     p.add_argument("--dt-ms", type=float, default=1.0,
                    help="time step of the random HRSNN built when no --model (use the data's bin_ms to train it)")
-    p.add_argument("--inputs", help="activity baseline: task inputs as .npy [T, B, C] (default: noise)")
-    p.add_argument("--neuron-sparsity", type=float, default=0.45,
-                   help="lnp: share of neurons removed by betweenness; baselines: target neuron sparsity")
-    p.add_argument("--synapse-sparsity", type=float, default=0.7, help="baselines: target synapse sparsity")
+    p.add_argument("--inputs", help="activity: task inputs as .npy [T, B, C]")
+    p.add_argument("--match", help="baselines: take the neuron and synapse sparsity of this LNP report.json")
+    p.add_argument("--neuron-sparsity", type=float, help="baselines: neuron sparsity to prune to")
+    p.add_argument("--synapse-sparsity", type=float, help="baselines: synapse sparsity to prune to")
+    p.add_argument("--lyapunov", choices=("surrogate", "exact", "finite_size"), default="surrogate",
+                   help="estimator of the largest Lyapunov exponent behind every decision (see docs/pruning.md)")
+    p.add_argument("--repeats", type=int, default=6, help="independent noise drives per Lyapunov estimate")
+    p.add_argument("--noise-steps", type=int, default=1000,
+                   help="steps per noise drive (longer: tighter intervals, slower); the first 200 are not averaged")
+    p.add_argument("--margin", type=float, help="lnp: equivalence margin in 1/ms (default: the exponent's spread "
+                                                "over random networks of the same configuration)")
     p.add_argument("--trials", type=int, default=20, help="lnp: optuna trials for the timescale stage")
     p.add_argument("--out", help="directory for the pruned model, report.json and plots")
     p.add_argument("--seed", type=int, default=0)
@@ -84,7 +130,7 @@ def register(subparsers) -> None:
 
 
 def _prune_train(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.config import load_recipe
     from spikerec.pruning.train import train_pruned
 

@@ -3,9 +3,10 @@
 Betweenness of a node = fraction of shortest paths between other node pairs that pass through it
 (networkx ``betweenness_centrality``). Neurons that few signal paths traverse are the least
 needed to keep the recurrent graph integrated. Path length: each synapse j -> i has length
-1 / |w_ij| (strong synapses are short paths) — the ICLR paper does not say whether its graph is
-weighted; we chose the weighted form so centrality reflects synaptic strength. For graphs above
+1 / |w_ij| (strong synapses are short paths); the graph is directed. For graphs above
 ``exact_limit`` nodes the estimate samples ``exact_limit`` source nodes (seeded), as networkx allows.
+How many neurons go is not a setting: the LNP pipeline removes them in this order for as long as
+the network's Lyapunov exponent stays equivalent to the dense network's (:mod:`spikerec.pruning.decision`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import torch
-
-from spikerec.errors import ConfigError
 
 
 def weighted_digraph(weight: torch.Tensor, mask: torch.Tensor) -> nx.DiGraph:
@@ -36,14 +35,11 @@ def betweenness(weight: torch.Tensor, mask: torch.Tensor, seed: int = 0, exact_l
     return np.array([scores[i] for i in range(n)])
 
 
-def lowest_betweenness_nodes(centrality: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """(keep, removed) neuron indices, removing round(fraction * N) nodes of lowest centrality.
+def removal_order(centrality: np.ndarray) -> np.ndarray:
+    """Neuron indices by increasing centrality (the order LNP removes them); ties by index."""
+    return np.argsort(centrality, kind="stable")
 
-    Ties are broken by index (stable sort) so the result is deterministic.
-    """
-    if not 0.0 <= fraction < 1.0:
-        raise ConfigError(f"node pruning fraction must be in [0, 1), got {fraction}")
-    n = len(centrality)
-    n_remove = min(int(round(fraction * n)), n - 2)
-    order = np.argsort(centrality, kind="stable")
-    return np.sort(order[n_remove:]), np.sort(order[:n_remove])
+
+def keep_after_removing(centrality: np.ndarray, n_remove: int) -> np.ndarray:
+    """Sorted indices of the neurons left after removing the ``n_remove`` of lowest centrality."""
+    return np.sort(removal_order(centrality)[n_remove:])

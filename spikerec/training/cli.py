@@ -10,7 +10,7 @@ from spikerec.config import list_recipes, load_recipe
 
 
 def _train(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.training.runs import train
 
     overrides = list(args.set or [])
@@ -32,7 +32,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from spikerec.cli import print_result
+    from spikerec.io import print_result
     from spikerec.training.runs import evaluate_run
 
     report = evaluate_run(args.run_dir, args.data, split=args.split, device=args.device, batch_size=args.batch_size)

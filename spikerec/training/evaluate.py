@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Callable
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from spikerec.delays import delay_eval_context
 from spikerec.training.distributed import DistInfo, ShuffleShardSampler, all_reduce_sum
 from spikerec.training.losses import class_scores
-
-
-def has_delays(model: nn.Module) -> bool:
-    """True when ``model`` contains at least one learnable-delay layer."""
-    from spikerec.delays import DelayedLinear
-
-    return any(isinstance(m, DelayedLinear) for m in model.modules())
-
-
-def delay_eval_context(model: nn.Module, integer_delays: bool):
-    """Context in which ``model`` computes with rounded integer delays (no-op without delay layers)."""
-    if integer_delays and has_delays(model):
-        from spikerec.delays import integer_delay_mode
-
-        return integer_delay_mode(model, True)
-    return contextlib.nullcontext()
 
 
 def forward_windows(forward: Callable, frames: torch.Tensor, window: torch.Tensor | None,

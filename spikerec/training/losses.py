@@ -4,7 +4,7 @@ The readout is a leaky integrator whose membrane ``out`` [T, B, K] is read at ev
 window (:mod:`spikerec.window`); the class score is the sum over those steps of the per-step softmax, and
 the loss is the cross-entropy of that score (which applies one more log-softmax, exactly like the
 reference's ``CrossEntropyLoss``). Steps past a sample's window (batch padding) contribute nothing.
-The numpy twin used by the simulators is :func:`spikerec.hardware.event_sim.readout_scores`.
+The numpy twin used by the simulators is :func:`spikerec.hardware.ir.dynamics.readout_scores`.
 """
 
 from __future__ import annotations

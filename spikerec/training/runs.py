@@ -102,7 +102,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, split: str = "test",
     delays unless the recipe says otherwise. ``window`` in the report states the semantics used and
     ``trained_with`` how the run was trained.
     """
-    from spikerec.training.trainer import window_collate, window_summary
+    from spikerec.training.windows import window_collate, window_summary
 
     run_dir = Path(run_dir)
     recipe = load_run_recipe(run_dir)

@@ -34,38 +34,13 @@ from spikerec.training.callbacks import Callback, EarlyStopping, PositionClampCa
 from spikerec.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from spikerec.training.distributed import (DistInfo, ShuffleShardSampler, all_reduce_sum, barrier,
                                            init_distributed, resolve_device)
-from spikerec.training.evaluate import (eval_loader, evaluate, forward_windows, has_delays, takes_window,
-                                       unpack_batch)
+from spikerec.delays import has_delays
+from spikerec.training.evaluate import eval_loader, evaluate, forward_windows, takes_window, unpack_batch
 from spikerec.training.losses import class_scores, softmax_sum_cross_entropy
 from spikerec.training.metrics import plot_curves, write_metrics
 from spikerec.training.optim import build_optimizers
 from spikerec.training.sltt import check_sltt_model, sltt_backward
-
-
-def window_collate(recipe: Recipe, model: nn.Module):
-    """The :class:`~spikerec.datasets.WindowCollate` of ``recipe`` for ``model``: drain ``data.drain_steps``, or
-    (-1) the model's end-to-end delay ``latency_steps``; ``data.window = "fixed"`` crops/pads every sample to
-    ``data.max_duration_ms``."""
-    from spikerec.datasets import WindowCollate, max_frames
-
-    d = recipe.data
-    drain = d.drain_steps
-    if drain < 0:
-        if not hasattr(model, "latency_steps"):
-            raise ConfigError(f"{type(model).__name__} has no latency_steps to derive the drain from; "
-                              "set data.drain_steps to the number of input-free steps after each sample")
-        drain = int(model.latency_steps)
-    fixed = max_frames(d.max_duration_ms, d.bin_ms) if d.window == "fixed" else 0
-    return WindowCollate(drain_steps=drain, fixed_steps=fixed)
-
-
-def window_summary(collate) -> dict[str, Any]:
-    """What a report states about the sample window its numbers were computed with."""
-    from spikerec.window import describe
-
-    rule = "fixed" if collate.fixed_steps else "sample"
-    return {"rule": rule, "drain_steps": collate.drain_steps, "fixed_steps": collate.fixed_steps,
-            "text": describe(collate.drain_steps, rule, collate.fixed_steps)}
+from spikerec.training.windows import window_collate, window_summary
 
 
 def default_callbacks(recipe: Recipe, model: nn.Module) -> list[Callback]:

@@ -1,4 +1,4 @@
-"""Energy estimates from measured workloads (:mod:`spikerec.hardware.counts`) and sourced energy models.
+"""Energy estimates from measured workloads (:mod:`spikerec.hardware.energy.counts`) and sourced energy models.
 
 ``load_model(name | path)`` reads a model table (packaged: ``list_models()``), ``estimate_energy(workload,
 model)`` prices a workload, ``energy_report`` / ``write_report`` put several models side by side with the

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.counts import LayerStructure, Workload
+from spikerec.hardware.energy.counts import LayerStructure, Workload
 from spikerec.hardware.energy.tables import CATEGORIES, EnergyModel, Term
 
 __all__ = ["EnergyEstimate", "estimate_energy", "term_joules"]

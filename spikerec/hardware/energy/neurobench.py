@@ -89,7 +89,7 @@ def neurobench_view(model: nn.Module) -> nn.Module:
     import copy
 
     from spikerec.delays import DelayedLinear
-    from spikerec.hardware.counts import structure_from_model
+    from spikerec.hardware.energy.counts import structure_from_model
 
     structure_from_model(model)  # raises ConfigError for unsupported models
     view = copy.deepcopy(model)
@@ -112,7 +112,7 @@ def neurobench_metrics(model: nn.Module, frames: torch.Tensor, batch_size: int =
     from torch.utils.data import DataLoader, TensorDataset
 
     from spikerec.neurons import LIF
-    from spikerec.training.evaluate import delay_eval_context
+    from spikerec.delays import delay_eval_context
 
     view = neurobench_view(model)
     wrapped = TorchModel(view)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.counts import Workload
+from spikerec.hardware.energy.counts import Workload
 from spikerec.hardware.energy.estimate import estimate_energy
 from spikerec.hardware.energy.tables import CATEGORIES, EnergyModel, load_model
 from spikerec.io import atomic_path, atomic_write_text, write_json

@@ -5,7 +5,7 @@ A model file (see ``models/*.toml`` for the packaged ones) holds::
     name, description, kind = "snn" | "ann"
     [constants]  NAME = { value, unit ("fJ" | "pJ" | "nJ" | "uJ" | "mJ" | "J"), source, secondary?, note? }
     [memory]     weight_bits, state_bits, [[memory.sram]] { max_bytes (inf allowed), access_bits, energy = {...} }
-    [crossbar]   rows, cols (column pairs), adc_bits             (only for models using crossbar counts)
+    [crossbar]   tile_rows, tile_cols (column pairs), adc_bits   (only for models using crossbar counts)
     [[terms]]    name, count = KEY | [KEYS], category = "compute" | "memory" | "periphery",
                  energy = CONSTANT | [CONSTANTS]  or  memory = "weights" | "state",  per = 1.0, synops = false
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.counts import COUNT_KEYS, CROSSBAR_KEYS, CrossbarGeometry
+from spikerec.hardware.energy.counts import COUNT_KEYS, CROSSBAR_KEYS, CrossbarGeometry
 
 __all__ = ["Constant", "EnergyModel", "SramLevel", "Term", "list_models", "load_model", "parse_model"]
 
@@ -106,16 +106,16 @@ class EnergyModel:
 
     def with_crossbar_config(self, config: Any) -> "EnergyModel":
         """This model re-targeted to a crossbar configuration: a
-        :class:`spikerec.hardware.crossbar.CrossbarConfig` (``tile_rows``, ``tile_cols``, ``adc_bits``) or a
-        dict with ``rows``/``cols``/``adc_bits``. The ADC energy is rescaled by ``2**(adc_bits - model
+        :class:`spikerec.hardware.simulators.crossbar.CrossbarConfig` (``tile_rows``, ``tile_cols``, ``adc_bits``) or a
+        dict with the same keys. The ADC energy is rescaled by ``2**(adc_bits - model
         adc_bits)`` (constant Walden figure of merit); ``adc_bits = None`` (ideal ADC) keeps the model's.
         """
         if self.crossbar is None:
             raise ConfigError(f"energy model {self.name!r} has no [crossbar] section to configure")
         get = (lambda k: config.get(k)) if isinstance(config, dict) else (lambda k: getattr(config, k, None))
-        rows = _first(get, ("tile_rows", "rows"), self.crossbar.rows)
-        cols = _first(get, ("tile_cols", "cols"), self.crossbar.cols)
-        bits = _first(get, ("adc_bits",), self.adc_bits)
+        rows = _given_or(get, "tile_rows", self.crossbar.tile_rows)
+        cols = _given_or(get, "tile_cols", self.crossbar.tile_cols)
+        bits = _given_or(get, "adc_bits", self.adc_bits)
         constants = dict(self.constants)
         if bits is not None and self.adc_bits is not None and "adc_conversion" in constants and bits != self.adc_bits:
             c = constants["adc_conversion"]
@@ -127,12 +127,9 @@ class EnergyModel:
                            None if bits is None else int(bits), self.path)
 
 
-def _first(get, keys, default):
-    for k in keys:
-        v = get(k)
-        if v is not None:
-            return v
-    return default
+def _given_or(get, key, default):
+    value = get(key)
+    return default if value is None else value
 
 
 # -- parsing and validation -------------------------------------------------------------------------
@@ -227,8 +224,8 @@ def parse_model(data: dict, where: str = "energy model") -> EnergyModel:
     crossbar, adc_bits = None, None
     if "crossbar" in data:
         cb = _typed(where, data, "crossbar", dict)
-        _unknown(where, cb, ("rows", "cols", "adc_bits"), "crossbar.")
-        geometry = {k: _typed(where, cb, k, int, prefix="crossbar.") for k in ("rows", "cols")}
+        _unknown(where, cb, ("tile_rows", "tile_cols", "adc_bits"), "crossbar.")
+        geometry = {k: _typed(where, cb, k, int, prefix="crossbar.") for k in ("tile_rows", "tile_cols")}
         crossbar = CrossbarGeometry(**geometry)
         adc_bits = _typed(where, cb, "adc_bits", int, required=False, prefix="crossbar.")
     terms = []
@@ -246,7 +243,7 @@ def parse_model(data: dict, where: str = "energy model") -> EnergyModel:
             if c not in known_counts:
                 _fail(where, f"{prefix}count", f"unknown count {c!r}; known: {list(known_counts)}")
             if c in CROSSBAR_KEYS and crossbar is None:
-                _fail(where, f"{prefix}count", f"count {c!r} needs a [crossbar] section (rows, cols)")
+                _fail(where, f"{prefix}count", f"count {c!r} needs a [crossbar] section (tile_rows, tile_cols)")
         category = _typed(where, raw, "category", str, prefix=prefix)
         if category not in CATEGORIES:
             _fail(where, f"{prefix}category", f"must be one of {list(CATEGORIES)}, got {category!r}")

@@ -1,10 +1,10 @@
 """Workload counts of a spiking network on real inputs: what an energy model multiplies by pJ.
 
 ``count_workload(network_or_model, frames, window=None)`` runs a
-:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays), an
-:class:`~spikerec.models.HRSNN` or a :class:`~spikerec.hardware.network.Network` (through the event
-simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the steps of each sample's window
-(:mod:`spikerec.window`: its frames and drain; steps ``t >= window[b]`` are batch padding and are not counted):
+:class:`~spikerec.models.SpikingNetwork` (torch, eval mode, integer delays; the HRSNN is one) or a
+:class:`~spikerec.hardware.ir.network.Network` (through the event simulator) on ``frames`` [T, B, C] and
+counts, per layer and per sample, the steps of each sample's window (:mod:`spikerec.window`: its frames and
+drain; steps ``t >= window[b]`` are batch padding and are not counted):
 
 * ``input_spikes``: input events, i.e. non-zero input entries (a frame bin holding k spikes is one
   event whose value scales the weight, as in the IR and NeuroBench);
@@ -15,8 +15,7 @@ simulator) on ``frames`` [T, B, C] and counts, per layer and per sample, the ste
 * ``dense_macs``: MACs of the same layer run densely as an ANN, ``steps x n_in x n_out`` (+ ``n_out^2``
   recurrent), i.e. NeuroBench's "Dense"; ``ann_macs``: the same ANN skipping pruned weights
   (``steps x`` non-zero synapses), the baseline the energy report uses;
-* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step; the HRSNN readout updates
-  one spike trace per hidden neuron) and ``spikes_out``;
+* ``neuron_updates`` (``steps x n_out``; every neuron is updated every step) and ``spikes_out``;
 * memory traffic: ``weight_reads`` (one per synaptic event), ``state_reads``/``state_writes`` (membrane
   read and written once per neuron update), and for the ANN baseline ``ann_weight_reads``,
   ``ann_activation_reads`` (``steps x n_in``, plus ``n_out`` with recurrence) and ``ann_activation_writes`` (``steps x n_out``);
@@ -53,28 +52,28 @@ CROSSBAR_KEYS = ("crossbar_row_reads", "adc_conversions", "tile_steps")
 
 @dataclass(frozen=True)
 class CrossbarGeometry:
-    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.crossbar` does.
+    """How a layer's weight matrix is cut into crossbar tiles, as :mod:`spikerec.hardware.simulators.crossbar` does.
 
-    Inputs drive word lines (``rows`` per tile); each output is a differential column pair (``cols``
+    Inputs drive word lines (``tile_rows`` per tile); each output is a differential column pair (``tile_cols``
     pairs per tile) with its own ADC. Per step, every input event drives its row in each column tile of
     the layer (``crossbar_row_reads``); every tile with at least one driven row converts each of its
     column pairs once (``adc_conversions``); ``tile_steps`` = tiles x steps (static periphery). A
     recurrent weight matrix occupies its own tiles, driven by the layer's spikes.
     """
 
-    rows: int = 256
-    cols: int = 256
+    tile_rows: int = 256  # the crossbar simulator's CrossbarConfig names
+    tile_cols: int = 256
 
     def __post_init__(self):
-        for name in ("rows", "cols"):
+        for name in ("tile_rows", "tile_cols"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"crossbar geometry: {name} must be an integer >= 1, got {getattr(self, name)!r}")
 
     def column_tiles(self, n_out: int) -> int:
-        return math.ceil(n_out / self.cols)
+        return math.ceil(n_out / self.tile_cols)
 
     def row_tiles(self, n_in: int) -> int:
-        return math.ceil(n_in / self.rows)
+        return math.ceil(n_in / self.tile_rows)
 
     def tiles(self, n_in: int, n_out: int) -> int:
         """Tiles of a [n_out, n_in] matrix (``MappedMatrix.n_tiles`` of the crossbar simulator)."""
@@ -92,11 +91,11 @@ class LayerStructure:
     fan_out: np.ndarray  # int64 [n_in]: non-zero feed-forward synapses per presynaptic channel
     recurrent_fan_out: np.ndarray | None  # int64 [n_out] or None
     n_parameters: int = 0
-    state_size: int = 0  # state variables updated per step, when not n_out (HRSNN readout: one trace per input)
 
     @property
     def n_state(self) -> int:
-        return self.state_size or self.n_out
+        """State variables updated per step (one membrane per neuron)."""
+        return self.n_out
 
     @property
     def n_synapses(self) -> int:
@@ -206,11 +205,11 @@ def _column_nonzeros(m) -> np.ndarray:
 
 
 def structure_from_network(network) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.hardware.network.Network`.
+    """Counting structure of a :class:`~spikerec.hardware.ir.network.Network`.
 
     ``n_parameters`` = synapses + stored delays + per-neuron decay, threshold (and bias).
     """
-    from spikerec.hardware.network import nonzero_count
+    from spikerec.hardware.ir.network import nonzero_count
 
     out = []
     for layer in network.layers:
@@ -222,71 +221,30 @@ def structure_from_network(network) -> list[LayerStructure]:
     return out
 
 
-def _synapse_fan_out(synapse: torch.nn.Module, name: str) -> np.ndarray:
-    from spikerec.delays import DelayedLinear
-
-    with torch.no_grad():
-        w = synapse.weight.detach()
-        if isinstance(synapse, DelayedLinear):
-            w = w.ne(0).any(dim=2)  # [out, in]: a synapse exists if any of its taps is non-zero
-        elif not isinstance(synapse, torch.nn.Linear):
-            raise ConfigError(f"count_workload: layer {name!r} has synapse {type(synapse).__name__}; supported: "
-                              f"nn.Linear, DelayedLinear")
-        return w.ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-
-
 def structure_from_model(model: torch.nn.Module) -> list[LayerStructure]:
-    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR) or an
-    :class:`~spikerec.models.HRSNN` (``hidden0``: input + masked recurrent weights; ``readout``: the
-    linear map of the spike traces, whose state is the ``n`` traces)."""
-    from spikerec.models import HRSNN, SpikingNetwork
+    """Counting structure of a :class:`~spikerec.models.SpikingNetwork` (layer names as in the IR), from the
+    exporter's own walk of the model (:func:`~spikerec.hardware.ir.from_model.model_layers`): a synapse exists
+    where its (tap-merged, masked) weight is non-zero. ``n_parameters`` counts the torch parameters."""
+    from spikerec.hardware.ir.from_model import model_layers
 
-    if isinstance(model, HRSNN):
-        n = model.n_neurons
-        with torch.no_grad():
-            rec = model.effective_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-        hidden_params = _n_params(model.input) + model.weight.numel() + 2 * n  # + tau, threshold per neuron
-        return [LayerStructure("hidden0", "lif", model.config.n_inputs, n, _synapse_fan_out(model.input, "hidden0"),
-                               rec, hidden_params),
-                LayerStructure("readout", "li", n, model.config.n_outputs,
-                               _synapse_fan_out(model.readout, "readout"), None, _n_params(model.readout), n)]
-    if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"count_workload supports spikerec.models.SpikingNetwork, HRSNN or a hardware Network; got "
-                          f"{type(model).__name__}")
     out = []
-    for i, block in enumerate(model.blocks):
-        name = f"hidden{i}"
-        rec = None
-        if hasattr(block.neuron, "effective_recurrent_weight"):
-            with torch.no_grad():
-                rec = block.neuron.effective_recurrent_weight().ne(0).sum(dim=0).cpu().numpy().astype(np.int64)
-        syn = block.synapse
-        out.append(LayerStructure(name, "lif", int(syn.in_features), int(syn.out_features),
-                                  _synapse_fan_out(syn, name), rec, _n_params(block)))
-    syn = model.readout.synapse
-    out.append(LayerStructure("readout", "li", int(syn.in_features), int(syn.out_features),
-                              _synapse_fan_out(syn, "readout"), None, _n_params(model.readout)))
+    for layer in model_layers(model):
+        rec = layer.recurrent_weight()
+        out.append(LayerStructure(layer.name, layer.kind, layer.weight.shape[1], layer.weight.shape[0],
+                                  _column_nonzeros(layer.weight), None if rec is None else _column_nonzeros(rec),
+                                  sum(p.numel() for p in layer.module.parameters())))
     return out
-
-
-def _n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 # -- activity -------------------------------------------------------------------------------------
 
 def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run ``model`` (eval, integer delays) and capture (layer input, layer output spikes) per layer."""
-    from spikerec.models import HRSNN
-    from spikerec.training.evaluate import delay_eval_context
+    from spikerec.delays import delay_eval_context
 
     was_training = model.training
     model.eval()
     try:
-        if isinstance(model, HRSNN):
-            with torch.no_grad():
-                spikes, _ = model.run(frames)
-                return [(frames, spikes), (model.features(spikes), None)]
         return _hooked_activity(model, frames, delay_eval_context)
     finally:
         model.train(was_training)
@@ -315,7 +273,7 @@ def _hooked_activity(model: torch.nn.Module, frames: torch.Tensor, delay_eval_co
 
 def _network_activity(network, frames: torch.Tensor, window: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """Run the event simulator on ``frames`` over each sample's window; (layer input, layer output spikes) per layer."""
-    from spikerec.hardware.event_sim import EventSimulator
+    from spikerec.hardware.simulators.event import EventSimulator
 
     result = EventSimulator(network).run(frames, window)
     out, x = [], frames
@@ -371,13 +329,13 @@ def _layer_counts(s: LayerStructure, x: torch.Tensor, spikes: torch.Tensor | Non
     if crossbar is not None:
         col_tiles = crossbar.column_tiles(s.n_out)
         tiles = crossbar.tiles(s.n_in, s.n_out)
-        active_blocks = _row_block_activity(x, valid, crossbar.rows)
+        active_blocks = _row_block_activity(x, valid, crossbar.tile_rows)
         row_reads = c["input_spikes"] * col_tiles
         if s.recurrent_fan_out is not None and spikes is not None:
             tiles += crossbar.tiles(s.n_out, s.n_out)
             # recurrent tiles are driven by the layer's own spikes (read one step later; like recurrent_ops,
             # every spike counts, also those of the last step)
-            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.rows)
+            active_blocks = active_blocks + _row_block_activity(spikes, valid, crossbar.tile_rows)
             row_reads = row_reads + spikes_out * col_tiles
         c["crossbar_row_reads"] = row_reads
         c["adc_conversions"] = active_blocks * s.n_out  # one per column pair of the active row block's tiles
@@ -396,10 +354,10 @@ def count_workload(network_or_model, frames, window=None, *, crossbar: CrossbarG
     """Count the workload of ``network_or_model`` on ``frames`` [T, B, C] (see the module docstring).
 
     ``window`` [B] (steps of each sample's window, default T): later steps are padding and are not counted.
-    A torch :class:`~spikerec.models.SpikingNetwork` or :class:`~spikerec.models.HRSNN` runs in eval
-    mode with integer delays; a :class:`~spikerec.hardware.network.Network` runs in the event simulator.
+    A torch :class:`~spikerec.models.SpikingNetwork` (the HRSNN is one) runs in eval
+    mode with integer delays; a :class:`~spikerec.hardware.ir.network.Network` runs in the event simulator.
     """
-    from spikerec.hardware.network import Network
+    from spikerec.hardware.ir.network import Network
 
     x = _as_frames(frames)
     t, b, _ = x.shape

@@ -2,7 +2,7 @@
 
 This is what ``spikerec simulate FILE --backend crossbar --device-preset NAME [--sweep p=v1,v2]`` calls.
 Every sweep point re-programs the crossbars from the same seed; each random stage has its own stream
-(see :func:`~spikerec.hardware.crossbar.tiles.map_matrix`), so points differ only by the swept parameter.
+(see :func:`~spikerec.hardware.simulators.crossbar.tiles.map_matrix`), so points differ only by the swept parameter.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from spikerec.errors import ConfigError, ShapeError
-from spikerec.hardware.crossbar.devices import CrossbarConfig, get_config, sweepable_parameters
-from spikerec.hardware.crossbar.simulate import CrossbarSimulator
-from spikerec.hardware.network import Network
+from spikerec.hardware.simulators.crossbar.devices import CrossbarConfig, get_config, sweepable_parameters
+from spikerec.hardware.simulators.crossbar.simulate import CrossbarSimulator
+from spikerec.hardware.ir.network import Network
 from spikerec.io import atomic_path
 
 __all__ = ["simulate_crossbar", "parse_sweep", "coerce_parameter", "plot_sweep"]

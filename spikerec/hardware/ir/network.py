@@ -8,7 +8,7 @@ recurrent weights ``R`` ``[n_out, n_out]`` sees the input current::
     X[t, o] = sum_i W[o, i] * x[t - D[o, i], i]  (+ bias[o])          R-current: r[t, o] = sum_j R[o, j] * s[t-1, j]
 
 and updates exactly like :mod:`spikerec.neurons.functional` (``beta = decay``, ``k = 1 - beta``), starting
-from ``V = v_init`` (default ``reset_value`` for "lif", 0 for "li")::
+from ``V = v_init`` (default ``v_reset`` for "lif", 0 for "li")::
 
     decay_input=True : H = beta*V + k*(X + v_reset) + k*r      decay_input=False: H = beta*V + k*v_reset + X + r
     "lif": S = H >= threshold; hard reset V = v_reset where S, soft reset V = H - threshold*S
@@ -19,17 +19,17 @@ frames, then input-free steps) and its prediction is read from those steps only:
 "softmax_sum" predicts ``argmax_k sum_t softmax(V_t)_k`` of the last (``li``) layer, "membrane_sum"
 ``argmax_k sum_t V_t[k]``; a spiking last layer predicts its most active neuron.
 
-Counting convention (shared with the event simulator and ``spikerec.hardware.counts``): a synapse
+Counting convention (shared with the event simulator and ``spikerec.hardware.energy.counts``): a synapse
 exists where its weight is non-zero (dense or CSR); the fan-out of presynaptic neuron ``j`` is the
 number of non-zero entries in column ``j``; an input event is a non-zero frame entry (its value
 scales the weight, so binned spike counts stay exact).
 
-HDF5 layout (format version 2; version 1 files, which lack ``drain_steps`` and ``v_init``, still load
-with the default drain)::
+HDF5 layout (format version 2; version 1 files, which lack ``drain_steps`` and ``v_init`` and call
+``v_reset`` ``reset_value``, still load, with the default drain)::
 
     /                     attrs: format="spikerec-network", format_version, dt_ms, n_inputs,
                                  input_pooling, n_classes, readout, drain_steps, n_layers, metadata (JSON text)
-    /layers/<index>       attrs: name, kind, reset, reset_value, decay_input
+    /layers/<index>       attrs: name, kind, reset, v_reset, decay_input
         decay, threshold, [bias], [v_init]         float32 [n_out]
         weight, [delay], [recurrent_weight], [mask] dense dataset [n_out, n_in] or a group with
                                  attrs encoding="csr", shape and datasets data, indices, indptr
@@ -88,11 +88,11 @@ class Layer:
     decay: np.ndarray  # [n_out] float32, the exact beta the torch kernel uses
     threshold: np.ndarray  # [n_out] float32 (unused for "li")
     reset: str = "hard"
-    reset_value: float = 0.0
+    v_reset: float = 0.0
     decay_input: bool = True
     recurrent_weight: Any = None  # np.ndarray | sp.csr_array | None [n_out, n_out]
     mask: np.ndarray | None = None  # [n_out, n_in] bool, already applied to weight
-    v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = reset_value ("lif") or 0 ("li")
+    v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = v_reset ("lif") or 0 ("li")
 
     @property
     def n_out(self) -> int:
@@ -119,7 +119,7 @@ class Layer:
         """Membrane before the first step, float64 [n_out]."""
         if self.v_init is not None:
             return self.v_init.astype(np.float64)
-        return np.full(self.n_out, float(self.reset_value) if self.kind == "lif" else 0.0)
+        return np.full(self.n_out, float(self.v_reset) if self.kind == "lif" else 0.0)
 
     def dense_delay(self) -> np.ndarray:
         """Delays as a dense int64 [n_out, n_in] array (zeros when ``delay`` is None)."""
@@ -130,7 +130,8 @@ class Layer:
 
 @dataclass
 class Network:
-    """A chain of layers plus metadata; ``save``/``load`` HDF5, ``validate``, ``from_model``."""
+    """A chain of layers plus metadata; ``save``/``load`` HDF5, ``validate``. A trained torch model becomes one
+    with :func:`spikerec.hardware.ir.from_model.network_from_model` (this module stays free of torch)."""
 
     layers: list[Layer]
     dt_ms: float
@@ -145,14 +146,6 @@ class Network:
     def __post_init__(self):
         if self.drain_steps is None:
             self.drain_steps = chain_drain_steps(layer.max_delay for layer in self.layers)
-
-    # -- construction ---------------------------------------------------------------------------
-    @classmethod
-    def from_model(cls, model, **opts) -> "Network":
-        """Export a trained spikerec model (see :func:`spikerec.hardware.from_model.network_from_model`)."""
-        from spikerec.hardware.from_model import network_from_model
-
-        return network_from_model(model, **opts)
 
     @property
     def n_synapses(self) -> int:
@@ -222,7 +215,7 @@ class Network:
                 for index, layer in enumerate(self.layers):
                     g = layers.create_group(str(index))
                     g.attrs.update({"name": layer.name, "kind": layer.kind, "reset": layer.reset,
-                                    "reset_value": float(layer.reset_value), "decay_input": bool(layer.decay_input)})
+                                    "v_reset": float(layer.v_reset), "decay_input": bool(layer.decay_input)})
                     for name in _VECTOR_FIELDS:
                         value = getattr(layer, name)
                         if value is not None:
@@ -262,8 +255,8 @@ def _validate_layer(layer: Layer, index: int, n_in: int, fail) -> None:
         fail(f"field 'kind' must be one of {list(KINDS)}, got {layer.kind!r}")
     if layer.reset not in ("hard", "soft"):
         fail(f"field 'reset' must be 'hard' or 'soft', got {layer.reset!r}")
-    if not math.isfinite(layer.reset_value):
-        fail(f"field 'reset_value' must be finite, got {layer.reset_value}")
+    if not math.isfinite(layer.v_reset):
+        fail(f"field 'v_reset' must be finite, got {layer.v_reset}")
     w = layer.weight
     if not (isinstance(w, np.ndarray) or sp.issparse(w)) or len(w.shape) != 2:
         fail(f"field 'weight' must be a 2-D numpy array or CSR matrix, got {type(w).__name__}")
@@ -371,7 +364,8 @@ def _read_network(f, path: Path) -> Network:
         if matrices["weight"] is None:
             raise CheckpointError(f"{where}: field 'weight' is missing")
         layers.append(Layer(name=_text(g.attrs["name"]), kind=_text(g.attrs["kind"]), reset=_text(g.attrs["reset"]),
-                            reset_value=float(g.attrs["reset_value"]), decay_input=bool(g.attrs["decay_input"]),
+                            v_reset=float(g.attrs["v_reset" if version >= 2 else "reset_value"]),
+                            decay_input=bool(g.attrs["decay_input"]),
                             **vectors, **matrices))
     return Network(layers=layers, dt_ms=float(f.attrs["dt_ms"]), n_inputs=int(f.attrs["n_inputs"]),
                    input_pooling=int(f.attrs["input_pooling"]), n_classes=int(f.attrs["n_classes"]),

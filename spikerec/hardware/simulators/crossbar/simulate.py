@@ -1,14 +1,15 @@
-"""Run a :class:`~spikerec.hardware.network.Network` with every synaptic current computed by crossbars.
+"""Run a :class:`~spikerec.hardware.ir.network.Network` with every synaptic current computed by crossbars.
 
 Per layer, the feed-forward matrix and (if present) the recurrent matrix are each programmed onto
-crossbar tiles (:func:`~spikerec.hardware.crossbar.tiles.map_matrix`). Per-synapse delays become
+crossbar tiles (:func:`~spikerec.hardware.simulators.crossbar.tiles.map_matrix`). Per-synapse delays become
 delay lines: every distinct (presynaptic neuron ``j``, delay ``d``) pair present in the layer gets its
 own word line driven by ``s_j[t - d]``, and the column of synapse ``(o, j)`` sits on line
 ``(j, D[o, j])``. Input frames holding integer spike counts are applied bit-serially: bit plane ``b`` of
 the counts is one binary read, whose converted output is shifted by ``2^b`` and added digitally (the
 usual multi-bit input scheme of crossbar accelerators, e.g. ISAAC, Shafiee et al., ISCA 2016).
-Biases are added digitally. Neurons update exactly as the IR specifies (the event simulator's order
-of operations, float64), the readout is :func:`~spikerec.hardware.event_sim.predict_from_outputs`.
+Biases are added digitally. Neurons update with the IR's own update
+(:func:`~spikerec.hardware.ir.dynamics.update_neurons`, float64, the function the event simulator runs), and
+the readout is :func:`~spikerec.hardware.ir.dynamics.predict_from_outputs`.
 
 Sample windows (:mod:`spikerec.window`): each sample runs for its own ``window[b]`` steps (frames and
 drain) and is read from those alone. Per-read noise of a sample comes from a stream seeded by the
@@ -25,42 +26,14 @@ from typing import Any
 import numpy as np
 
 from spikerec.errors import ShapeError
-from spikerec.hardware.crossbar.devices import CrossbarConfig, get_config
-from spikerec.hardware.crossbar.tiles import MappedMatrix, map_matrix
-from spikerec.hardware.event_sim import predict_from_outputs
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.simulators.crossbar.devices import CrossbarConfig, get_config
+from spikerec.hardware.simulators.crossbar.tiles import MappedMatrix, map_matrix
+from spikerec.hardware.ir.dynamics import predict_from_outputs, update_neurons
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 
-__all__ = ["CrossbarSimulator", "CrossbarResult", "neuron_update", "delay_lines"]
+__all__ = ["CrossbarSimulator", "CrossbarResult", "delay_lines"]
 
 _CHUNK_ELEMENTS = 4_000_000  # reads x word lines per matmul block (bounds memory at ~32 MB per block)
-
-
-def neuron_update(v: np.ndarray, x: np.ndarray, rec: np.ndarray | None, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
-    """One dt step for a batch: membrane ``v [B, N]``, input current ``x [B, N]`` (bias included),
-    recurrent current ``rec [B, N]`` or None -> (new membrane, spikes bool [B, N]).
-
-    The IR's update, in the event simulator's order of operations (so float64 results match)::
-
-        decay_input: H = beta*V + k*(X + v_reset) (+ k*r)      else: H = beta*V + (X + k*v_reset) (+ r)
-    """
-    beta = layer.decay.astype(np.float64)
-    k = 1.0 - beta
-    vr = float(layer.reset_value)
-    if layer.decay_input:
-        u = x * k if vr == 0.0 else (x + vr) * k
-    else:
-        u = x if vr == 0.0 else x + k * vr
-    h = v * beta + u
-    if rec is not None:
-        h = h + rec * k if layer.decay_input else h + rec
-    if layer.kind != "lif":
-        return h, np.zeros(h.shape, dtype=bool)
-    spikes = h >= layer.threshold.astype(np.float64)
-    if layer.reset == "hard":
-        h = np.where(spikes, vr, h)
-    else:
-        h = h - layer.threshold.astype(np.float64) * spikes
-    return h, spikes
 
 
 def delay_lines(layer: Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -210,24 +183,28 @@ class CrossbarSimulator:
         return CrossbarResult(spikes_out, membrane_out, preds, clipped.tolist(), conversions.tolist())
 
     def _run_layer(self, m: _MappedLayer, activity: np.ndarray, rng: np.random.Generator):
-        """One layer over ``activity`` [T, B, n_in] -> (spikes uint8, membrane float32 [T, B, n_out], clipped,
-        conversions)."""
+        """One layer over one sample's ``activity`` [T, 1, n_in] -> (spikes uint8, membrane float32 [T, 1, n_out],
+        clipped, conversions)."""
         layer = m.layer
-        T, B = activity.shape[:2]
+        T = activity.shape[0]
         current, c, n = self._feedforward(m, self._line_inputs(m, activity), rng)
         if layer.bias is not None:
             current += layer.bias.astype(np.float64)
-        v = np.tile(layer.initial_membrane(), (B, 1))
-        spk = np.zeros((T, B, layer.n_out), dtype=np.uint8)
-        mem = np.zeros((T, B, layer.n_out), dtype=np.float32)
-        prev = np.zeros((B, layer.n_out))
+        beta = layer.decay.astype(np.float64)
+        th = layer.threshold.astype(np.float64)
+        no_bias = np.zeros(layer.n_out)
+        v = layer.initial_membrane()
+        spk = np.zeros((T, 1, layer.n_out), dtype=np.uint8)
+        mem = np.zeros((T, 1, layer.n_out), dtype=np.float32)
+        out_idx = np.empty(layer.n_out, dtype=np.int64)
+        rec = np.zeros(layer.n_out)
         for t in range(T):
-            rec = None
-            if m.rec is not None:
-                rec, cr, nr = m.rec.read(prev, rng) if prev.any() else (np.zeros_like(prev), 0, 0)
-                c, n = c + cr, n + nr
-            v, s = neuron_update(v, current[t], rec, layer)
-            spk[t] = s
-            mem[t] = v
-            prev = s.astype(np.float64)
+            n_spk = update_neurons(v, current[t, 0], no_bias, rec, m.rec is not None, beta, 1.0 - beta, th,
+                                   float(layer.v_reset), layer.decay_input, layer.reset == "hard",
+                                   layer.kind == "lif", out_idx)
+            spk[t, 0, out_idx[:n_spk]] = 1
+            mem[t, 0] = v
+            if m.rec is not None and t + 1 < T:  # the recurrent crossbar reads this step's spikes for the next step
+                rec, cr, nr = m.rec.read(spk[t].astype(np.float64), rng) if n_spk else (np.zeros((1, layer.n_out)), 0, 0)
+                rec, c, n = rec[0], c + cr, n + nr
         return spk, mem, c, n

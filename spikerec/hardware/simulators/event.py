@@ -1,16 +1,17 @@
-"""Event-driven simulator of a :class:`~spikerec.hardware.network.Network`, the way neuromorphic chips run it.
+"""Event-driven simulator of a :class:`~spikerec.hardware.ir.network.Network`, the way neuromorphic chips run it.
 
 Only spikes move. Each event (a spike, or a non-zero input-frame entry carrying its value) is fanned
 out through its presynaptic CSR row ``(post, weight, delay)`` into a per-layer ring buffer of
 ``max_delay + 1`` slots, at slot ``(t + delay) mod R``; recurrent spikes land in a separate buffer read
 at ``t + 1``. On the dt grid every neuron then reads its slot, updates with the exported parameters
 (the exact formulas of :mod:`spikerec.neurons.functional`, operation for operation) and emits
-spikes. Work is ``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron updates per step.
+spikes (:func:`~spikerec.hardware.ir.dynamics.update_neurons`, the IR's update written once). Work is
+``O(events x fan-out)`` for synapses plus ``O(n_out)`` neuron updates per step.
 
 Precision policy: currents and membranes are float64 (parameters are the IR's float32 values).
 Event accumulation sums synapses in a different order than a matmul, so spike-exactness against
 a torch model holds by design when that model also runs in float64 with the same parameters
-(:func:`spikerec.hardware.reference.torch_reference`): the order-dependent error (~1e-16 relative)
+(:func:`spikerec.hardware.simulators.reference.torch_reference`): the order-dependent error (~1e-16 relative)
 can only flip a spike whose membrane is that close to threshold. Against the trained float32
 model the agreement is measured and reported (docs/hardware.md).
 
@@ -35,13 +36,13 @@ import scipy.sparse as sp
 from numba import njit
 
 from spikerec.errors import ShapeError
-from spikerec.hardware.network import Layer, Network
-from spikerec.window import time_mask
+from spikerec.hardware.ir.dynamics import predict_from_outputs, readout_scores, update_neurons
+from spikerec.hardware.ir.network import Layer, Network
 
-__all__ = ["EventSimulator", "SimResult", "SimState", "predict_from_membrane", "predict_from_outputs", "readout_scores",
-           "COUNT_KEYS"]
+__all__ = ["EventSimulator", "SimResult", "SimState", "SIM_COUNT_KEYS"]
 
-COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")
+SIM_COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")  # what the simulator counts
+# itself (spikerec.hardware.energy.counts.COUNT_KEYS is the full workload; Workload.simulator_counts maps it to these)
 _EMPTY_I = np.zeros(1, dtype=np.int64)
 _EMPTY_F = np.zeros(1, dtype=np.float64)
 
@@ -67,27 +68,10 @@ def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, 
             ring[(slot + ff_d[p]) % R, ff_post[p]] += ff_w[p] * x
         ops += stop - start
     cur = ring[slot]
-    n_out = v.shape[0]
-    n_spk = 0
-    for o in range(n_out):
-        xo = cur[o] + bias[o]
-        cur[o] = 0.0
-        if decay_input:
-            u = xo * k[o] if vr == 0.0 else (xo + vr) * k[o]
-        else:
-            u = xo if vr == 0.0 else xo + k[o] * vr
-        h = v[o] * beta[o]
-        h = h + u
-        if has_rec:
-            r = rec_cur[o]
-            rec_cur[o] = 0.0
-            h = h + r * k[o] if decay_input else h + r
-        if spiking and h >= th[o]:
-            out_idx[n_spk] = o
-            n_spk += 1
-            v[o] = vr if hard else h - th[o]
-        else:
-            v[o] = h
+    n_spk = update_neurons(v, cur, bias, rec_cur, has_rec, beta, k, th, vr, decay_input, hard, spiking, out_idx)
+    cur[:] = 0.0
+    if has_rec:
+        rec_cur[:] = 0.0
     if has_rec:
         for e in range(n_spk):
             j = out_idx[e]
@@ -97,7 +81,7 @@ def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, 
             ops += stop - start
     counts[0] += n_events
     counts[1] += ops
-    counts[2] += n_out
+    counts[2] += v.shape[0]
     counts[3] += n_spk
     return n_spk
 
@@ -198,7 +182,7 @@ def _tables(layer: Layer) -> _Tables:
     bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias.astype(np.float64)
     return _Tables(ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
                    int(ff_d.max()) + 1 if ff_d.size else 1, bias, beta, 1.0 - beta,
-                   layer.threshold.astype(np.float64), float(layer.reset_value), bool(layer.decay_input),
+                   layer.threshold.astype(np.float64), float(layer.v_reset), bool(layer.decay_input),
                    layer.reset == "hard", layer.kind == "lif")
 
 
@@ -243,7 +227,7 @@ class SimState:
     v: np.ndarray  # [B, total neurons] float64 membranes
     ring: np.ndarray  # [B, total ring cells] float64 delay buffers (slot-major per layer)
     rec: np.ndarray  # [B, total neurons] float64 recurrent input for the next step
-    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (COUNT_KEYS order)
+    counts: np.ndarray  # [n_layers, B, 4] int64 running counts (SIM_COUNT_KEYS order)
 
 
 @dataclass
@@ -269,45 +253,14 @@ class SimResult:
         return self.membrane[-1]
 
 
-def readout_scores(membrane: np.ndarray, readout: str = "softmax_sum", window=None) -> np.ndarray:
-    """Class scores [B, K] from a readout membrane [T, B, K] over each sample's window (float64).
-
-    "softmax_sum": sum over steps ``t < window[b]`` of ``softmax(V_t)``; "membrane_sum": sum of ``V_t``.
-    The numpy twin of :func:`spikerec.training.losses.class_scores` (tested against it).
-    """
-    m = np.asarray(membrane, dtype=np.float64)
-    if readout == "membrane_sum":
-        per_step = m
-    else:
-        e = np.exp(m - m.max(axis=2, keepdims=True))
-        per_step = e / e.sum(axis=2, keepdims=True)
-    if window is not None:
-        per_step = per_step * time_mask(np.asarray(window), m.shape[0])[:, :, None]
-    return per_step.sum(axis=0)
-
-
-def predict_from_membrane(membrane: np.ndarray, readout: str = "softmax_sum", window=None) -> np.ndarray:
-    """Predicted class per sample from a readout membrane [T, B, K] over each sample's window."""
-    return readout_scores(membrane, readout, window).argmax(axis=1)
-
-
-def predict_from_outputs(membranes: list, spikes: list, readout: str, window=None) -> np.ndarray:
-    """Predicted class per sample from the last layer: its membrane readout when it is an LI layer,
-    otherwise the most active output neuron (``membranes``/``spikes`` as a simulator returns them,
-    0 after each sample's window)."""
-    if membranes[-1] is not None:
-        return predict_from_membrane(membranes[-1], readout, window)
-    return spikes[-1].sum(axis=0).argmax(axis=1)
-
-
 def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
-    """Per-layer and total counts: means per sample under COUNT_KEYS, sums under ``<key>_total``."""
+    """Per-layer and total counts: means per sample under SIM_COUNT_KEYS, sums under ``<key>_total``."""
     out: dict[str, dict[str, float]] = {}
     b = max(per_sample.shape[1], 1)
     for name, rows in [*zip(names, per_sample), ("total", per_sample.sum(axis=0))]:
         totals = rows.sum(axis=0)
-        entry = {key: float(totals[i]) / b for i, key in enumerate(COUNT_KEYS)}
-        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(COUNT_KEYS)})
+        entry = {key: float(totals[i]) / b for i, key in enumerate(SIM_COUNT_KEYS)}
+        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(SIM_COUNT_KEYS)})
         out[name] = entry
     return out
 

@@ -1,4 +1,4 @@
-"""Export a trained torch model to the :class:`~spikerec.hardware.network.Network` IR.
+"""Export a trained torch model to the :class:`~spikerec.hardware.ir.network.Network` IR.
 
 What changes on export (and why it does not change what the network computes in evaluation):
 
@@ -13,6 +13,7 @@ What changes on export (and why it does not change what the network computes in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,9 +22,53 @@ import torch
 from torch import nn
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.network import Layer, Network
+from spikerec.hardware.ir.network import Layer, Network
 
-__all__ = ["network_from_model"]
+__all__ = ["network_from_model", "model_layers", "ModelLayer"]
+
+
+@dataclass
+class ModelLayer:
+    """One layer of a :class:`~spikerec.models.SpikingNetwork` as the IR sees it (before BatchNorm folding).
+
+    ``weight`` float64 [out, in] (delay taps merged), ``delay`` int64 [out, in] or None, ``bias`` [out] or None,
+    ``mask`` bool [out, in] or None (already applied), ``norm`` the BatchNorm or None, ``neuron`` the module
+    (LIF/RecurrentLIF/AdaptiveLIF ... for hidden layers, the LI integrator for the readout).
+    """
+
+    name: str
+    kind: str  # "lif" (hidden, spiking) | "li" (readout)
+    weight: np.ndarray
+    delay: np.ndarray | None
+    bias: np.ndarray | None
+    mask: np.ndarray | None
+    norm: nn.Module | None
+    neuron: nn.Module
+    module: nn.Module  # the block (or readout) holding them
+
+    def recurrent_weight(self) -> np.ndarray | None:
+        """The neuron's effective (masked) recurrent weights [out, out] float64, or None."""
+        if not hasattr(self.neuron, "effective_recurrent_weight"):
+            return None
+        with torch.no_grad():
+            return self.neuron.effective_recurrent_weight().detach().double().cpu().numpy()
+
+
+def model_layers(model: nn.Module) -> list[ModelLayer]:
+    """The layers of a :class:`~spikerec.models.SpikingNetwork` under their IR names (``hidden<i>``, ``readout``):
+    the one walk of a torch model that the exporter and the workload counts share."""
+    from spikerec.models import SpikingNetwork
+
+    if not isinstance(model, SpikingNetwork) or not all(hasattr(b, "synapse") for b in model.blocks):
+        raise ConfigError(f"expected a spikerec.models.SpikingNetwork of synapse -> neuron blocks (delay_snn, lif_rsnn, "
+                          f"adlif_rsnn, hrsnn); got {type(model).__name__} {getattr(model, 'kind', '')!r}")
+    out = []
+    for i, block in enumerate(model.blocks):
+        weight, delay, bias, mask = _synapse_arrays(block.synapse, f"hidden{i}")
+        out.append(ModelLayer(f"hidden{i}", "lif", weight, delay, bias, mask, block.norm, block.neuron, block))
+    weight, delay, bias, mask = _synapse_arrays(model.readout.synapse, "readout")
+    out.append(ModelLayer("readout", "li", weight, delay, bias, mask, None, model.readout.integrator, model.readout))
+    return out
 
 
 def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_inputs: int | None = None,
@@ -34,47 +79,37 @@ def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_input
     are non-zero ("auto"). ``input_pooling``: channel pooling the model's data used (metadata only).
     ``drain_steps``: the sample window's drain the model was trained with (default: its ``latency_steps``).
     """
-    from spikerec.models import SpikingNetwork
+    from spikerec.neurons import LIF
 
-    if not isinstance(model, SpikingNetwork):
-        raise ConfigError(f"Network.from_model supports spikerec.models.SpikingNetwork (delay_snn, lif_rsnn); got "
-                          f"{type(model).__name__}")
     layers: list[Layer] = []
     dt_ms = None
-    for i, block in enumerate(model.blocks):
-        name = f"hidden{i}"
-        weight, delay, bias, mask = _synapse_arrays(block.synapse, name)
-        weight, bias = _fold_batchnorm(block.norm, weight, bias)
-        neuron = block.neuron
-        kind_ok = type(neuron).__name__ in ("LIF", "RecurrentLIF")
-        if not kind_ok:
-            raise ConfigError(f"Network.from_model: layer {name!r} uses {type(neuron).__name__}; only LIF and "
+    for ml in model_layers(model):
+        neuron = ml.neuron
+        dt_ms = _same_dt(dt_ms, neuron.dt_ms, ml.name)
+        if ml.kind == "li":
+            layers.append(_layer(ml.name, "li", ml.weight, ml.delay, ml.bias, neuron.decay, torch.zeros(neuron.n_neurons),
+                                 "hard", 0.0, neuron.decay_input, None, ml.mask, sparse))
+            continue
+        if not isinstance(neuron, LIF):  # RecurrentLIF is a LIF
+            raise ConfigError(f"network_from_model: layer {ml.name!r} uses {type(neuron).__name__}; only LIF and "
                               f"RecurrentLIF neurons have an IR equivalent (adaptive and meta-neurons do not)")
-        rec = None
-        if hasattr(neuron, "effective_recurrent_weight"):
-            rec = neuron.effective_recurrent_weight().detach().double().cpu().numpy()
-        dt_ms = _same_dt(dt_ms, neuron.dt_ms, name)
-        layers.append(_layer(name, "lif", weight, delay, bias, neuron.decay, neuron.threshold, neuron.cfg.reset,
-                             neuron.cfg.v_reset, neuron.cfg.decay_input, rec, mask, sparse))
-    weight, delay, bias, mask = _synapse_arrays(model.readout.synapse, "readout")
-    li = model.readout.integrator
-    dt_ms = _same_dt(dt_ms, li.dt_ms, "readout")
-    layers.append(_layer("readout", "li", weight, delay, bias, li.decay, torch.zeros(li.n_neurons), "hard", 0.0,
-                         li.decay_input, None, mask, sparse))
+        weight, bias = _fold_batchnorm(ml.norm, ml.weight, ml.bias)
+        layers.append(_layer(ml.name, "lif", weight, ml.delay, bias, neuron.decay, neuron.threshold, neuron.cfg.reset,
+                             neuron.cfg.v_reset, neuron.cfg.decay_input, ml.recurrent_weight(), ml.mask, sparse))
     first_in = layers[0].n_in
     if n_inputs is not None and n_inputs != first_in:
-        raise ConfigError(f"Network.from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
+        raise ConfigError(f"network_from_model: n_inputs={n_inputs} but the first layer reads {first_in} channels")
     net = Network(layers=layers, dt_ms=float(dt_ms), n_inputs=first_in, input_pooling=int(input_pooling),
                   n_classes=layers[-1].n_out, readout="softmax_sum",
                   drain_steps=model.latency_steps if drain_steps is None else int(drain_steps),
                   metadata={"source": type(model).__name__, "model_kind": getattr(model, "kind", ""),
                             **(metadata or {})})
-    return net.validate("Network.from_model")
+    return net.validate("network_from_model")
 
 
 def _same_dt(current: float | None, new: float, where: str) -> float:
     if current is not None and abs(current - new) > 1e-9:
-        raise ConfigError(f"Network.from_model: layer {where!r} has dt_ms={new} but earlier layers use {current}")
+        raise ConfigError(f"network_from_model: layer {where!r} has dt_ms={new} but earlier layers use {current}")
     return float(new)
 
 
@@ -96,7 +131,7 @@ def _synapse_arrays(synapse: nn.Module, name: str):
         if isinstance(synapse, nn.Linear):
             m = None if mask is None else mask.detach().cpu().numpy().astype(bool)
             return synapse.weight.detach().double().cpu().numpy(), None, bias, m
-    raise ConfigError(f"Network.from_model: layer {name!r} has synapse {type(synapse).__name__}; "
+    raise ConfigError(f"network_from_model: layer {name!r} has synapse {type(synapse).__name__}; "
                       f"supported: nn.Linear, DelayedLinear")
 
 
@@ -110,7 +145,7 @@ def _merge_taps(w: np.ndarray, d: np.ndarray, name: str) -> tuple[np.ndarray, np
     clash = live & (d != first)
     if clash.any():
         o, i, _ = np.argwhere(clash)[0]
-        raise ConfigError(f"Network.from_model: layer {name!r} has {int(clash.any(axis=2).sum())} synapse(s) whose "
+        raise ConfigError(f"network_from_model: layer {name!r} has {int(clash.any(axis=2).sum())} synapse(s) whose "
                           f"kernel_count={w.shape[2]} taps round to different delays (first: out {o}, in {i}); the IR "
                           f"holds one delay per synapse, so train with kernel_count=1")
     return w.sum(axis=2), np.maximum(first[:, :, 0], 0)
@@ -121,7 +156,7 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     if norm is None:
         return weight, bias
     if not norm.track_running_stats or norm.running_mean is None:
-        raise ConfigError("Network.from_model: BatchNorm without running statistics cannot be folded")
+        raise ConfigError("network_from_model: BatchNorm without running statistics cannot be folded")
     mean = norm.running_mean.detach().double().cpu().numpy()
     var = norm.running_var.detach().double().cpu().numpy()
     gamma = norm.weight.detach().double().cpu().numpy() if norm.affine else np.ones_like(mean)
@@ -131,7 +166,7 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     return weight * scale[:, None], b * scale + beta - mean * scale
 
 
-def _layer(name, kind, weight, delay, bias, decay, threshold, reset, reset_value, decay_input, rec, mask,
+def _layer(name, kind, weight, delay, bias, decay, threshold, reset, v_reset, decay_input, rec, mask,
            sparse) -> Layer:
     n_out = weight.shape[0]
     w32 = weight.astype(np.float32)
@@ -157,7 +192,7 @@ def _layer(name, kind, weight, delay, bias, decay, threshold, reset, reset_value
             rec32.sort_indices()
     return Layer(name=name, kind=kind, weight=w32, delay=d,
                  bias=None if bias is None else np.asarray(bias, dtype=np.float32),
-                 decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, reset_value=float(reset_value),
+                 decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, v_reset=float(v_reset),
                  decay_input=bool(decay_input), recurrent_weight=rec32,
                  mask=None if mask is None else np.asarray(mask, dtype=bool))
 

@@ -23,8 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikerec.errors import NonFiniteError, ShapeError
-from spikerec.hardware.crossbar import periphery
-from spikerec.hardware.crossbar.devices import (CrossbarConfig, drift_and_read_noise, drift_exponents, program,
+from spikerec.hardware.simulators.crossbar import periphery
+from spikerec.hardware.simulators.crossbar.devices import (CrossbarConfig, drift_and_read_noise, drift_exponents, program,
                                                 stuck_at_faults)
 
 __all__ = ["MappedMatrix", "map_matrix", "target_conductances"]

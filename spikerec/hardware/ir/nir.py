@@ -1,8 +1,8 @@
-"""Export a :class:`~spikerec.hardware.network.Network` to NIR and import it back (``nir`` package).
+"""Export a :class:`~spikerec.hardware.ir.network.Network` to NIR and import it back (``nir`` package).
 
 Neurons. NIR's ``LIF`` is ``tau dv/dt = (v_leak - v) + r I`` with reset to ``v_reset``; forward
 Euler with step ``dt`` gives ``v' = (1 - dt/tau) v + (dt/tau)(v_leak + r I)``. The IR update maps onto
-it with ``tau = dt / (1 - decay)`` (seconds), ``v_leak = v_reset = reset_value`` and
+it with ``tau = dt / (1 - decay)`` (seconds), ``v_leak = v_reset`` (the IR's ``v_reset``) and
 ``r = 1`` (``decay_input=True``) or ``r = tau/dt`` (``decay_input=False``, so ``(dt/tau) r = 1``).
 ``LI`` readouts map to NIR ``LI`` the same way (``v_leak = 0``). The time base ``dt_s`` defaults to
 the network's ``dt_ms`` in seconds; importers that assume another step (snntorch uses 1e-4 s) need
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from spikerec.errors import CheckpointError, ConfigError
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 from spikerec.io import atomic_path, to_jsonable
 
 __all__ = ["to_nir", "from_nir", "save_nir", "load_nir"]
@@ -108,7 +108,7 @@ def _neuron_node(layer: Layer, dt_s: float, unit_r: bool = False):
     tau = dt_s / (1.0 - beta)
     r = np.ones_like(tau) if layer.decay_input else tau / dt_s
     r_node = np.ones_like(tau) if unit_r else r
-    vr = np.full_like(tau, layer.reset_value)
+    vr = np.full_like(tau, layer.v_reset)
     if layer.kind == "li":
         return nir.LI(tau=tau, r=r_node, v_leak=np.zeros_like(tau)), r
     return nir.LIF(tau=tau, r=r_node, v_leak=vr, v_threshold=layer.threshold.astype(np.float32), v_reset=vr.copy()), r
@@ -255,7 +255,7 @@ def _import_layer(neuron: str, name: str, prev: str, n_in: int, nodes, preds, dt
                                   f"steps); spikerec's IR applies bias undelayed")
             bias += b
             has_bias = True
-    decay, r, v_leak, threshold, reset_value = _neuron_params(node, neuron, dt_s)
+    decay, r, v_leak, threshold, v_reset = _neuron_params(node, neuron, dt_s)
     k = 1.0 - decay
     if np.all(r == 1.0):
         decay_input = True
@@ -268,7 +268,7 @@ def _import_layer(neuron: str, name: str, prev: str, n_in: int, nodes, preds, dt
     d32 = delay.astype(np.int32) if delay.any() else None
     return Layer(name=name, kind="li" if isinstance(node, nir.LI) else "lif", weight=weight.astype(np.float32),
                  delay=d32, bias=bias.astype(np.float32) if has_bias else None, decay=decay.astype(np.float32),
-                 threshold=threshold.astype(np.float32), reset="hard", reset_value=reset_value,
+                 threshold=threshold.astype(np.float32), reset="hard", v_reset=v_reset,
                  decay_input=decay_input, recurrent_weight=None if rec is None else rec.astype(np.float32))
 
 
@@ -289,6 +289,6 @@ def _neuron_params(node, key: str, dt_s: float):
     v_reset = np.broadcast_to(np.asarray(node.v_reset, dtype=np.float64), (n,))
     if np.unique(v_reset).size != 1 or np.any(v_leak != v_reset):
         raise ConfigError(f"from_nir: LIF node {key!r} needs one v_reset shared by all neurons and equal to v_leak "
-                          f"(spikerec's reset_value plays both roles)")
+                          f"(spikerec's v_reset plays both roles)")
     threshold = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), (n,))
     return decay, r, v_leak, threshold, float(v_reset[0])

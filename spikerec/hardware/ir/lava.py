@@ -1,4 +1,4 @@
-"""Export a :class:`~spikerec.hardware.network.Network` to Lava-dl netx's HDF5 network description.
+"""Export a :class:`~spikerec.hardware.ir.network.Network` to Lava-dl netx's HDF5 network description.
 
 Layout (the netx protocol: ``layer/<i>`` from input to output, each with ``type`` and ``shape``)::
 
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from spikerec.errors import ConfigError
-from spikerec.hardware.network import Layer, Network, to_dense
+from spikerec.hardware.ir.network import Layer, Network, to_dense
 from spikerec.io import atomic_path
 
 __all__ = ["export_lava", "MAX_DELAY"]
@@ -97,9 +97,9 @@ def _plan(layer: Layer, weight_bits: int) -> dict[str, Any]:
         raise ConfigError(f"{where} is recurrent; the netx HDF5 protocol has no recurrent dense layer")
     if layer.v_init is not None:
         raise ConfigError(f"{where} starts from a non-default membrane (v_init); netx neurons start at 0")
-    if layer.kind == "lif" and (layer.reset != "hard" or layer.reset_value != 0.0):
-        raise ConfigError(f"{where} uses reset={layer.reset!r}, reset_value={layer.reset_value}; Loihi CUBA neurons "
-                          f"reset to 0 (hard reset, reset_value=0)")
+    if layer.kind == "lif" and (layer.reset != "hard" or layer.v_reset != 0.0):
+        raise ConfigError(f"{where} uses reset={layer.reset!r}, v_reset={layer.v_reset}; Loihi CUBA neurons "
+                          f"reset to 0 (hard reset, v_reset=0)")
     for name, values in (("decay", layer.decay), ("threshold", layer.threshold)):
         if layer.kind == "lif" or name == "decay":
             if np.unique(values).size != 1:

@@ -1,4 +1,4 @@
-"""Dense torch evaluation of a :class:`~spikerec.hardware.network.Network` with spikerec's own kernels.
+"""Dense torch evaluation of a :class:`~spikerec.hardware.ir.network.Network` with spikerec's own kernels.
 
 This is the trained model's integer-delay evaluation path (``integer_delayed_linear`` +
 ``lif_multistep``/``li_multistep``) with the IR's parameters (BN already folded), run in float64 by
@@ -13,7 +13,7 @@ import torch
 
 from spikerec.delays.functional import integer_delayed_linear
 from spikerec.errors import ShapeError
-from spikerec.hardware.network import Network, to_dense
+from spikerec.hardware.ir.network import Network, to_dense
 from spikerec.neurons import functional as NF
 from spikerec.window import time_mask
 
@@ -49,7 +49,7 @@ def torch_reference(network: Network, frames, window=None, dtype: torch.dtype = 
         else:
             rec = None if layer.recurrent_weight is None else torch.from_numpy(to_dense(layer.recurrent_weight)).to(dtype)
             x, _ = NF.lif_multistep(y, v0, decay, torch.from_numpy(layer.threshold).to(dtype),
-                                    v_reset=layer.reset_value, reset=layer.reset, decay_input=layer.decay_input,
+                                    v_reset=layer.v_reset, reset=layer.reset, decay_input=layer.decay_input,
                                     recurrent_weight=rec)
         if inside is not None:
             x = x * inside
