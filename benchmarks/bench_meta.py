@@ -114,7 +114,7 @@ def run_config(name: str, overrides: list[str], seed: int, data_dir: Path, work:
     from spikerec.training.checkpoint import load_checkpoint
     from spikerec.training.draws import evaluate_draws
     from spikerec.training.runs import load_datasets, train
-    from spikerec.training.trainer import window_collate
+    from spikerec.training.windows import window_collate
 
     recipe = load_recipe("shd-meta", [*overrides, f"train.seed={seed}"])
     run_dir = work / f"{name}-{seed}"

@@ -152,8 +152,7 @@ def test_train_and_eval_rates_agree_and_the_mean_field_rates_do_not():
 
 
 def test_ir_terms_are_exact_against_the_event_simulator():
-    from spikerec.hardware.event_sim import EventSimulator
-    from spikerec.hardware.network import Layer, Network
+    from spikerec.hardware import EventSimulator, Layer, Network
 
     torch.manual_seed(0)
     layer = MetaNeuron(30, 12, tau_ms=5.0, release_prob=0.4, quantal_amplitude=2.0, inhibition=0.02, threshold=0.4)
@@ -164,7 +163,7 @@ def test_ir_terms_are_exact_against_the_event_simulator():
     terms = layer.ir_terms("hidden0")
     net = Network(layers=[Layer(name="hidden0", kind="lif", weight=terms.weight.astype(np.float32), delay=None,
                                 bias=terms.bias, decay=terms.decay, threshold=terms.threshold, reset=terms.reset,
-                                reset_value=terms.reset_value, decay_input=terms.decay_input)],
+                                v_reset=terms.v_reset, decay_input=terms.decay_input)],
                   dt_ms=terms.dt_ms, n_inputs=30, n_classes=12)
     x = (torch.rand(40, 6, 30, generator=torch.Generator().manual_seed(2)) < 0.3).float()
     sim = EventSimulator(net).run(x.numpy())

@@ -92,7 +92,7 @@ class MetaIRTerms:
     """The exact discrete-time LIF equivalent of a deterministic meta-neuron layer, in Network IR terms.
 
     Per step ``H = decay * V + X`` with ``X = weight @ x`` (``decay_input=False``, no bias), spike
-    ``H >= threshold``, hard reset to ``reset_value``. The feed-forward inhibition ``-b_j sum_i x_i``
+    ``H >= threshold``, hard reset to ``v_reset``. The feed-forward inhibition ``-b_j sum_i x_i``
     is folded into ``weight`` (``-inhibition[j]`` on every input of neuron ``j``; kept for reporting).
     """
 
@@ -102,7 +102,7 @@ class MetaIRTerms:
     inhibition: np.ndarray  # [n_out] float64, b_j (already inside weight)
     dt_ms: float
     reset: str = "hard"
-    reset_value: float = 0.0
+    v_reset: float = 0.0
     decay_input: bool = False
     bias: None = None
 
