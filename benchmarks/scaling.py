@@ -11,6 +11,7 @@ import gc
 import math
 import multiprocessing as mp
 import os
+import queue as queue_module
 from typing import Any, Callable, Iterator
 
 from benchmarks import harness
@@ -74,6 +75,12 @@ def step_memory_mib(make: Callable[[Point], Callable[[], Any]], plan: list, thre
     queue = ctx.Queue()
     proc = ctx.Process(target=_memory_child, args=(queue, make, plan, threads))
     proc.start()
-    out = queue.get(timeout=3600)
+    while True:  # poll, so a child that died (an exception, the OOM killer) fails the run instead of hanging it
+        try:
+            out = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"memory measurement process exited with code {proc.exitcode}") from None
     proc.join()
     return out
