@@ -14,7 +14,7 @@ from spikerec.hardware.ir.from_model import network_from_model
 from spikerec.models.hrsnn import HRSNN
 from spikerec.pruning.lnp import LNPConfig, LyapunovNoisePruning
 from spikerec.pruning.noise_pruning import noise_covariance, synapse_scores
-from spikerec.pruning.synapse_masks import mask_synapses, restore_masks, synapse_mask
+from spikerec.models.synapse_masks import mask_synapses, restore_masks, synapse_mask
 from spikerec.pruning.synapse_pruning import keep_top, prune_synapses, synapse_counts, synaptic_matrices
 
 

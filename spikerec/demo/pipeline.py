@@ -252,6 +252,7 @@ def run_demo(out: str | Path = "demo-out", quick: bool = False, seed: int = 0) -
 
     demo = Demo(out=Path(out), sizes=DemoSizes.for_mode(quick), seed=seed)
     demo.out.mkdir(parents=True, exist_ok=True)
+    demo.results["networks"] = dict(HARDWARE_RUNS)
     start = time.perf_counter()
     for i, (title, stage) in enumerate(STAGES, 1):
         log(f"{i}/{len(STAGES)} {title} ...")

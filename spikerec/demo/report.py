@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from spikerec.demo.pipeline import HARDWARE_RUNS
 from spikerec.io import atomic_write_text
 
 
@@ -60,7 +59,7 @@ def _sections(r: dict[str, Any]) -> list[str]:
                   f"network is fine-tuned for {q['finetune_epochs']} epochs.", ""]
         lines += _table(["dense test accuracy", "pruned, before fine-tuning", "after fine-tuning"],
                         [[_pct(q["dense_test_accuracy"]), _pct(q["pruned_test_accuracy"]), _pct(q["test_accuracy"])]])
-    names = HARDWARE_RUNS
+    names = r.get("networks", {})  # run name -> what the report calls it
     if "export" in r:
         lines += ["## Export", "",
                   "Each network as `network*.h5` (sparse Network IR: CSR where at most half the weights remain) and "

@@ -4,7 +4,7 @@
 (``best.pt``), prunes ``sparsity`` of its synapses (:func:`~spikerec.pruning.synapse_pruning.prune_synapses`),
 and fine-tunes it with the project trainer under the run's own recipe (``train.epochs`` = ``finetune_epochs``,
 the delay layers' sigma kept at its trained value, any ``overrides``). The pruned synapses are masked
-(:mod:`spikerec.pruning.synapse_masks`), so they stay pruned and the checkpoints carry the masks. ``OUT``
+(:mod:`spikerec.models.synapse_masks`), so they stay pruned and the checkpoints carry the masks. ``OUT``
 holds what ``spikerec train`` writes (recipe.toml, best.pt, last.pt, metrics, curves.png, summary.json), the
 run's ``hrsnn.json`` when it has one, and ``pruning.json`` (the pruning report, the source run's accuracy,
 the accuracy right after pruning and after fine-tuning); ``spikerec eval``, ``export``, ``simulate`` and
@@ -56,7 +56,7 @@ def prune_run(run_dir: str | Path, method: str, sparsity: float, data_dir: str |
     ``synapses_before``/``after``) and the accuracies before pruning (``dense_*``) and before fine-tuning
     (``pruned_*``)."""
     from spikerec.config import recipe_to_dict, save_recipe
-    from spikerec.hardware.ir.from_model import layer_modules
+    from spikerec.models.walk import layer_modules
     from spikerec.pruning.synapse_pruning import prune_synapses
     from spikerec.training.checkpoint import save_checkpoint
     from spikerec.training.runs import load_datasets, load_run_model

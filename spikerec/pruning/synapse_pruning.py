@@ -20,7 +20,7 @@ go is decided per matrix by a score, lowest first (ties by index):
   Unlike LNP it ranks instead of sampling and does not re-weight: the target sparsity is met exactly and
   fine-tuning re-fits the kept weights.
 
-The pruned synapses are masked (:mod:`spikerec.pruning.synapse_masks`) and stay pruned while fine-tuning.
+The pruned synapses are masked (:mod:`spikerec.models.synapse_masks`) and stay pruned while fine-tuning.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class SynapticMatrix:
 
 def synaptic_matrices(model: nn.Module) -> list[SynapticMatrix]:
     """Every feed-forward and recurrent weight matrix of a SpikingNetwork, in layer order."""
-    from spikerec.hardware.ir.from_model import layer_modules
+    from spikerec.models.walk import layer_modules
 
     out = []
     for layer, kind, block in layer_modules(model):
@@ -98,7 +98,7 @@ def keep_top(scores: torch.Tensor, existing: torch.Tensor, keep_fraction: float)
 
 def _batchnorm_scale(block: nn.Module, n_out: int) -> torch.Tensor:
     """|BatchNorm scale| per output channel of ``block`` [n_out] float64 (ones without BatchNorm)."""
-    from spikerec.hardware.ir.from_model import batchnorm_affine
+    from spikerec.models.walk import batchnorm_affine
 
     norm = getattr(block, "norm", None)
     if norm is None:
@@ -108,7 +108,7 @@ def _batchnorm_scale(block: nn.Module, n_out: int) -> torch.Tensor:
 
 def _input_current(block: nn.Module, n_out: int) -> torch.Tensor:
     """Constant input current of a layer with silent input: its synapse bias through BatchNorm, [n_out] float64."""
-    from spikerec.hardware.ir.from_model import batchnorm_affine
+    from spikerec.models.walk import batchnorm_affine
 
     bias = block.synapse.bias
     b = torch.zeros(n_out, dtype=torch.float64) if bias is None else bias.detach().double().cpu()
@@ -149,7 +149,7 @@ def prune_synapses(model: nn.Module, method: str, sparsity: float, seed: int = 0
     recurrent ones for lnp-scores) in place; returns a JSON-ready report: counts per matrix and in total,
     before and after, and the achieved ``synapse_sparsity`` over all synapses of the network."""
     from spikerec.pruning.lnp import LNPConfig
-    from spikerec.pruning.synapse_masks import mask_synapses
+    from spikerec.models.synapse_masks import mask_synapses
 
     if method not in METHODS:
         raise ConfigError(f"unknown synapse pruning method {method!r}; choose one of {', '.join(METHODS)}")

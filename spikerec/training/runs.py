@@ -73,10 +73,10 @@ def build_run_model(run_dir: str | Path, recipe: Recipe, state: dict, sizes: tup
     """The (untrained) model a run's checkpoint ``state`` fits: the network stored in the run directory
     (``hrsnn.json``, written by ``spikerec prune-train``: a pruned HRSNN's own size and structure) or else the
     recipe's, for ``sizes`` = (n_inputs, n_classes) (default: read off ``state``); with the synapse masks
-    ``state`` holds (:mod:`spikerec.pruning.synapse_masks`). The one place a run's model is rebuilt."""
+    ``state`` holds (:mod:`spikerec.models.synapse_masks`). The one place a run's model is rebuilt."""
     from spikerec.models import build_model
     from spikerec.models.hrsnn import CONFIG_FILE, HRSNN
-    from spikerec.pruning.synapse_masks import restore_masks
+    from spikerec.models.synapse_masks import restore_masks
 
     run_dir = Path(run_dir)
     if (run_dir / CONFIG_FILE).exists():

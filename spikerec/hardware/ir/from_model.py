@@ -7,7 +7,7 @@ What changes on export (and why it does not change what the network computes in 
   synapse: ``W' = s[:, None] * W`` and ``bias' = s*bias + beta - mean*s`` (float32, so folded
   weights carry one float32 rounding; see docs/hardware.md for the agreement policy);
 * dropout is dropped (identity in evaluation);
-* pruning masks (a synapse-mask parametrization of :mod:`spikerec.pruning.synapse_masks`,
+* pruning masks (a synapse-mask parametrization of :mod:`spikerec.models.synapse_masks`,
   ``torch.nn.utils.prune``'s ``weight_mask``, ``RecurrentLIF.recurrent_mask``, ``HRSNN.mask``) are applied, and
   feed-forward ones kept in ``Layer.mask``; each matrix is stored as CSR when at most half of it is non-zero.
 """
@@ -24,8 +24,10 @@ from torch import nn
 
 from spikerec.errors import ConfigError
 from spikerec.hardware.ir.network import Layer, Network
+from spikerec.models.synapse_masks import applied_mask
+from spikerec.models.walk import batchnorm_affine, layer_modules
 
-__all__ = ["network_from_model", "model_layers", "layer_modules", "ModelLayer", "applied_mask", "batchnorm_affine"]
+__all__ = ["network_from_model", "model_layers", "ModelLayer"]
 
 
 @dataclass
@@ -53,18 +55,6 @@ class ModelLayer:
             return None
         with torch.no_grad():
             return self.neuron.effective_recurrent_weight().detach().double().cpu().numpy()
-
-
-def layer_modules(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
-    """``(IR name, kind, module)`` of every layer of a :class:`~spikerec.models.SpikingNetwork`: ``("hidden<i>",
-    "lif", block)`` then ``("readout", "li", readout)``; every module has a ``synapse``. The one walk of a torch
-    model that the exporter, the workload counts and synapse pruning share."""
-    from spikerec.models import SpikingNetwork
-
-    if not isinstance(model, SpikingNetwork) or not all(hasattr(b, "synapse") for b in model.blocks):
-        raise ConfigError(f"expected a spikerec.models.SpikingNetwork of synapse -> neuron blocks (delay_snn, lif_rsnn, "
-                          f"adlif_rsnn, hrsnn); got {type(model).__name__} {getattr(model, 'kind', '')!r}")
-    return [*((f"hidden{i}", "lif", block) for i, block in enumerate(model.blocks)), ("readout", "li", model.readout)]
 
 
 def model_layers(model: nn.Module) -> list[ModelLayer]:
@@ -144,19 +134,6 @@ def _synapse_arrays(synapse: nn.Module, name: str):
                       f"supported: nn.Linear, DelayedLinear")
 
 
-def applied_mask(module: nn.Module, name: str) -> torch.Tensor | None:
-    """The pruning mask already applied to ``module.<name>`` (same shape), or None: a parametrization holding a
-    ``mask`` buffer (:class:`spikerec.pruning.synapse_masks.SynapseMask`) or ``torch.nn.utils.prune``'s
-    ``<name>_mask``."""
-    from torch.nn.utils import parametrize
-
-    if parametrize.is_parametrized(module, name):
-        for parametrization in getattr(module.parametrizations, name):
-            if hasattr(parametrization, "mask"):
-                return parametrization.mask
-    return getattr(module, f"{name}_mask", None)
-
-
 def _merge_taps(w: np.ndarray, d: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """One (weight, delay) per synapse from [out, in, kernel_count] taps; taps must share a delay."""
     if w.shape[2] == 1:
@@ -180,19 +157,6 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     scale, shift = batchnorm_affine(norm)
     b = np.zeros_like(scale) if bias is None else bias
     return weight * scale[:, None], b * scale + shift
-
-
-def batchnorm_affine(norm: nn.Module) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode BatchNorm1d as ``y * scale + shift`` per channel, float64 [C] each:
-    ``scale = gamma / sqrt(var + eps)``, ``shift = beta - mean * scale``."""
-    if not norm.track_running_stats or norm.running_mean is None:
-        raise ConfigError("network_from_model: BatchNorm without running statistics cannot be folded")
-    mean = norm.running_mean.detach().double().cpu().numpy()
-    var = norm.running_var.detach().double().cpu().numpy()
-    gamma = norm.weight.detach().double().cpu().numpy() if norm.affine else np.ones_like(mean)
-    beta = norm.bias.detach().double().cpu().numpy() if norm.affine else np.zeros_like(mean)
-    scale = gamma / np.sqrt(var + norm.eps)
-    return scale, beta - mean * scale
 
 
 def _layer(name, kind, weight, delay, bias, decay, threshold, reset, v_reset, decay_input, rec, mask,

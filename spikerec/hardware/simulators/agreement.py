@@ -71,7 +71,7 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
         membrane = outs[-1].float().numpy()
     else:
         from spikerec.delays import delay_eval_context
-        from spikerec.hardware.ir.from_model import layer_modules
+        from spikerec.models.walk import layer_modules
 
         inside = time_mask(window, frames.shape[0]).unsqueeze(2)
         with delay_eval_context(model, True):
@@ -87,7 +87,7 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
 
 def _check_same_layers(net: Network, model) -> None:
     """ConfigError unless ``model``'s layers (exporter names and sizes) are ``net``'s."""
-    from spikerec.hardware.ir.from_model import layer_modules
+    from spikerec.models.walk import layer_modules
 
     ours = [(name, m.synapse.out_features, m.synapse.in_features) for name, _, m in layer_modules(model)]
     theirs = [(la.name, la.n_out, la.n_in) for la in net.layers]

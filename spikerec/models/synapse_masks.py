@@ -20,7 +20,7 @@ from torch.nn.utils import parametrize
 
 from spikerec.errors import CheckpointError, ShapeError
 
-__all__ = ["SynapseMask", "mask_synapses", "synapse_mask", "restore_masks"]
+__all__ = ["SynapseMask", "mask_synapses", "synapse_mask", "applied_mask", "restore_masks"]
 
 _ORIGINAL = ".original"
 
@@ -41,6 +41,17 @@ def synapse_mask(module: nn.Module, name: str) -> SynapseMask | None:
     if not parametrize.is_parametrized(module, name):
         return None
     return next((p for p in getattr(module.parametrizations, name) if isinstance(p, SynapseMask)), None)
+
+
+def applied_mask(module: nn.Module, name: str) -> torch.Tensor | None:
+    """The pruning mask already applied to ``module.<name>`` (same shape), or None: a parametrization holding a
+    ``mask`` buffer (:class:`SynapseMask`) or ``torch.nn.utils.prune``'s
+    ``<name>_mask``."""
+    if parametrize.is_parametrized(module, name):
+        for parametrization in getattr(module.parametrizations, name):
+            if hasattr(parametrization, "mask"):
+                return parametrization.mask
+    return getattr(module, f"{name}_mask", None)
 
 
 def _full_mask(keep: torch.Tensor, weight: torch.Tensor, where: str) -> torch.Tensor:
