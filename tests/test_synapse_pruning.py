@@ -189,3 +189,10 @@ def test_pruned_hrsnn_exports_recurrent_csr_and_simulates_exactly():
     assert np.array_equal(event.spikes[0], torch_reference(net, x)[0].numpy().astype(np.uint8))
     ideal = CrossbarSimulator(net, "ideal").run(x)
     assert np.array_equal(ideal.spikes[0], event.spikes[0])
+
+
+def test_prune_cli_offers_the_libraries_methods():
+    """The CLI names the methods without importing torch at parse time; they must be the libraries' lists."""
+    from spikerec.pruning import cli, run, synapse_pruning
+
+    assert cli.RUN_METHODS == synapse_pruning.METHODS and cli.HRSNN_METHODS == run.METHODS

@@ -53,8 +53,9 @@ def _sections(r: dict[str, Any]) -> list[str]:
     if "synapse_pruning" in r:
         q = r["synapse_pruning"]
         lines += ["## Synapse pruning of the trained delay SNN", "",
-                  f"`spikerec prune --run runs/delays --method {q['method']}`: every weight matrix loses "
-                  f"{_pct(q['synapse_sparsity'])} of its synapses (smallest BatchNorm-folded magnitude first), "
+                  f"`spikerec prune --run runs/delays --method {q['method']}`: the network loses "
+                  f"{_pct(q['synapse_sparsity'])} of its synapses, the same share from every weight matrix "
+                  f"(smallest BatchNorm-folded magnitude first); "
                   f"{q['synapses_after']} of {q['synapses_before']} are left; masked, so they stay pruned while the "
                   f"network is fine-tuned for {q['finetune_epochs']} epochs.", ""]
         lines += _table(["dense test accuracy", "pruned, before fine-tuning", "after fine-tuning"],
