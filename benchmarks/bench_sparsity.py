@@ -8,11 +8,14 @@ does: prune S of every weight matrix's synapses (:func:`spikerec.pruning.prune_r
 reports the test accuracy right after pruning and after fine-tuning, the synapses left in the exported
 Network IR (``spikerec export --format network``), and the measured workload and energy on the test set
 (``spikerec energy``: synaptic operations per sample, memory-inclusive joules per sample on each hardware
-model). S = 0 is the dense network fine-tuned for the same epochs, so every row has had the same training.
+model). S = 0 is the dense network fine-tuned for the same epochs, so every one-shot row has had the same training.
+Method ``gradual`` is magnitude pruning in steps along ``--sparsities``: each step prunes the previous step's
+fine-tuned run (``spikerec prune --run PREVIOUS``; masks only narrow) to the next sparsity and fine-tunes it
+``--finetune-epochs`` epochs, so its row at step k has had k times the fine-tuning (``finetune_epochs_total``).
 
 Writes ``benchmarks/results/sparsity.json`` (+ ``.md``) and ``docs/sparsity.png``.
 
-Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_sparsity`` (about 15 min on 2 loaded cores with the
+Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_sparsity`` (about 25 min on 2 loaded cores with the
 defaults); ``--from-results`` redraws the plot from the stored JSON.
 """
 
@@ -62,17 +65,26 @@ def run(args) -> tuple[list[dict], dict]:
     t0 = time.perf_counter()
     dense = _train_dense(data_dir, work / "dense", args)
     print(f"dense: test accuracy {dense['test_accuracy']:.3f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    dense_synapses = _measure(work / "dense", data_dir)["exported_synapses"]
     rows = []
     for method in args.methods:
-        for sparsity in args.sparsities:
+        source, done, step = work / "dense", 0.0, 0  # gradual: the previous step's run and its sparsity
+        for sparsity in sorted(args.sparsities):
             if sparsity == 0 and method != args.methods[0]:
                 continue  # S = 0 prunes nothing: one row serves every method
             out = work / f"{method}-{sparsity:g}"
             t0 = time.perf_counter()
-            result = prune_run(work / "dense", method, sparsity, data_dir, args.finetune_epochs, out, seed=args.seed,
-                               progress=False)
+            if method == "gradual":  # prune the share of the remaining synapses that takes the network to `sparsity`
+                result = prune_run(source, "magnitude", 1.0 - (1.0 - sparsity) / (1.0 - done), data_dir,
+                                   args.finetune_epochs, out, seed=args.seed, progress=False)
+                source, done, step = out, sparsity, step + 1
+            else:
+                result = prune_run(work / "dense", method, sparsity, data_dir, args.finetune_epochs, out,
+                                   seed=args.seed, progress=False)
+                step = 1
             row = {"method": method if sparsity else "dense", "target_sparsity": sparsity,
-                   "synapse_sparsity": result["synapse_sparsity"], "synapses": result["synapses_after"],
+                   "synapse_sparsity": 1.0 - result["synapses_after"] / dense_synapses,
+                   "synapses": result["synapses_after"], "finetune_epochs_total": step * args.finetune_epochs,
                    "pruned_test_accuracy": result["pruned_test_accuracy"], "test_accuracy": result["test_accuracy"],
                    "val_accuracy": result["val_accuracy"], **_measure(out, data_dir),
                    "seconds": time.perf_counter() - t0}
@@ -117,10 +129,11 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sparsities", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95])
-    parser.add_argument("--methods", nargs="+", default=["magnitude", "random"])
+    parser.add_argument("--methods", nargs="+", default=["magnitude", "random", "gradual"],
+                        help="magnitude, random, lnp-scores (one-shot from the dense run) or gradual (magnitude in steps)")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10, help="dense training epochs")
-    parser.add_argument("--finetune-epochs", type=int, default=3)
+    parser.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs per pruning step")
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
@@ -138,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
               "dense_test_accuracy": dense["test_accuracy"], "finetune_epochs": args.finetune_epochs,
               "seed": args.seed, "threads": args.threads, "energy_column": HARDWARE}
     write_result(NAME, "Synapse pruning of a trained delay SNN: accuracy, SynOps and energy against sparsity", rows,
-                 config, columns=["method", "synapse_sparsity", "synapses", "pruned_test_accuracy", "test_accuracy",
-                                  "synaptic_ops", "energy_uj"])
+                 config, columns=["method", "synapse_sparsity", "synapses", "finetune_epochs_total",
+                                  "pruned_test_accuracy", "test_accuracy", "synaptic_ops", "energy_uj"])
     plot(rows, PLOT)
     return 0
 
