@@ -15,8 +15,8 @@ fine-tuned run (``spikerec prune --run PREVIOUS``; masks only narrow) to the nex
 
 Writes ``benchmarks/results/sparsity.json`` (+ ``.md``) and ``docs/sparsity.png``.
 
-Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_sparsity`` (about 25 min on 2 loaded cores with the
-defaults); ``--from-results`` redraws the plot from the stored JSON.
+Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_sparsity`` (about 12 min on 2 loaded cores with the
+defaults, ``--threads 1``); ``--from-results`` redraws the plot from the stored JSON.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def plot(rows: list[dict], path: Path) -> None:
         axes[1].plot(x, [r["synaptic_ops"] for r in pts], "o-", label=method)
         axes[2].plot(x, [r["energy_uj"] for r in pts], "o-", label=method)
     for ax, ylabel in zip(axes, ("test accuracy (%)", "synaptic operations / sample",
-                                 f"energy / sample (µJ, {HARDWARE}, memory incl.)")):
+                                 f"µJ / sample ({HARDWARE}, memory incl.)")):
         ax.set_xlabel("synapse sparsity (%)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
