@@ -7,6 +7,7 @@ import json
 import pytest
 
 from spikerec.cli import main
+from spikerec.demo.pipeline import DemoSizes
 
 
 @pytest.mark.slow
@@ -25,7 +26,9 @@ def test_quick_demo_writes_a_complete_report(tmp_path, capsys):
                 "energy"):
         assert key in result, key
     assert 0.0 < result["pruning"]["synapse_sparsity"] < 1.0
-    assert result["export"]["delays-pruned"]["synapses"] <= 0.2 * result["export"]["delays"]["synapses"]
+    kept = 1.0 - DemoSizes.for_mode(quick=True).synapse_sparsity
+    assert result["export"]["delays-pruned"]["synapses"] == result["synapse_pruning"]["synapses_after"]
+    assert result["synapse_pruning"]["synapses_after"] <= kept * result["export"]["delays"]["synapses"]
     assert result["export"]["hrsnn-lnp"]["recurrent"]
     dense, pruned = result["energy"]["delays"], result["energy"]["delays-pruned"]
     assert pruned["synaptic_ops"] < dense["synaptic_ops"]

@@ -37,9 +37,9 @@ class DemoSizes:
     def for_mode(cls, quick: bool) -> "DemoSizes":
         if quick:
             return cls(n_train=320, n_test=160, epochs=12, hidden=48, hrsnn_neurons=64, hrsnn_epochs=4, lnp_trials=4,
-                       synapse_sparsity=0.8, finetune_epochs=2)
+                       synapse_sparsity=0.7, finetune_epochs=8)
         return cls(n_train=1200, n_test=400, epochs=30, hidden=64, hrsnn_neurons=200, hrsnn_epochs=20, lnp_trials=20,
-                   synapse_sparsity=0.8, finetune_epochs=5)
+                   synapse_sparsity=0.7, finetune_epochs=10)
 
 
 # The networks that go to hardware: run name -> what the report calls it.
