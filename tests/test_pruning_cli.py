@@ -98,7 +98,10 @@ def test_prune_then_train_with_trainer(tmp_path, capsys):
     summary = json.loads(out.out.strip().splitlines()[-1])
     pruned = HRSNN.load(tmp_path / "p")
     assert summary["neurons"] == pruned.n_neurons and summary["synapses"] == pruned.n_synapses()
-    assert 0.0 <= summary["test_accuracy"] <= 1.0
+    code, out = run(capsys, ["eval", str(tmp_path / "run"), "--data", str(tmp_path / "data"), "--batch-size", "1",
+                             "--json"])  # rebuilt from the run's hrsnn.json, one sample at a time
+    assert code == 0, out.err
+    assert json.loads(out.out.strip().splitlines()[-1])["accuracy"] == summary["test_accuracy"]
     stored = HRSNN.load_config(tmp_path / "run")  # the run directory describes its network
     assert stored.n_neurons == pruned.n_neurons and stored.n_inputs == 20 and stored.n_outputs == 2
     code, out = run(capsys, ["prune-train", "--model", str(tmp_path / "p"), "--data", str(tmp_path / "data"),

@@ -12,19 +12,37 @@ from torch import nn
 
 from spikerec.errors import ConfigError
 
-__all__ = ["layer_modules", "batchnorm_affine"]
+__all__ = ["layer_modules", "layer_sizes", "layer_io_modules", "batchnorm_affine"]
 
 
 def layer_modules(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
     """``(IR name, kind, module)`` of every layer of a :class:`~spikerec.models.SpikingNetwork`: ``("hidden<i>",
-    "lif", block)`` then ``("readout", "li", readout)``; every module has a ``synapse``. The one walk of a torch
+    "lif", block)`` for a ``synapse -> neuron`` block, ``("hidden<i>", "meta", block)`` for a meta-neuron block
+    (synapses and neurons in one ``block.layer``), then ``("readout", "li", readout)``. The one walk of a torch
     model that the exporter, the workload counts and synapse pruning share."""
-    from spikerec.models.network import SpikingNetwork
+    from spikerec.models.network import MetaBlock, SpikingNetwork
 
-    if not isinstance(model, SpikingNetwork) or not all(hasattr(b, "synapse") for b in model.blocks):
-        raise ConfigError(f"expected a spikerec.models.SpikingNetwork of synapse -> neuron blocks (delay_snn, lif_rsnn, "
-                          f"adlif_rsnn, hrsnn); got {type(model).__name__} {getattr(model, 'kind', '')!r}")
-    return [*((f"hidden{i}", "lif", block) for i, block in enumerate(model.blocks)), ("readout", "li", model.readout)]
+    if not isinstance(model, SpikingNetwork) or not all(hasattr(b, "synapse") or isinstance(b, MetaBlock)
+                                                        for b in model.blocks):
+        raise ConfigError(f"expected a spikerec.models.SpikingNetwork of synapse -> neuron or meta-neuron blocks "
+                          f"(delay_snn, lif_rsnn, adlif_rsnn, hrsnn, meta); got {type(model).__name__} "
+                          f"{getattr(model, 'kind', '')!r}")
+    hidden = [(f"hidden{i}", "meta" if isinstance(b, MetaBlock) else "lif", b) for i, b in enumerate(model.blocks)]
+    return [*hidden, ("readout", "li", model.readout)]
+
+
+def layer_io_modules(kind: str, module: nn.Module) -> tuple[nn.Module, nn.Module | None]:
+    """(the module whose input is the layer's input, the module whose output is its spikes; None for the readout)
+    of a :func:`layer_modules` entry."""
+    if kind == "meta":
+        return module.layer, module.layer
+    return module.synapse, (None if kind == "li" else module.neuron)
+
+
+def layer_sizes(kind: str, module: nn.Module) -> tuple[int, int]:
+    """``(n_out, n_in)`` of a :func:`layer_modules` entry."""
+    first = layer_io_modules(kind, module)[0]
+    return first.out_features, first.in_features
 
 
 def batchnorm_affine(norm: nn.Module) -> tuple[np.ndarray, np.ndarray]:

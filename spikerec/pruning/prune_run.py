@@ -56,7 +56,7 @@ def prune_run(run_dir: str | Path, method: str, sparsity: float, data_dir: str |
     ``synapses_before``/``after``) and the accuracies before pruning (``dense_*``) and before fine-tuning
     (``pruned_*``)."""
     from spikerec.config import recipe_to_dict, save_recipe
-    from spikerec.models.walk import layer_modules
+    from spikerec.models.walk import layer_modules, layer_sizes
     from spikerec.pruning.synapse_pruning import prune_synapses
     from spikerec.training.checkpoint import save_checkpoint
     from spikerec.training.runs import load_datasets, load_run_model
@@ -74,7 +74,7 @@ def prune_run(run_dir: str | Path, method: str, sparsity: float, data_dir: str |
     datasets = load_datasets(tuned, data_dir)
     train_set = datasets["train"]
     layers = layer_modules(model)
-    n_inputs, n_classes = layers[0][2].synapse.in_features, layers[-1][2].synapse.out_features
+    n_inputs, n_classes = layer_sizes(*layers[0][1:])[1], layer_sizes(*layers[-1][1:])[0]
     if (train_set.n_channels, train_set.n_classes) != (n_inputs, n_classes):
         raise ConfigError(f"{data_dir}: the data have {train_set.n_channels} channels and {train_set.n_classes} "
                           f"classes, the run's network reads {n_inputs} channels into {n_classes} classes; use the "

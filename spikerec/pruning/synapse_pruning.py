@@ -73,6 +73,9 @@ def synaptic_matrices(model: nn.Module) -> list[SynapticMatrix]:
 
     out = []
     for layer, kind, block in layer_modules(model):
+        if kind == "meta":
+            raise ConfigError(f"layer {layer!r} is a meta-neuron layer: its synapses (weights, release probabilities) "
+                              "have no synapse mask; synapse pruning supports synapse -> neuron layers only")
         out.append(SynapticMatrix(layer, "feedforward", block.synapse, "weight", block))
         neuron = block.neuron if kind == "lif" else None
         if getattr(neuron, "recurrent_weight", None) is not None:

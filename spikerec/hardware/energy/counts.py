@@ -252,15 +252,16 @@ def _model_activity(model: torch.nn.Module, frames: torch.Tensor) -> list[tuple[
 
 def _hooked_activity(model: torch.nn.Module, frames: torch.Tensor, delay_eval_context):
     """Forward hooks on every synapse (its input) and hidden neuron (its spikes) of a SpikingNetwork."""
-    captured: dict[int, list] = {}
+    from spikerec.models.walk import layer_io_modules, layer_modules
+
+    layers = [layer_io_modules(kind, module) for _, kind, module in layer_modules(model)]
+    captured: dict[int, list] = {i: [None, None] for i in range(len(layers))}
     handles = []
-    layers = [*model.blocks, model.readout]
-    for index, layer in enumerate(layers):
-        captured[index] = [None, None]
-        handles.append(layer.synapse.register_forward_pre_hook(
+    for index, (first, spiking) in enumerate(layers):
+        handles.append(first.register_forward_pre_hook(
             lambda mod, args, i=index: captured[i].__setitem__(0, args[0].detach())))
-        if index < len(model.blocks):
-            handles.append(layer.neuron.register_forward_hook(
+        if spiking is not None:
+            handles.append(spiking.register_forward_hook(
                 lambda mod, args, out, i=index: captured[i].__setitem__(1, out.detach())))
     try:
         with torch.no_grad(), delay_eval_context(model, True):

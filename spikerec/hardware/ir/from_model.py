@@ -62,6 +62,10 @@ def model_layers(model: nn.Module) -> list[ModelLayer]:
     their synapses as numpy arrays."""
     out = []
     for name, kind, module in layer_modules(model):
+        if kind == "meta":  # its exact LIF equivalent, or NoExactIRError saying why there is none
+            terms = module.layer.ir_terms(name)
+            out.append(ModelLayer(name, kind, terms.weight, None, None, None, None, module.layer, module))
+            continue
         weight, delay, bias, mask = _synapse_arrays(module.synapse, name)
         if kind == "li":
             out.append(ModelLayer(name, kind, weight, delay, bias, mask, None, module.integrator, module))
@@ -73,6 +77,10 @@ def model_layers(model: nn.Module) -> list[ModelLayer]:
 def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_inputs: int | None = None,
                        input_pooling: int = 1, drain_steps: int | None = None, metadata: dict | None = None) -> Network:
     """IR of a :class:`~spikerec.models.SpikingNetwork` (LIF / recurrent LIF hidden blocks, LI readout).
+
+    A meta-neuron layer exports as the LIF layer it equals when it evaluates deterministically
+    (:meth:`~spikerec.neurons.meta.MetaNeuron.ir_terms`: ``neuron.meta_eval = "mean"``); a stochastic one raises
+    :class:`~spikerec.neurons.meta.NoExactIRError`, which says why.
 
     ``sparse``: store weights as CSR (True), dense (False) or CSR when at most half the weights
     are non-zero ("auto"). ``input_pooling``: channel pooling the model's data used (metadata only).
@@ -88,6 +96,12 @@ def network_from_model(model: nn.Module, *, sparse: str | bool = "auto", n_input
         if ml.kind == "li":
             layers.append(_layer(ml.name, "li", ml.weight, ml.delay, ml.bias, neuron.decay, torch.zeros(neuron.n_neurons),
                                  "hard", 0.0, neuron.decay_input, None, ml.mask, sparse))
+            continue
+        if ml.kind == "meta":
+            terms = neuron.ir_terms(ml.name)
+            layers.append(_layer(ml.name, "lif", terms.weight, None, None, torch.as_tensor(terms.decay),
+                                 torch.as_tensor(terms.threshold), terms.reset, terms.v_reset, terms.decay_input, None,
+                                 None, sparse))
             continue
         if not isinstance(neuron, LIF):  # RecurrentLIF is a LIF
             raise ConfigError(f"network_from_model: layer {ml.name!r} uses {type(neuron).__name__}; only LIF and "

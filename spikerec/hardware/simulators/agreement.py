@@ -79,7 +79,7 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
             spikes = []
             for _, kind, module in layer_modules(model):  # the exporter's walk: the IR's layers in order
                 h = module(h)
-                if kind == "lif":
+                if kind != "li":
                     spikes.append((h * inside).numpy())
             membrane = h.float().numpy()
     return spikes, predict_from_membrane(membrane, net.readout, window.numpy())
@@ -87,9 +87,9 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
 
 def _check_same_layers(net: Network, model) -> None:
     """ConfigError unless ``model``'s layers (exporter names and sizes) are ``net``'s."""
-    from spikerec.models.walk import layer_modules
+    from spikerec.models.walk import layer_modules, layer_sizes
 
-    ours = [(name, m.synapse.out_features, m.synapse.in_features) for name, _, m in layer_modules(model)]
+    ours = [(name, *layer_sizes(kind, m)) for name, kind, m in layer_modules(model)]
     theirs = [(la.name, la.n_out, la.n_in) for la in net.layers]
     if ours != theirs:
         raise ConfigError(f"simulate --run: the network's layers (name, n_out, n_in) {theirs} are not the run's "
