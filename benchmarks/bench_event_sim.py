@@ -44,7 +44,7 @@ def build(activity: float, seed: int = 0):
     with torch.no_grad(), integer_delay_mode(model):
         x = frames
         for block in model.blocks:
-            currents = block._normalise(block.synapse(x))
+            currents = block._normalise(block.synapse(x), None)
             block.neuron.threshold.fill_(_calibrate(block.neuron, currents, activity))
             x = block(x)
     return model, network_from_model(model), frames
