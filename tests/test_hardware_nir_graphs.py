@@ -132,6 +132,7 @@ def _lif(n=3):
     ("fraction", r"node 'd' \(Delay\) field 'delay'.*not whole steps"),
     ("loop", r"algebraic loop"),
     ("recdelay", r"recurrent path of node 'l1' passes a Delay"),
+    ("two_inputs", r"subgraph 's' needs exactly one Input node to be fed"),
 ])
 def test_what_cannot_be_mapped_is_refused_by_name(case, match):
     w = np.ones((3, 3))
@@ -153,6 +154,11 @@ def test_what_cannot_be_mapped_is_refused_by_name(case, match):
     elif case == "loop":
         g = _graph({"a": nir.Linear(weight=w), "b": nir.Linear(weight=w), "l1": _lif()},
                    [("input", "a"), ("a", "b"), ("b", "a"), ("a", "l1"), ("l1", "output")], 3, 3)
+    elif case == "two_inputs":
+        sub = nir.NIRGraph(nodes={"a": nir.Input(input_type=np.array([3])), "b": nir.Input(input_type=np.array([3])),
+                                  "l": _lif(), "o": nir.Output(output_type=np.array([3]))},
+                           edges=[("a", "l"), ("l", "o")], type_check=False)
+        g = _graph({"s": sub}, [("input", "s"), ("s", "output")], 3, 3, type_check=False)
     else:
         g = _graph({"l1": _lif(), "r": nir.Linear(weight=w), "d": nir.Delay(delay=np.full(3, 2e-3))},
                    [("input", "l1"), ("l1", "r"), ("r", "d"), ("d", "l1"), ("l1", "output")], 3, 3)

@@ -118,19 +118,16 @@ def flatten_graph(graph, prefix: str = "") -> tuple[dict, list[tuple[str, str]]]
             ends[key] = (f"{name}.{ins[0]}" if len(ins) == 1 else None, f"{name}.{outs[0]}" if len(outs) == 1 else None)
         else:
             nodes[name] = node
+    def endpoint(key: str, side: int, role: str) -> str:
+        """The flat key of edge end ``key``: itself, or a subgraph's Input (side 0) / Output (side 1)."""
+        if key not in ends:
+            return f"{prefix}{key}"
+        if ends[key][side] is None:
+            raise ConfigError(f"from_nir: subgraph {prefix + key!r} needs exactly one {role}")
+        return ends[key][side]
+
     for src, dst in graph.edges:
-        if src in ends:
-            if ends[src][1] is None:
-                raise ConfigError(f"from_nir: subgraph {prefix + src!r} needs exactly one Output node to be read from")
-            src_key = ends[src][1]
-        else:
-            src_key = f"{prefix}{src}"
-        if dst in ends:
-            if ends[dst][0] is None:
-                raise ConfigError(f"from_nir: subgraph {prefix + dst!r} needs exactly one Input node to be fed")
-            dst_key = ends[dst][0]
-        else:
-            dst_key = f"{prefix}{dst}"
+        src_key, dst_key = endpoint(src, 1, "Output node to be read from"), endpoint(dst, 0, "Input node to be fed")
         for key in (src_key, dst_key):
             if key not in nodes:
                 raise ConfigError(f"from_nir: edge ({src!r}, {dst!r}) names node {key!r}, which the graph lacks")
