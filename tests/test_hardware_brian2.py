@@ -132,7 +132,8 @@ def test_simulate_cli_refuses_a_wrong_input(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((10, 2, 11)))
     for extra, message in [(["--input", str(tmp_path / "x.npy")], "x.npy: input must be [T, 12] or [T, B, 12]"),
                            ([], "exactly one of --data"),
-                           (["--input", str(tmp_path / "x.npy"), "--dt-ms", "0.5"], "apply to .nir only")]:
+                           (["--input", str(tmp_path / "x.npy"), "--dt-ms", "0.5"], "apply to .nir only"),
+                           (["--input", str(tmp_path / "x.npy"), "--run", str(tmp_path)], "--run (compare")]:
         assert main(["simulate", str(tmp_path / "net.h5"), *extra]) == 2
         assert message in capsys.readouterr().err
 

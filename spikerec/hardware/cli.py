@@ -25,6 +25,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if (args.data is None) == (args.input is None):
         raise ConfigError("simulate: give exactly one of --data DIR (a data split) or --input SPIKES.npy (an array)")
+    if args.run is not None and (args.backend != "event" or args.input is not None):
+        raise ConfigError("simulate: --run (compare with the trained model) works with --backend event and --data only")
     net = load_network_file(args.file, dt_ms=args.dt_ms, discretization=args.discretization, reset=args.reset)
     if args.input is not None:
         return _simulate_array(net, args)
