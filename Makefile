@@ -14,7 +14,9 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,peers]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,peers,brian2]'
+	# sinabs pins nir<=1.0.4 (snntorch needs a newer nir) and samna (hardware only): install it without them
+	$(PIP) install -q -c constraints.txt --no-deps sinabs==3.1.3 && $(PIP) install -q -c constraints.txt pbr matplotlib
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,8 +20,8 @@ def _run_update(x, v0, rec_w, beta, th, vr, decay_input, hard, spiking):
     v, spikes, membranes = v0.copy(), np.zeros((T, N)), np.zeros((T, N))
     out_idx, rec = np.empty(N, np.int64), np.zeros(N)
     for t in range(T):
-        n = update_neurons(v, x[t], np.zeros(N), rec, rec_w is not None, beta, 1.0 - beta, th, vr, decay_input, hard,
-                           spiking, out_idx)
+        n = update_neurons(v, np.zeros(N), x[t], np.zeros(N), rec, rec_w is not None, np.zeros(N), False, beta,
+                           1.0 - beta, th, vr, decay_input, hard, spiking, out_idx)
         spikes[t, out_idx[:n]] = 1.0
         membranes[t] = v
         if rec_w is not None:

@@ -11,7 +11,7 @@ import torch
 from hardware_models import ir_network, random_frames, trained_model
 from spikerec.errors import CheckpointError, ConfigError
 from spikerec.hardware import Network, network_from_model, torch_reference
-from spikerec.hardware.ir.network import to_dense
+from spikerec.hardware.ir.network import FORMAT_VERSION, to_dense
 
 
 def _assert_same(a: Network, b: Network) -> None:
@@ -36,7 +36,7 @@ def test_save_load_round_trip(tmp_path, sparse):
     path = net.save(tmp_path / "net.h5")
     back = Network.load(path)
     _assert_same(net, back)
-    assert back.format_version == 2 and back.metadata["note"] == "x"
+    assert back.format_version == FORMAT_VERSION and back.metadata["note"] == "x"
     assert back.drain_steps == net.drain_steps == model.latency_steps > 0
     assert sp.issparse(back.layers[0].weight) == sparse
 

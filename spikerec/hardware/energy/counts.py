@@ -39,6 +39,7 @@ import scipy.sparse as sp
 import torch
 
 from spikerec.errors import ConfigError, ShapeError
+from spikerec.hardware.ir.network import SPIKING_KINDS
 from spikerec.window import time_mask
 
 __all__ = ["COUNT_KEYS", "CrossbarGeometry", "LayerStructure", "Workload", "count_workload", "count_dataset",
@@ -85,7 +86,7 @@ class LayerStructure:
     """What counting needs to know about one layer (no weights values, only who connects to whom)."""
 
     name: str
-    kind: str  # "lif" (spiking) | "li" (non-spiking readout)
+    kind: str  # a Network layer kind: spiking ("lif", "cuba_lif") or not ("li", "cuba_li")
     n_in: int
     n_out: int
     fan_out: np.ndarray  # int64 [n_in]: non-zero feed-forward synapses per presynaptic channel
@@ -144,8 +145,8 @@ class Workload:
 
     @property
     def activation_sparsity(self) -> float:
-        """1 - spikes / (neuron updates), over spiking ("lif") layers; NaN without spiking layers."""
-        spiking = [s.name for s in self.structure if s.kind == "lif"]
+        """1 - spikes / (neuron updates), over spiking layers; NaN without spiking layers."""
+        spiking = [s.name for s in self.structure if s.kind in SPIKING_KINDS]
         updates = sum(self.layers[n]["neuron_updates"] for n in spiking)
         spikes = sum(self.layers[n]["spikes_out"] for n in spiking)
         return 1.0 - spikes / updates if updates else float("nan")
@@ -279,7 +280,7 @@ def _network_activity(network, frames: torch.Tensor, window: np.ndarray) -> list
     result = EventSimulator(network).run(frames, window)
     out, x = [], frames
     for layer, spikes in zip(network.layers, result.spikes):
-        s = None if layer.kind != "lif" else torch.as_tensor(np.asarray(spikes)).to(torch.float32)
+        s = None if not layer.spiking else torch.as_tensor(np.asarray(spikes)).to(torch.float32)
         out.append((x, s))
         x = s
     return out

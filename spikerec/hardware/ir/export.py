@@ -1,4 +1,5 @@
-"""Write a trained run as a network file: the Network IR (HDF5), NIR, or Lava-dl netx (``spikerec export``)."""
+"""Write a trained run as a network file: the Network IR (HDF5), NIR, Lava-dl netx, or a standalone Brian2 script
+with its arrays (``spikerec export``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from spikerec.hardware.ir.load import network_from_run
 
 __all__ = ["FORMATS", "export_run"]
 
-FORMATS = ("network", "nir", "lava")
+FORMATS = ("network", "nir", "lava", "brian2")
 
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path, checkpoint: str = "best") -> dict[str, Any]:
@@ -25,6 +26,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, checkpoint: str =
         from spikerec.hardware.ir.nir import save_nir
 
         save_nir(net, out)
+    elif fmt == "brian2":
+        from spikerec.hardware.ir.brian2 import export_brian2
+
+        result["brian2"] = export_brian2(net, out)
     else:
         from spikerec.hardware.ir.lava import export_lava
 

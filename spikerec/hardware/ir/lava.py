@@ -97,6 +97,9 @@ def _plan(layer: Layer, weight_bits: int) -> dict[str, Any]:
         raise ConfigError(f"{where} is recurrent; the netx HDF5 protocol has no recurrent dense layer")
     if layer.v_init is not None:
         raise ConfigError(f"{where} starts from a non-default membrane (v_init); netx neurons start at 0")
+    if layer.kind not in ("lif", "li"):
+        raise ConfigError(f"{where} is of kind {layer.kind!r}; this exporter writes LIF/LI layers only (CUBA layers "
+                          f"with a synaptic decay are not mapped to netx's iDecay yet)")
     if layer.kind == "lif" and (layer.reset != "hard" or layer.v_reset != 0.0):
         raise ConfigError(f"{where} uses reset={layer.reset!r}, v_reset={layer.v_reset}; Loihi CUBA neurons "
                           f"reset to 0 (hard reset, v_reset=0)")

@@ -31,12 +31,16 @@ def network_from_run(run_dir: str | Path, checkpoint: str = "best") -> Network:
                               metadata=meta)
 
 
-def load_network_file(path: str | Path) -> Network:
-    """A Network from a spikerec network HDF5 file or (``.nir`` suffix) a NIR file."""
+def load_network_file(path: str | Path, dt_ms: float | None = None, discretization: str | None = None,
+                      reset: str | None = None) -> Network:
+    """A Network from a spikerec network HDF5 file or (``.nir`` suffix) a NIR file; ``dt_ms``, ``discretization``
+    and ``reset`` choose how a NIR graph is discretised (:func:`~spikerec.hardware.ir.nir.from_nir`)."""
     if Path(path).suffix.lower() == ".nir":
         from spikerec.hardware.ir.nir import load_nir
 
-        return load_nir(path)
+        return load_nir(path, dt_ms=dt_ms, discretization=discretization, reset=reset)
+    if (dt_ms, discretization, reset) != (None, None, None):
+        raise ConfigError(f"{path}: dt, discretization and reset are fixed in a Network file; they apply to .nir only")
     return Network.load(path)
 
 

@@ -8,11 +8,18 @@ recurrent weights ``R`` ``[n_out, n_out]`` sees the input current::
     X[t, o] = sum_i W[o, i] * x[t - D[o, i], i]  (+ bias[o])          R-current: r[t, o] = sum_j R[o, j] * s[t-1, j]
 
 and updates exactly like :mod:`spikerec.neurons.functional` (``beta = decay``, ``k = 1 - beta``), starting
-from ``V = v_init`` (default ``v_reset`` for "lif", 0 for "li")::
+from ``V = v_init`` (default ``v_reset`` for spiking kinds, 0 otherwise) and ``I = 0``::
 
-    decay_input=True : H = beta*V + k*(X + v_reset) + k*r      decay_input=False: H = beta*V + k*v_reset + X + r
-    "lif": S = H >= threshold; hard reset V = v_reset where S, soft reset V = H - threshold*S
-    "li" : V = H (no spikes; the membrane is the output)
+    "lif", "li"          : U = X (+ bias)                     the membrane reads the step's input
+    "cuba_lif", "cuba_li": I = syn_decay*I + X (+ bias) + r;  U = I   (a synaptic current state; r enters I)
+    decay_input=True : H = beta*V + k*(U + v_reset) + k*r      decay_input=False: H = beta*V + k*v_reset + U + r
+                       (the "+ r" terms only for "lif": a cuba layer's r is already in I)
+    "lif", "cuba_lif": S = H >= threshold; hard reset V = v_reset where S, soft reset V = H - threshold*S
+    "li", "cuba_li"  : V = H (no spikes; the membrane is the output)
+
+An integrate-and-fire neuron is "lif" with ``decay = 1`` (no leak, ``k = 0``) and ``decay_input=False``; a
+memoryless threshold unit is "lif" with ``decay = 0``; a plain integrator is "li" with ``decay = 1``; a linear
+readout without state is "li" with ``decay = 0`` (NIR nodes map onto these, :mod:`spikerec.hardware.ir.nir`).
 
 Time window (:mod:`spikerec.window`): a sample of ``L`` frames is run for ``L + drain_steps`` steps (its
 frames, then input-free steps) and its prediction is read from those steps only: ``readout`` =
@@ -24,13 +31,14 @@ exists where its weight is non-zero (dense or CSR); the fan-out of presynaptic n
 number of non-zero entries in column ``j``; an input event is a non-zero frame entry (its value
 scales the weight, so binned spike counts stay exact).
 
-HDF5 layout (format version 2; version 1 files, which lack ``drain_steps`` and ``v_init`` and call
-``v_reset`` ``reset_value``, still load, with the default drain)::
+HDF5 layout (format version 3, which added the "cuba_*" kinds and ``syn_decay``; version 2 files are version
+3 files without them; version 1 files, which lack ``drain_steps`` and ``v_init`` and call ``v_reset``
+``reset_value``, still load, with the default drain)::
 
     /                     attrs: format="spikerec-network", format_version, dt_ms, n_inputs,
                                  input_pooling, n_classes, readout, drain_steps, n_layers, metadata (JSON text)
     /layers/<index>       attrs: name, kind, reset, v_reset, decay_input
-        decay, threshold, [bias], [v_init]         float32 [n_out]
+        decay, threshold, [bias], [v_init], [syn_decay]   float32 [n_out]
         weight, [delay], [recurrent_weight], [mask] dense dataset [n_out, n_in] or a group with
                                  attrs encoding="csr", shape and datasets data, indices, indptr
 """
@@ -50,16 +58,19 @@ from spikerec.errors import CheckpointError
 from spikerec.io import atomic_path, to_jsonable
 from spikerec.window import chain_drain_steps
 
-__all__ = ["Layer", "Network", "FORMAT", "FORMAT_VERSION", "KINDS", "READOUTS", "to_dense", "nonzero_count"]
+__all__ = ["Layer", "Network", "FORMAT", "FORMAT_VERSION", "KINDS", "SPIKING_KINDS", "SYNAPSE_KINDS", "READOUTS",
+           "to_dense", "nonzero_count"]
 
 FORMAT = "spikerec-network"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-KINDS = ("lif", "li")
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
+KINDS = ("lif", "li", "cuba_lif", "cuba_li")
+SPIKING_KINDS = ("lif", "cuba_lif")
+SYNAPSE_KINDS = ("cuba_lif", "cuba_li")  # kinds with a synaptic current state (field syn_decay)
 READOUTS = ("softmax_sum", "membrane_sum")
 _MATRIX_FIELDS = ("weight", "delay", "recurrent_weight", "mask")
-_VECTOR_FIELDS = ("bias", "decay", "threshold", "v_init")
-_OPTIONAL_VECTORS = ("bias", "v_init")
+_VECTOR_FIELDS = ("bias", "decay", "threshold", "v_init", "syn_decay")
+_OPTIONAL_VECTORS = ("bias", "v_init", "syn_decay")
 
 
 def to_dense(m) -> np.ndarray:
@@ -92,7 +103,18 @@ class Layer:
     decay_input: bool = True
     recurrent_weight: Any = None  # np.ndarray | sp.csr_array | None [n_out, n_out]
     mask: np.ndarray | None = None  # [n_out, n_in] bool, already applied to weight
-    v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = v_reset ("lif") or 0 ("li")
+    v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = v_reset (spiking) or 0
+    syn_decay: np.ndarray | None = None  # [n_out] float32 synaptic current decay (kinds "cuba_*" only)
+
+    @property
+    def spiking(self) -> bool:
+        """Whether the layer emits spikes ("lif", "cuba_lif") rather than exposing its membrane."""
+        return self.kind in SPIKING_KINDS
+
+    @property
+    def has_synapse(self) -> bool:
+        """Whether the layer keeps a synaptic current state ("cuba_lif", "cuba_li")."""
+        return self.kind in SYNAPSE_KINDS
 
     @property
     def n_out(self) -> int:
@@ -119,7 +141,7 @@ class Layer:
         """Membrane before the first step, float64 [n_out]."""
         if self.v_init is not None:
             return self.v_init.astype(np.float64)
-        return np.full(self.n_out, float(self.v_reset) if self.kind == "lif" else 0.0)
+        return np.full(self.n_out, float(self.v_reset) if self.spiking else 0.0)
 
     def dense_delay(self) -> np.ndarray:
         """Delays as a dense int64 [n_out, n_in] array (zeros when ``delay`` is None)."""
@@ -191,7 +213,7 @@ class Network:
         if last.n_out != self.n_classes:
             fail(f"layer {len(self.layers) - 1} ({last.name!r}): n_out {last.n_out} != n_classes {self.n_classes}")
         for i, layer in enumerate(self.layers[:-1]):
-            if layer.kind != "lif":
+            if not layer.spiking:
                 fail(f"layer {i} ({layer.name!r}): kind {layer.kind!r} is only allowed as the last layer "
                      f"(hidden layers must spike)")
         return self
@@ -288,12 +310,16 @@ def _validate_layer(layer: Layer, index: int, n_in: int, fail) -> None:
         _check_values(value, name, fail, np.floating)
     if np.any((layer.decay < 0) | (layer.decay > 1)):
         fail(f"field 'decay' must lie in [0, 1] (beta = 1 - dt/tau), got min {layer.decay.min()} max {layer.decay.max()}")
+    if layer.has_synapse != (layer.syn_decay is not None):
+        fail(f"field 'syn_decay' must be given exactly for kinds {list(SYNAPSE_KINDS)} (kind {layer.kind!r})")
+    if layer.syn_decay is not None and np.any((layer.syn_decay < 0) | (layer.syn_decay > 1)):
+        fail(f"field 'syn_decay' must lie in [0, 1], got min {layer.syn_decay.min()} max {layer.syn_decay.max()}")
     if layer.recurrent_weight is not None:
         r = layer.recurrent_weight
         if tuple(r.shape) != (n_out, n_out):
             fail(f"field 'recurrent_weight' has shape {list(r.shape)}, expected [{n_out}, {n_out}]")
-        if layer.kind != "lif":
-            fail("field 'recurrent_weight' is only supported for kind 'lif'")
+        if not layer.spiking:
+            fail(f"field 'recurrent_weight' is only supported for spiking kinds {list(SPIKING_KINDS)}")
         _check_values(r, "recurrent_weight", fail, np.floating)
     if layer.mask is not None:
         m = layer.mask

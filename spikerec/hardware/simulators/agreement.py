@@ -67,7 +67,7 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
     """(spike trains of the spiking layers, 0 after each sample's window; predictions) of the reference."""
     if model is None:
         outs = torch_reference(net, frames, window)
-        spikes = [o.numpy() for o, la in zip(outs, net.layers) if la.kind == "lif"]
+        spikes = [o.numpy() for o, la in zip(outs, net.layers) if la.spiking]
         membrane = outs[-1].float().numpy()
     else:
         from spikerec.delays import delay_eval_context

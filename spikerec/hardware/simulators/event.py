@@ -51,11 +51,13 @@ _EMPTY_F = np.zeros(1, dtype=np.float64)
 
 @njit(cache=True, nogil=True)
 def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
-                ring, t, v, rec_cur, bias, beta, k, th, vr, decay_input, hard, spiking, out_idx, counts):
+                ring, t, v, syn, rec_cur, bias, alpha, has_syn, beta, k, th, vr, decay_input, hard, spiking, out_idx,
+                counts):
     """Deliver ``n_events`` input events, update the layer, emit spikes into ``out_idx``.
 
     ``counts`` [4] int64 accumulates input events, synaptic events, neuron updates, spikes.
-    Returns the number of output spikes. ``v`` holds the membrane after the step (``li``: output).
+    Returns the number of output spikes. ``v`` holds the membrane after the step (non-spiking kinds: output),
+    ``syn`` the synaptic currents (kinds "cuba_*").
     """
     R = ring.shape[0]
     slot = t % R
@@ -68,7 +70,8 @@ def _layer_step(in_idx, in_val, n_events, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, 
             ring[(slot + ff_d[p]) % R, ff_post[p]] += ff_w[p] * x
         ops += stop - start
     cur = ring[slot]
-    n_spk = update_neurons(v, cur, bias, rec_cur, has_rec, beta, k, th, vr, decay_input, hard, spiking, out_idx)
+    n_spk = update_neurons(v, syn, cur, bias, rec_cur, has_rec, alpha, has_syn, beta, k, th, vr, decay_input, hard,
+                           spiking, out_idx)
     cur[:] = 0.0
     if has_rec:
         rec_cur[:] = 0.0
@@ -101,11 +104,11 @@ def _frame_events(frame, idx, val):
 
 @njit(cache=True, nogil=True)
 def _network_step(frame, t, n_in, n_out, ff_ptr, ff_ptr_off, ff_post, ff_w, ff_d, syn_off, rec_ptr, rec_ptr_off,
-                  rec_post, rec_w, rec_off, slots, flags, neuron_off, bias, beta, k, th, vr, ring, ring_off, v, rec_cur,
-                  idx, val, ones, spk_idx, spk_n, counts):
+                  rec_post, rec_w, rec_off, slots, flags, neuron_off, bias, alpha, beta, k, th, vr, ring, ring_off, v,
+                  syn, rec_cur, idx, val, ones, spk_idx, spk_n, counts):
     """One step of every layer for one sample, tables flattened across layers (one dispatch per step).
 
-    ``flags`` [L, 4]: has_rec, decay_input, hard reset, spiking. Spiking neuron indices of layer ``l``
+    ``flags`` [L, 5]: has_rec, decay_input, hard reset, spiking, has_syn. Spiking neuron indices of layer ``l``
     land in ``spk_idx[neuron_off[l]:][:spk_n[l]]``.
     """
     n = _frame_events(frame, idx, val)
@@ -119,9 +122,9 @@ def _network_step(frame, t, n_in, n_out, ff_ptr, ff_ptr_off, ff_post, ff_w, ff_d
         ring_l = ring[ring_off[l]:ring_off[l] + slots[l] * no].reshape((slots[l], no))
         out = spk_idx[nb:nb + no]
         n = _layer_step(ev_idx, ev_val, n, fp, ff_post[so:se], ff_w[so:se], ff_d[so:se], rp, rec_post[ro:re],
-                        rec_w[ro:re], flags[l, 0] != 0, ring_l, t, v[nb:nb + no], rec_cur[nb:nb + no],
-                        bias[nb:nb + no], beta[nb:nb + no], k[nb:nb + no], th[nb:nb + no], vr[l], flags[l, 1] != 0,
-                        flags[l, 2] != 0, flags[l, 3] != 0, out, counts[l])
+                        rec_w[ro:re], flags[l, 0] != 0, ring_l, t, v[nb:nb + no], syn[nb:nb + no], rec_cur[nb:nb + no],
+                        bias[nb:nb + no], alpha[nb:nb + no], flags[l, 4] != 0, beta[nb:nb + no], k[nb:nb + no],
+                        th[nb:nb + no], vr[l], flags[l, 1] != 0, flags[l, 2] != 0, flags[l, 3] != 0, out, counts[l])
         spk_n[l] = n
         ev_idx, ev_val = out, ones
 
@@ -142,6 +145,8 @@ class _Tables:
     has_rec: bool
     ring_slots: int
     bias: np.ndarray
+    alpha: np.ndarray  # synaptic decay (zeros without a synaptic state)
+    has_syn: bool
     beta: np.ndarray
     k: np.ndarray
     th: np.ndarray
@@ -180,10 +185,11 @@ def _tables(layer: Layer) -> _Tables:
         rec_ptr, rec_post, rec_w, has_rec = np.zeros(2, np.int64), _EMPTY_I, _EMPTY_F, False
     beta = layer.decay.astype(np.float64)
     bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias.astype(np.float64)
+    alpha = np.zeros(layer.n_out) if layer.syn_decay is None else layer.syn_decay.astype(np.float64)
     return _Tables(ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
-                   int(ff_d.max()) + 1 if ff_d.size else 1, bias, beta, 1.0 - beta,
+                   int(ff_d.max()) + 1 if ff_d.size else 1, bias, alpha, layer.has_synapse, beta, 1.0 - beta,
                    layer.threshold.astype(np.float64), float(layer.v_reset), bool(layer.decay_input),
-                   layer.reset == "hard", layer.kind == "lif")
+                   layer.reset == "hard", layer.spiking)
 
 
 def _flatten(network: Network, tables: list[_Tables]) -> dict[str, np.ndarray]:
@@ -206,9 +212,11 @@ def _flatten(network: Network, tables: list[_Tables]) -> dict[str, np.ndarray]:
         "rec_w": np.concatenate([tb.rec_w[:tb.rec_ptr[-1]] for tb in tables]),
         "rec_off": offsets([int(tb.rec_ptr[-1]) for tb in tables]),
         "slots": np.array([tb.ring_slots for tb in tables], dtype=np.int64),
-        "flags": np.array([[tb.has_rec, tb.decay_input, tb.hard, tb.spiking] for tb in tables], dtype=np.int64),
+        "flags": np.array([[tb.has_rec, tb.decay_input, tb.hard, tb.spiking, tb.has_syn] for tb in tables],
+                          dtype=np.int64),
         "neuron_off": offsets(n_out)[:-1],
-        "bias": np.concatenate([tb.bias for tb in tables]), "beta": np.concatenate([tb.beta for tb in tables]),
+        "bias": np.concatenate([tb.bias for tb in tables]), "alpha": np.concatenate([tb.alpha for tb in tables]),
+        "beta": np.concatenate([tb.beta for tb in tables]),
         "k": np.concatenate([tb.k for tb in tables]), "th": np.concatenate([tb.th for tb in tables]),
         "vr": np.array([tb.vr for tb in tables], dtype=np.float64),
     }
@@ -225,6 +233,7 @@ class SimState:
 
     t: int
     v: np.ndarray  # [B, total neurons] float64 membranes
+    syn: np.ndarray  # [B, total neurons] float64 synaptic currents (0 for layers without one)
     ring: np.ndarray  # [B, total ring cells] float64 delay buffers (slot-major per layer)
     rec: np.ndarray  # [B, total neurons] float64 recurrent input for the next step
     counts: np.ndarray  # [n_layers, B, 4] int64 running counts (SIM_COUNT_KEYS order)
@@ -234,8 +243,8 @@ class SimState:
 class SimResult:
     """Output of :meth:`EventSimulator.run`.
 
-    ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for ``li`` layers); ``membrane``: per layer
-    ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); both 0 after a sample's window;
+    ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for non-spiking layers); ``membrane``: per layer
+    ``[T, B, n_out]`` float32 for non-spiking layers (None otherwise); both 0 after a sample's window;
     ``predictions`` [B]; ``counts`` (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64;
     ``window`` [B] steps simulated per sample.
     """
@@ -287,8 +296,9 @@ class EventSimulator:
         f = self._flat
         v0 = np.concatenate([la.initial_membrane() for la in self.network.layers])
         n = v0.size
-        return SimState(0, np.tile(v0, (batch_size, 1)), np.zeros((batch_size, int(f["ring_off"][-1]))),
-                        np.zeros((batch_size, n)), np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
+        return SimState(0, np.tile(v0, (batch_size, 1)), np.zeros((batch_size, n)),
+                        np.zeros((batch_size, int(f["ring_off"][-1]))), np.zeros((batch_size, n)),
+                        np.zeros((len(self.tables), batch_size, 4), dtype=np.int64))
 
     def step(self, frame_t, state: SimState) -> tuple[dict[str, Any], SimState]:
         """One dt step for ``frame_t`` [B, n_inputs] (or [n_inputs] for batch 1); updates ``state`` in place.
@@ -308,9 +318,9 @@ class EventSimulator:
         for b in range(B):
             _network_step(frame[b], state.t, f["n_in"], f["n_out"], f["ff_ptr"], f["ff_ptr_off"], f["ff_post"],
                           f["ff_w"], f["ff_d"], f["syn_off"], f["rec_ptr"], f["rec_ptr_off"], f["rec_post"],
-                          f["rec_w"], f["rec_off"], f["slots"], f["flags"], offs, f["bias"], f["beta"], f["k"],
-                          f["th"], f["vr"], state.ring[b], f["ring_off"], state.v[b], state.rec[b], idx, val, ones,
-                          spk_idx, spk_n, state.counts[:, b])
+                          f["rec_w"], f["rec_off"], f["slots"], f["flags"], offs, f["bias"], f["alpha"], f["beta"],
+                          f["k"], f["th"], f["vr"], state.ring[b], f["ring_off"], state.v[b], state.syn[b], state.rec[b],
+                          idx, val, ones, spk_idx, spk_n, state.counts[:, b])
             for li in range(len(self.tables)):
                 spikes[li].append(spk_idx[offs[li]:offs[li] + spk_n[li]].copy())
         state.t += 1
@@ -362,8 +372,8 @@ class EventSimulator:
             mem = None if tb.spiking else np.zeros((T, B, layer.n_out), dtype=np.float32)
             v = np.tile(layer.initial_membrane(), (B, 1))
             _run_layer(inp, tb.ff_ptr, tb.ff_post, tb.ff_w, tb.ff_d, tb.rec_ptr, tb.rec_post, tb.rec_w, tb.has_rec,
-                       np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)), tb.bias, tb.beta,
-                       tb.k, tb.th, tb.vr,
+                       np.zeros((B, tb.ring_slots, layer.n_out)), v, np.zeros((B, layer.n_out)),
+                       np.zeros((B, layer.n_out)), tb.bias, tb.alpha, tb.has_syn, tb.beta, tb.k, tb.th, tb.vr,
                        tb.decay_input, tb.hard, tb.spiking, spk if spk is not None else np.zeros((1, 1, 1), np.uint8),
                        mem if mem is not None else np.zeros((1, 1, 1), np.float32), counts[li], steps)
             spikes.append(spk)
@@ -374,8 +384,8 @@ class EventSimulator:
 
 
 @njit(cache=True, nogil=True)
-def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, rec_cur, bias, beta, k,
-               th, vr, decay_input, hard, spiking, spk_out, mem_out, counts, steps):
+def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec, ring, v, syn, rec_cur, bias, alpha,
+               has_syn, beta, k, th, vr, decay_input, hard, spiking, spk_out, mem_out, counts, steps):
     """A whole layer over the samples' windows: ``inp`` [T, B, n_in] (frames or 0/1 spikes); sample ``b``
     runs (and is counted) for its first ``steps[b]`` steps only."""
     T, B, n_in = inp.shape
@@ -391,8 +401,8 @@ def _run_layer(inp, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_r
                 frame[j] = inp[t, b, j]
             n = _frame_events(frame, idx, val)
             n_spk = _layer_step(idx, val, n, ff_ptr, ff_post, ff_w, ff_d, rec_ptr, rec_post, rec_w, has_rec,
-                                ring[b], t, v[b], rec_cur[b], bias, beta, k, th, vr, decay_input, hard, spiking,
-                                out_idx, step_counts)
+                                ring[b], t, v[b], syn[b], rec_cur[b], bias, alpha, has_syn, beta, k, th, vr,
+                                decay_input, hard, spiking, out_idx, step_counts)
             counts[b] += step_counts
             step_counts[:] = 0
             if spiking:

@@ -177,8 +177,8 @@ class CrossbarSimulator:
                 clipped[li] += c
                 conversions[li] += n
                 activity = spk
-        spikes_out = [s if m.layer.kind == "lif" else None for s, m in zip(spikes, self.layers)]
-        membrane_out = [None if m.layer.kind == "lif" else v for v, m in zip(membranes, self.layers)]
+        spikes_out = [s if m.layer.spiking else None for s, m in zip(spikes, self.layers)]
+        membrane_out = [None if m.layer.spiking else v for v, m in zip(membranes, self.layers)]
         preds = predict_from_outputs(membrane_out, spikes_out, self.network.readout, steps)
         return CrossbarResult(spikes_out, membrane_out, preds, clipped.tolist(), conversions.tolist())
 
@@ -198,10 +198,12 @@ class CrossbarSimulator:
         mem = np.zeros((T, 1, layer.n_out), dtype=np.float32)
         out_idx = np.empty(layer.n_out, dtype=np.int64)
         rec = np.zeros(layer.n_out)
+        syn = np.zeros(layer.n_out)
+        alpha = no_bias if layer.syn_decay is None else layer.syn_decay.astype(np.float64)
         for t in range(T):
-            n_spk = update_neurons(v, current[t, 0], no_bias, rec, m.rec is not None, beta, 1.0 - beta, th,
-                                   float(layer.v_reset), layer.decay_input, layer.reset == "hard",
-                                   layer.kind == "lif", out_idx)
+            n_spk = update_neurons(v, syn, current[t, 0], no_bias, rec, m.rec is not None, alpha, layer.has_synapse,
+                                   beta, 1.0 - beta, th, float(layer.v_reset), layer.decay_input, layer.reset == "hard",
+                                   layer.spiking, out_idx)
             spk[t, 0, out_idx[:n_spk]] = 1
             mem[t, 0] = v
             if m.rec is not None and t + 1 < T:  # the recurrent crossbar reads this step's spikes for the next step
