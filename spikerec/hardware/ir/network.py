@@ -33,6 +33,8 @@ HDF5 layout (format version 2; version 1 files, which lack ``drain_steps`` and `
         decay, threshold, [bias], [v_init]         float32 [n_out]
         weight, [delay], [recurrent_weight], [mask] dense dataset [n_out, n_in] or a group with
                                  attrs encoding="csr", shape and datasets data, indices, indptr
+    /layers/<index>/quant  only in quantised networks (root attr ``profile``): the integer parameters,
+                           see :mod:`spikerec.hardware.ir.quantized`
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikerec.errors import CheckpointError
+from spikerec.hardware.ir.quantized import read_profile, read_quant, validate_quantization, write_profile, write_quant
 from spikerec.io import atomic_path, to_jsonable
 from spikerec.window import chain_drain_steps
 
@@ -93,6 +96,7 @@ class Layer:
     recurrent_weight: Any = None  # np.ndarray | sp.csr_array | None [n_out, n_out]
     mask: np.ndarray | None = None  # [n_out, n_in] bool, already applied to weight
     v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = v_reset ("lif") or 0 ("li")
+    quant: Any = None  # LayerQuant: integer parameters of a quantised network (spikerec.hardware.ir.quantized)
 
     @property
     def n_out(self) -> int:
@@ -142,6 +146,7 @@ class Network:
     drain_steps: int | None = None  # input-free steps after each sample's frames; None = chain_drain_steps of the layers
     format_version: int = FORMAT_VERSION
     metadata: dict = field(default_factory=dict)
+    profile: Any = None  # TargetProfile of a quantised network (spikerec.hardware.ir.profile), else None
 
     def __post_init__(self):
         if self.drain_steps is None:
@@ -159,7 +164,7 @@ class Network:
         """Sizes per layer, for CLI output."""
         return {"n_inputs": self.n_inputs, "n_classes": self.n_classes, "dt_ms": self.dt_ms,
                 "n_synapses": self.n_synapses, "max_delay_steps": self.max_delay, "drain_steps": self.drain_steps,
-                "readout": self.readout,
+                "readout": self.readout, "profile": None if self.profile is None else self.profile.name,
                 "layers": [{"name": la.name, "kind": la.kind, "n_in": la.n_in, "n_out": la.n_out,
                             "n_synapses": la.n_synapses, "max_delay": la.max_delay,
                             "recurrent": la.recurrent_weight is not None} for la in self.layers]}
@@ -194,6 +199,7 @@ class Network:
             if layer.kind != "lif":
                 fail(f"layer {i} ({layer.name!r}): kind {layer.kind!r} is only allowed as the last layer "
                      f"(hidden layers must spike)")
+        validate_quantization(self, fail)
         return self
 
     # -- HDF5 -----------------------------------------------------------------------------------
@@ -211,6 +217,7 @@ class Network:
                                 "drain_steps": int(self.drain_steps),
                                 "n_layers": len(self.layers),
                                 "metadata": json.dumps(to_jsonable(self.metadata), sort_keys=True)})
+                write_profile(f, self.profile)
                 layers = f.create_group("layers")
                 for index, layer in enumerate(self.layers):
                     g = layers.create_group(str(index))
@@ -224,6 +231,7 @@ class Network:
                         value = getattr(layer, name)
                         if value is not None:
                             _write_matrix(g, name, value)
+                    write_quant(g, layer.quant)
         return path
 
     @classmethod
@@ -365,13 +373,13 @@ def _read_network(f, path: Path) -> Network:
             raise CheckpointError(f"{where}: field 'weight' is missing")
         layers.append(Layer(name=_text(g.attrs["name"]), kind=_text(g.attrs["kind"]), reset=_text(g.attrs["reset"]),
                             v_reset=float(g.attrs["v_reset" if version >= 2 else "reset_value"]),
-                            decay_input=bool(g.attrs["decay_input"]),
+                            decay_input=bool(g.attrs["decay_input"]), quant=read_quant(g, where),
                             **vectors, **matrices))
     return Network(layers=layers, dt_ms=float(f.attrs["dt_ms"]), n_inputs=int(f.attrs["n_inputs"]),
                    input_pooling=int(f.attrs["input_pooling"]), n_classes=int(f.attrs["n_classes"]),
                    readout=_text(f.attrs["readout"]), format_version=version,
                    drain_steps=int(f.attrs["drain_steps"]) if "drain_steps" in f.attrs else None,
-                   metadata=json.loads(_text(f.attrs.get("metadata", "{}"))))
+                   metadata=json.loads(_text(f.attrs.get("metadata", "{}"))), profile=read_profile(f, str(path)))
 
 
 def _text(value) -> str:

@@ -21,6 +21,9 @@ and membranes stay 0), reads its prediction from those steps and counts them. St
 :meth:`EventSimulator.predict_stream` feeds one sample's frames and then ``network.drain_steps`` empty
 frames through :meth:`EventSimulator.step`, exactly as a chip would see it.
 
+Quantised networks (``network.profile`` set) run in exact integer arithmetic:
+:class:`~spikerec.hardware.simulators.fixed_point.FixedPointSimulator` takes over ``run``, ``initial_state`` and ``step``.
+
 Counts (per layer, and ``"total"``): ``input_spikes`` (events arriving), ``synaptic_events``
 (events x fan-out actually delivered, feed-forward + recurrent), ``neuron_updates`` (``n_out`` per
 step) and ``spikes_out``; per-sample means under those names and sums under ``<name>_total``.
@@ -237,7 +240,8 @@ class SimResult:
     ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for ``li`` layers); ``membrane``: per layer
     ``[T, B, n_out]`` float32 for ``li`` layers (None otherwise); both 0 after a sample's window;
     ``predictions`` [B]; ``counts`` (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64;
-    ``window`` [B] steps simulated per sample.
+    ``window`` [B] steps simulated per sample. Quantised networks add ``integer_membrane`` (the integers behind
+    ``membrane``) and ``overflow`` (:func:`~spikerec.hardware.simulators.fixed_point.summarize_overflow`).
     """
 
     spikes: list[np.ndarray | None]
@@ -246,6 +250,8 @@ class SimResult:
     counts: dict[str, dict[str, float]]
     counts_per_sample: np.ndarray = field(repr=False)
     window: np.ndarray = field(default=None, repr=False)
+    integer_membrane: list | None = field(default=None, repr=False)
+    overflow: dict | None = None
 
     @property
     def output(self) -> np.ndarray:
@@ -280,10 +286,17 @@ class EventSimulator:
         n_neurons = int(self._flat["n_out"].sum())
         self._scratch = (np.empty(width, np.int64), np.empty(width), np.ones(width), np.empty(n_neurons, np.int64),
                          np.zeros(len(network.layers), np.int64))
+        self._fixed = None
+        if network.profile is not None:
+            from spikerec.hardware.simulators.fixed_point import FixedPointSimulator
+
+            self._fixed = FixedPointSimulator(network)
 
     # streaming --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> SimState:
         """Membranes at each layer's initial value (``Layer.initial_membrane``), empty buffers."""
+        if self._fixed is not None:
+            return self._fixed.initial_state(batch_size)
         f = self._flat
         v0 = np.concatenate([la.initial_membrane() for la in self.network.layers])
         n = v0.size
@@ -296,6 +309,8 @@ class EventSimulator:
         Returns ``({"spikes": per layer, per sample the indices of the neurons that spiked,
         "output": last layer's membrane [B, n_out] float64}, state)``.
         """
+        if self._fixed is not None:
+            return self._fixed.step(frame_t, state)
         frame = np.asarray(frame_t, dtype=np.float64)
         if frame.ndim == 1:
             frame = frame[None]
@@ -344,6 +359,8 @@ class EventSimulator:
         ``window`` [B] (a :class:`~spikerec.datasets.Batch`'s ``window``: own frames + drain): sample ``b``
         is simulated, read and counted for its first ``window[b]`` steps only. None: all T steps.
         """
+        if self._fixed is not None:
+            return self._fixed.run(frames, window)
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
