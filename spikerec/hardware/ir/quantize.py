@@ -38,7 +38,7 @@ from spikerec.hardware.ir.profile import TargetProfile
 from spikerec.hardware.ir.quantized import (LayerQuant, check_limits, dequantized_decay, threshold_ceiling,
                                             weight_unit)
 
-__all__ = ["LayerRange", "QuantizeResult", "quantize_network", "effective_synapses", "DELAY_POLICIES"]
+__all__ = ["LayerRange", "QuantizeResult", "quantize_network", "check_target", "effective_synapses", "DELAY_POLICIES"]
 
 DELAY_POLICIES = ("error", "clip")
 
@@ -76,11 +76,9 @@ def quantize_network(network: Network, profile: TargetProfile, ranges: list[Laye
     if network.profile is not None:
         raise ConfigError(f"quantize: the network is already quantised for {network.profile.name!r}; quantise the "
                           f"float network (its run directory or export) instead")
-    if delays not in DELAY_POLICIES:
-        raise ConfigError(f"quantize: delays must be one of {list(DELAY_POLICIES)}, got {delays!r}")
     if ranges is not None and len(ranges) != len(network.layers):
         raise ConfigError(f"quantize: got {len(ranges)} calibration ranges for {len(network.layers)} layers")
-    approximations = _check_structure(network, profile)
+    approximations = check_target(network, profile, delays)
     plans = [_plan_layer(layer, profile, None if ranges is None else ranges[i], headroom if ranges else 1.0)
              for i, layer in enumerate(network.layers)]
     if profile.family == "shift":
@@ -88,7 +86,7 @@ def quantize_network(network: Network, profile: TargetProfile, ranges: list[Laye
     rounded_delays = {"policy": delays, "limit": profile.max_delay, "max_delay": network.max_delay, "synapses": 0}
     layers, reports = [], []
     for layer, plan in zip(network.layers, plans):
-        q_layer, report, clipped = _build_layer(layer, plan, profile, delays)
+        q_layer, report, clipped = _build_layer(layer, plan, profile)
         layers.append(q_layer)
         reports.append(report)
         rounded_delays["synapses"] += clipped
@@ -106,10 +104,14 @@ def quantize_network(network: Network, profile: TargetProfile, ranges: list[Laye
 
 # -- structure -------------------------------------------------------------------------------------
 
-def _check_structure(network: Network, p: TargetProfile) -> list[str]:
-    """Raise ConfigError for what the target cannot run; return the structural approximations it implies."""
+def check_target(network: Network, p: TargetProfile, delays: str = "error") -> list[str]:
+    """Raise ConfigError for what the target cannot run (naming the limit); return the structural approximations
+    quantising for it implies. ``delays``: what to do with delays beyond the target's limit (DELAY_POLICIES)."""
     def fail(msg: str) -> None:
         raise ConfigError(f"quantize for {p.name!r}: {msg}")
+
+    if delays not in DELAY_POLICIES:
+        fail(f"delays must be one of {list(DELAY_POLICIES)}, got {delays!r}")
 
     check_limits(network, p, fail)
     approximations = []
@@ -121,6 +123,10 @@ def _check_structure(network: Network, p: TargetProfile) -> list[str]:
         if layer.bias is not None and np.any(layer.bias != 0) and not p.bias_bits:
             fail(f"{where} has a bias (BatchNorm folding makes one); the target has no neuron bias: train with "
                  f"model.batchnorm=false and model.bias=false")
+        if layer.max_delay > p.max_delay and delays == "error":
+            fail(f"{where} has delays up to {layer.max_delay} steps; the target supports at most {p.max_delay} "
+                 f"(retrain with delays.max_delay_ms <= {p.max_delay + 1} * bin_ms, or pass --delays clip to clip "
+                 f"them, reported)")
         if layer.kind == "lif" and layer.reset not in p.reset_modes:
             if p.family != "shift":
                 fail(f"{where} uses reset={layer.reset!r}; the target implements {list(p.reset_modes)}")
@@ -266,15 +272,10 @@ def _biases(b: np.ndarray | None, scale: float, p: TargetProfile) -> tuple[np.nd
     return stored, {"saturated": int((clipped != mant).sum()), "max_error": float(err.max(initial=0.0))}
 
 
-def _build_layer(layer: Layer, plan: _Plan, p: TargetProfile, policy: str) -> tuple[Layer, dict[str, Any], int]:
-    where = f"quantize for {p.name!r}: layer {layer.name!r}"
+def _build_layer(layer: Layer, plan: _Plan, p: TargetProfile) -> tuple[Layer, dict[str, Any], int]:
     delay = layer.delay
     clipped = 0
-    if layer.max_delay > p.max_delay:
-        if policy == "error":
-            raise ConfigError(f"{where} has delays up to {layer.max_delay} steps; the target supports at most "
-                              f"{p.max_delay} (retrain with delays.max_delay_ms <= {p.max_delay + 1} * bin_ms, or "
-                              f"pass --delays clip to clip them, reported)")
+    if layer.max_delay > p.max_delay:  # check_target allowed it: delays="clip"
         d = layer.dense_delay()
         live = to_dense(layer.weight) != 0
         clipped = int((live & (d > p.max_delay)).sum())
