@@ -15,12 +15,17 @@ batch (eval mode) are compared and the gap is reported. Only dropout masks diffe
 Data: synthetic SHD-layout files (700 channels pooled by 5 -> 140 inputs, 10 ms bins; the
 synthetic samples are 0.4-0.9 s long, median 62 bins) with FEWER samples than SHD's 8156 (default
 256 generated, ~243 after the 5 % validation hold-out: one batch of 256) so the benchmark finishes in minutes on 2 cores; time per
-sample is what carries over. Each implementation trains ``warmup + repeat`` consecutive epochs; the
-timed ones give the median epoch time, and the mean training loss of every epoch is reported.
+sample is what carries over. Each implementation trains ``warmup + repeat`` consecutive epochs, the
+two alternating epoch by epoch (the machine is shared: both then see the same load); the timed ones
+give the median epoch time, and the mean training loss of every epoch is reported.
 Two phases are measured: the first epochs (sigma = K//2: wide Gaussian, dense kernel) and the
 epochs after annealing (sigma = 0.23, 3/4 of a full run); the last row weights them like a full run.
+Each is timed with 2 threads on the wall clock and with 1 thread on CPU time (``time.thread_time``:
+on a shared, loaded machine the 2-thread wall clock also measures how each library copes with
+descheduled threads; the 1-thread CPU time compares the work itself).
 
-Run: ``.venv/bin/python -m benchmarks.bench_epoch [--samples 256] [--repeat 5] [--device cpu|cuda]``.
+Run: ``.venv/bin/python -m benchmarks.bench_epoch [--samples 256] [--repeat 5] [--device cpu|cuda]
+[--timings wall2 cpu1] [--phases early late]``.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def load_batches(samples: int, batch_size: int, device: str):
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
     batches = []
     for start in range(0, len(order), batch_size):
-        frames, labels, _ = pad_collate([train[i] for i in order[start:start + batch_size]])
+        frames, labels = pad_collate([train[i] for i in order[start:start + batch_size]])[:2]  # (+ lengths or window)
         batches.append((frames.to(device), labels.to(device)))
     return batches, train.n_channels, train.n_classes
 
@@ -150,7 +155,7 @@ def epoch_runner(model, forward, batches, optimizers, schedulers, after_step, lo
     return run
 
 
-def run_phase(recipe, batches, n_in, n_classes, sigma, args, dev):
+def run_phase(recipe, batches, n_in, n_classes, sigma, args, dev, clock=time.perf_counter):
     """Fresh models with identical weights at ``sigma``; train both; return {name: (timing, losses)}, init gap."""
     from spikerec.delays import clamp_positions, set_sigma
     from spikerec.models import build_model
@@ -172,16 +177,21 @@ def run_phase(recipe, batches, n_in, n_classes, sigma, args, dev):
         "reference": (ref, lambda x: (ref.reset_states(), ref(x))[1], *reference_optimizers(ref, recipe),
                       lambda: (ref.clamp(), ref.reset_states())),
     }
-    results = {}
-    for name, (model, forward, optimizers, schedulers, after) in runners.items():
-        losses: list[float] = []
-        started = time.perf_counter()
-        timing = harness.time_median(epoch_runner(model, forward, batches, optimizers, schedulers, after, losses),
-                                     repeat=args.repeat, warmup=args.warmup, sync=sync)
-        results[name] = (timing, losses)
-        print(f"sigma {sigma:.2f} {name}: median epoch {timing['median_s']:.2f} s "
-              f"(total {time.perf_counter() - started:.0f} s), losses {[round(v, 4) for v in losses]}", file=sys.stderr)
-    return results, init_gap
+    losses: dict[str, list[float]] = {name: [] for name in runners}
+    epochs = {name: epoch_runner(model, forward, batches, optimizers, schedulers, after, losses[name])
+              for name, (model, forward, optimizers, schedulers, after) in runners.items()}
+    started = time.perf_counter()
+    # epochs alternate (spikerec, reference, spikerec, ...) so both see the same machine load
+    timings = harness.time_interleaved(epochs, repeat=args.repeat, warmup=args.warmup, sync=sync, clock=clock)
+    for name, timing in timings.items():
+        print(f"sigma {sigma:.2f} {name}: median epoch {timing['median_s']:.2f} s, losses "
+              f"{[round(v, 4) for v in losses[name]]}", file=sys.stderr)
+    print(f"phase took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return {name: (timings[name], losses[name]) for name in runners}, init_gap
+
+
+# timing modes: (label, threads, clock); CPU time of one thread is the steadier measure on a loaded machine
+TIMINGS = {"wall2": ("2 threads, wall", THREADS, time.perf_counter), "cpu1": ("1 thread, CPU time", 1, time.thread_time)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--timings", nargs="+", default=list(TIMINGS), choices=list(TIMINGS),
+                    help="wall2: 2 threads, wall clock; cpu1: 1 thread, CPU time (CPU only)")
+    ap.add_argument("--phases", nargs="+", default=["early", "late"], choices=["early", "late"])
     args = ap.parse_args(argv)
+    timings = ["wall2"] if args.device == "cuda" else args.timings
     harness.set_threads(THREADS)
     from spikerec.config import load_recipe
     from spikerec.delays import SigmaAnnealing
@@ -206,35 +220,41 @@ def main(argv: list[str] | None = None) -> int:
     anneal = schedule.anneal_epochs
     # Early epochs run with a wide Gaussian (sigma K//2); after epochs//4 it stays at 0.23, where
     # most of the kernel taps are zero. A full run spends ~1/4 of its epochs in the first regime.
-    phases = {"early (sigma=K//2, epoch 0)": schedule.sigma_at(0),
-              f"late (sigma=0.23, epochs >= {anneal})": schedule.sigma_at(anneal)}
-    rows, gaps, epoch_s = [], [], {"spikerec": 0.0, "reference": 0.0}
-    for label, sigma in phases.items():
-        results, init_gap = run_phase(recipe, batches, n_in, n_classes, sigma, args, dev)
-        (ours_t, ours_l), (ref_t, ref_l) = results["spikerec"], results["reference"]
-        weight = anneal if label.startswith("early") else recipe.train.epochs - anneal
-        for name, (timing, _) in results.items():
-            epoch_s[name] += weight * timing["median_s"]
-        gaps.append(max(abs(a - b) for a, b in zip(ours_l, ref_l)) / statistics.mean(ours_l))
-        rows.append({"phase": label, "device": dev, "spikerec_epoch_s": ours_t["median_s"],
-                     "reference_epoch_s": ref_t["median_s"], "ratio": ref_t["median_s"] / ours_t["median_s"],
-                     "spikerec_loss_per_epoch": " ".join(f"{v:.3f}" for v in ours_l),
-                     "reference_loss_per_epoch": " ".join(f"{v:.3f}" for v in ref_l),
-                     "initial_output_gap": f"{init_gap:.1e}"})
-    full_ratio = epoch_s["reference"] / epoch_s["spikerec"]
-    rows.append({"phase": f"full {recipe.train.epochs}-epoch run (weighted)", "device": dev,
-                 "spikerec_epoch_s": epoch_s["spikerec"] / recipe.train.epochs,
-                 "reference_epoch_s": epoch_s["reference"] / recipe.train.epochs, "ratio": full_ratio})
+    phases = {"early": ("early (sigma=K//2, epoch 0)", schedule.sigma_at(0), anneal),
+              "late": (f"late (sigma=0.23, epochs >= {anneal})", schedule.sigma_at(anneal),
+                       recipe.train.epochs - anneal)}
+    rows, gaps = [], []
+    for mode in timings:
+        label_t, threads, clock = TIMINGS[mode]
+        harness.set_threads(threads)
+        epoch_s = {"spikerec": 0.0, "reference": 0.0}
+        for phase in args.phases:
+            label, sigma, weight = phases[phase]
+            results, init_gap = run_phase(recipe, batches, n_in, n_classes, sigma, args, dev, clock)
+            (ours_t, ours_l), (ref_t, ref_l) = results["spikerec"], results["reference"]
+            for name, (timing, _) in results.items():
+                epoch_s[name] += weight * timing["median_s"]
+            gaps.append(max(abs(a - b) for a, b in zip(ours_l, ref_l)) / statistics.mean(ours_l))
+            rows.append({"phase": label, "timing": label_t, "device": dev, "spikerec_epoch_s": ours_t["median_s"],
+                         "reference_epoch_s": ref_t["median_s"], "ratio": ref_t["median_s"] / ours_t["median_s"],
+                         "spikerec_loss_per_epoch": " ".join(f"{v:.3f}" for v in ours_l),
+                         "reference_loss_per_epoch": " ".join(f"{v:.3f}" for v in ref_l),
+                         "initial_output_gap": f"{init_gap:.1e}"})
+        if len(args.phases) == 2:
+            rows.append({"phase": f"full {recipe.train.epochs}-epoch run (weighted)", "timing": label_t, "device": dev,
+                         "spikerec_epoch_s": epoch_s["spikerec"] / recipe.train.epochs,
+                         "reference_epoch_s": epoch_s["reference"] / recipe.train.epochs,
+                         "ratio": epoch_s["reference"] / epoch_s["spikerec"]})
     harness.write_result(
         "epoch" if dev == "cpu" else f"epoch_{dev}",
         f"One shd-delays training epoch ({dev}): spikerec vs SNN-delays reference (SpikingJelly LIFNode + DCLS Dcls1d)",
         rows,
         {"samples": n_samples, "batch": recipe.train.batch_size, "hidden": recipe.model.hidden_sizes,
-         "max_delay_steps": k, "threads": THREADS, "repeat": args.repeat, "warmup": args.warmup,
+         "max_delay_steps": k, "repeat": args.repeat, "warmup": args.warmup, "timing": "epochs interleaved",
          "max_loss_gap_over_mean": round(max(gaps), 4)},
-        columns=["phase", "device", "spikerec_epoch_s", "reference_epoch_s", "ratio", "spikerec_loss_per_epoch",
-                 "reference_loss_per_epoch", "initial_output_gap"])
-    summary = ", ".join(f"{row['phase']}: {row['ratio']:.2f}x" for row in rows)
+        columns=["phase", "timing", "device", "spikerec_epoch_s", "reference_epoch_s", "ratio",
+                 "spikerec_loss_per_epoch", "reference_loss_per_epoch", "initial_output_gap"])
+    summary = ", ".join(f"{row['phase']} [{row['timing']}]: {row['ratio']:.2f}x" for row in rows)
     print(f"ratio reference/spikerec: {summary}", file=sys.stderr)
     return 0
 

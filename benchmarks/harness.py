@@ -48,6 +48,32 @@ def time_median(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: C
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeat": repeat}
 
 
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int = 7, warmup: int = 2,
+                     sync: Callable[[], None] | None = None, clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Median time of each ``fns[name]()``, run round-robin (A, B, C, A, B, C, ...) after ``warmup`` rounds.
+
+    Interleaving spreads the slow phases of a shared, loaded machine over every case alike, so the
+    ratios stay meaningful when absolute times do not. ``clock``: ``time.perf_counter`` (wall) or
+    ``time.thread_time`` (CPU time of the calling thread: load-insensitive, valid for one-thread work).
+    Returns ``{name: {"median_s", "min_s", "max_s", "repeat"}}``.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+            if sync:
+                sync()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = clock()
+            fn()
+            if sync:
+                sync()
+            times[name].append(clock() - t0)
+    return {name: {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts), "repeat": repeat}
+            for name, ts in times.items()}
+
+
 def vm_hwm_kib() -> int:
     """This process's peak resident set size (VmHWM) in KiB, from /proc."""
     with open("/proc/self/status") as fh:

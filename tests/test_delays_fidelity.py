@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spikerec.delays import DelayedLinear, kernels
+from spikerec.delays import DelayedLinear, _compiled, kernels
 
 DCLS = pytest.importorskip("DCLS.construct.modules")
 
@@ -15,11 +15,11 @@ TOL = 1e-5
 
 @pytest.fixture(params=["compiled", "torch"])
 def backend(request, monkeypatch):
-    """Run a test on the numba kernels and on the pure-torch fallback (CUDA / no numba)."""
-    if request.param == "compiled" and kernels._event_kernels is None:
-        pytest.skip("numba not installed")
+    """Run a test on the compiled C kernels and on the pure-torch fallback (CUDA / no C compiler)."""
+    if request.param == "compiled" and not kernels.compiled_available(torch.zeros(1)):
+        pytest.skip("no C compiler: compiled delay kernels unavailable")
     if request.param == "torch":
-        monkeypatch.setattr(kernels, "_event_kernels", None)
+        monkeypatch.setattr(_compiled, "available", lambda *tensors: False)
     return request.param
 
 
@@ -126,21 +126,24 @@ def test_from_dcls_rejects_unsupported_modules():
         DelayedLinear.from_dcls(torch.nn.Linear(3, 2))
 
 
-@pytest.mark.skipif(kernels._event_kernels is None, reason="numba not installed")
+@pytest.mark.skipif(not kernels.compiled_available(torch.zeros(1)), reason="compiled delay kernels unavailable")
 @pytest.mark.parametrize("sigma", [0.0, 0.23, 12.0])
 def test_compiled_path_within_1e5_of_float64_dcls(sigma):
     """The compiled kernel builds the Gaussian in float64: it lands within 1e-5 (absolute) of
-    Dcls1d run in float64, closer than Dcls1d in float32 gets at small sigma."""
+    Dcls1d run in float64, closer than Dcls1d in float32 gets at small sigma. At sigma 12 the input
+    gradient comes from the low-rank delay basis; it must hold the same bound."""
     torch.manual_seed(0)
     layer = DelayedLinear(9, 6, max_delay_ms=25.0, dt_ms=1.0, sigma=sigma)
     m, _ = dcls_reference(layer, "gauss")
     m = m.double()
-    x = spikes(40, 3, 9)
+    x = spikes(40, 3, 9).requires_grad_(True)
+    x64 = x.detach().double().requires_grad_(True)
     g = torch.randn(40, 3, 6, generator=torch.Generator().manual_seed(1))
     y = layer(x)
     (y * g).sum().backward()
-    y64 = m(F.pad(x.double().permute(1, 2, 0), (24, 0))).permute(2, 0, 1)
+    y64 = m(F.pad(x64.permute(1, 2, 0), (24, 0))).permute(2, 0, 1)
     (y64 * g.double()).sum().backward()
     assert (y.double() - y64).abs().max() < TOL
+    assert (x.grad.double() - x64.grad).abs().max() < TOL
     assert (layer.weight.grad.double() - m.weight.grad).abs().max() < TOL
     assert (layer.positions.grad.double() - m.P.grad[0]).abs().max() < TOL

@@ -68,7 +68,7 @@ def test_integer_mode_equals_shift_and_sum_exactly(kernel_count):
     layer.integer_mode = True
     assert torch.equal(layer(x), ref)  # differentiable path (one-hot kernel)
     with torch.no_grad():
-        assert torch.equal(layer(x), ref)  # inference path (event-driven over synapses)
+        assert torch.equal(layer(x), ref)  # inference path (compiled shifted runs over synapses)
         assert torch.equal(layer(x * 3.0), 3.0 * ref)  # non-binary inputs
 
 
@@ -198,3 +198,22 @@ def test_sigma_annealing_follows_reference_decrease_sig():
     assert SigmaAnnealing(0.23, 0.23, 0).sigma_at(7) == pytest.approx(0.23)
     with pytest.raises(ConfigError):
         SigmaAnnealing(-1.0, 0.23, 3)
+
+
+def test_integer_mode_follows_position_updates():
+    """Integer delays are cached between calls; any in-place change of the positions must be seen."""
+    torch.manual_seed(5)
+    layer = DelayedLinear(3, 2, max_delay_ms=6.0, dt_ms=1.0)
+    layer.integer_mode = True
+    x = torch.zeros(8, 1, 3)
+    x[0] = 1.0
+    with torch.no_grad():
+        layer.positions.fill_(2.0)  # delay K - 1 - K // 2 - 2 = 0
+        first = layer(x).clone()
+        layer.positions.fill_(0.0)  # delay 2
+        second = layer(x)
+        layer.load_state_dict({**layer.state_dict(), "positions": torch.full_like(layer.positions, -3.0)})  # delay 5
+        third = layer(x)
+    assert first[0].abs().sum() > 0 and first[1:].abs().sum() == 0
+    assert second[2].abs().sum() > 0 and torch.equal(second[2], first[0]) and second[:2].abs().sum() == 0
+    assert torch.equal(third[5], first[0]) and third[:5].abs().sum() == 0

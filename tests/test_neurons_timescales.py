@@ -30,8 +30,8 @@ def test_init_records_distribution_and_clips_counted():
     lif = LIF(500, dt_ms=1.0, learn_tau=True)
     rec = init_tau_(lif, "gamma", torch.Generator().manual_seed(1), mean_ms=3.0, shape=1.0)
     assert lif.tau_distribution is rec and rec["distribution"] == "gamma" and rec["shape"] == 1.0
-    assert rec["n_clipped"] > 0 and float(lif.tau_ms.detach().min()) == pytest.approx(1.5, abs=1e-4)
-    assert rec["n_clipped"] == int((lif.tau_ms < 1.5 + 1e-4).sum())
+    assert rec["n_clipped"] > 0 and float(lif.tau_ms.detach().min()) == pytest.approx(2.0, abs=1e-4)  # 2 dt
+    assert rec["n_clipped"] == int((lif.tau_ms < 2.0 + 1e-4).sum())
     adlif = AdaptiveLIF(10)
     init_tau_(adlif, "uniform", attr="tau_adapt", low_ms=100.0, high_ms=300.0)
     assert adlif.tau_adapt_distribution["high_ms"] == 300.0

@@ -16,6 +16,7 @@ The constants 0.27 and 1e-7 are the ones ``DCLS`` uses, so results match ``Dcls1
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -28,6 +29,11 @@ INTERPOLATIONS = ("gauss", "linear")
 # Gaussian taps further than this many standard deviations from the centre weigh < exp(-7^2/2) ~ 2e-11
 # relative to the centre; dropping them changes nothing at float32 precision.
 TRUNCATE_SIGMAS = 7.0
+# A delay basis must reproduce every kernel profile to this fraction of its largest tap (far below
+# float32 resolution, so the low-rank input gradient differs from the dense one only by rounding).
+BASIS_TOL = 1e-8
+BASIS_SAMPLES_PER_STEP = 32  # positions per step at which the basis is fitted and checked
+MAX_BASIS_RANK = 16  # the compiled temporal filter holds at most this many outputs in registers
 
 
 def kernel_size(max_delay_ms: float, dt_ms: float) -> int:
@@ -120,18 +126,57 @@ def banded_kernel(weight: torch.Tensor, positions: torch.Tensor, sigma: float, k
     return kernel.scatter_add(2, taps.flatten(2), contrib)
 
 
+@functools.lru_cache(maxsize=16)
+def temporal_basis(sigma: float, kernel_size: int, interpolation: str = "gauss") -> torch.Tensor | None:
+    """Orthonormal delay basis V [K, r] (float64, delay order d = K - 1 - tap) of all kernel profiles, or None.
+
+    Every delay kernel is a weighted sum of normalised interpolation profiles, one per position; a
+    wide Gaussian is smooth, so all profiles (positions in ``position_limits``, sampled
+    ``BASIS_SAMPLES_PER_STEP`` per step) lie within ``BASIS_TOL`` of an r-dimensional subspace (r = 7
+    of K = 25 at the initial sigma 12). Then ``kall[i, d, o] = sum_r A[i, o, r] V[d, r]`` and the
+    input gradient costs r/K of the dense one. Returns None when r exceeds ``K // 2`` or
+    ``MAX_BASIS_RANK`` (narrow Gaussians, linear interpolation: no saving).
+    """
+    lo, hi = position_limits(kernel_size)
+    grid = torch.linspace(lo, hi, (hi - lo) * BASIS_SAMPLES_PER_STEP + 1, dtype=torch.float64).view(-1, 1, 1)
+    profiles = banded_kernel(torch.ones_like(grid), grid, sigma, kernel_size, interpolation)[:, 0].flip(-1)
+    _, _, vh = torch.linalg.svd(profiles, full_matrices=False)
+    scale = profiles.abs().max()
+    for rank in range(1, min(kernel_size // 2, MAX_BASIS_RANK) + 1):
+        v = vh[:rank].t()
+        if (profiles - profiles @ v @ v.t()).abs().max() <= BASIS_TOL * scale:
+            return v
+    return None
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """True when ``t`` holds no NaN/inf (one reduction: min and max are finite exactly then)."""
+    lo, hi = torch.aminmax(t.detach())
+    return bool(torch.isfinite(lo) & torch.isfinite(hi))
+
+
+def positions_in_range(positions: torch.Tensor, kernel_size: int) -> bool:
+    """True when every position lies in ``position_limits`` (where ``temporal_basis`` is fitted)."""
+    lo, hi = position_limits(kernel_size)
+    pmin, pmax = torch.aminmax(positions.detach())
+    return bool((pmin >= lo) & (pmax <= hi))
+
+
 def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma: float,
                    kernel_size: int, interpolation: str = "gauss", bias: torch.Tensor | None = None) -> torch.Tensor:
     """Causal delayed linear map: x [T, B, Cin] -> y [T, B, Cout] with interpolated delays."""
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     window = tap_window(sigma, kernel_size, interpolation)
+    basis = None  # delay basis for the low-rank input gradient (compiled path only; fitted inside position_limits)
     if kernels.compiled_available(weight, positions):
         kall = kernels.build_kernel(weight, positions, effective_sigma(sigma), interpolation == "gauss", window,
                                     kernel_size)
+        if positions_in_range(positions, kernel_size):
+            basis = temporal_basis(float(sigma), kernel_size, interpolation)
     else:
         kall = banded_kernel(weight, positions, sigma, kernel_size, interpolation).flip(-1).permute(1, 2, 0)
-    y = kernels.delayed_matmul(x, kall)
+    y = kernels.delayed_matmul(x, kall, basis)
     return y if bias is None else y + bias
 
 

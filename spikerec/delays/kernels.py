@@ -4,62 +4,29 @@ Kernels are kept "delay-major": ``kall`` [Cin, K, Cout] with ``kall[i, d, o]`` t
 ``i`` delayed by ``d`` steps to output ``o`` (``Dcls1d``'s [Cout, Cin, K] with taps reversed).
 ``delayed_matmul(x, kall)``: y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i], causal, time-major.
 
-Paths: CPU float32 with numba -> compiled kernel construction with a closed-form backward and, for
-sparse inputs (spikes), event-driven products whose cost scales with the active inputs; otherwise
-dense torch ops (``conv1d``, what ``Dcls1d`` runs), which also serve CUDA.
+Paths:
+- CPU float32 with the compiled library (``_compiled``): kernel construction in C with a
+  closed-form backward; for sparse inputs (spikes) an event-driven forward and kernel gradient whose
+  cost scales with the active inputs; the dense parts (the input gradient, dense inputs) as K
+  time-shifted matrix products, which need no unfolded copy because time-major rows of step t are
+  one contiguous [B, C] block.
+- Otherwise (CUDA, float64, no C compiler): dense torch ops (``conv1d``, what ``Dcls1d`` runs).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
-import threading
-
 import torch
 import torch.nn.functional as F
 
-try:  # optional accelerator, see _event_kernels
-    from spikerec.delays import _event_kernels
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    _event_kernels = None
+from spikerec.delays import _compiled
 
-# Above this fraction of non-zero inputs the dense conv1d beats the event-driven loops.
+# Above this fraction of non-zero inputs the shifted matrix products beat the event-driven loops.
 EVENT_DENSITY_MAX = 0.3
 
 
 def compiled_available(*tensors: torch.Tensor) -> bool:
-    """True when the numba kernels can serve these tensors (CPU, float32)."""
-    return _event_kernels is not None and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
-
-
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_POOL_KEY = (0, 0)  # (process id, workers): a forked child (DataLoader worker) builds its own pool
-_POOL_LOCK = threading.Lock()
-
-
-def _parallel(kernel, n: int, *args) -> None:
-    """Run ``kernel(*args, start, stop)`` over [0, n) split into torch.get_num_threads() chunks."""
-    global _POOL, _POOL_KEY
-    parts = max(1, min(torch.get_num_threads(), n))
-    bounds = [n * j // parts for j in range(parts + 1)]
-    if parts == 1:
-        kernel(*args, 0, n)
-        return
-    with _POOL_LOCK:
-        if _POOL_KEY[0] != os.getpid() or _POOL_KEY[1] < parts - 1:
-            if _POOL is not None and _POOL_KEY[0] == os.getpid():
-                _POOL.shutdown(wait=False)
-            _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="spikerec-delays")
-            _POOL_KEY = (os.getpid(), parts - 1)
-        pool = _POOL
-    futures = [pool.submit(kernel, *args, bounds[j], bounds[j + 1]) for j in range(1, parts)]
-    kernel(*args, bounds[0], bounds[1])
-    for f in futures:
-        f.result()
-
-
-def _np(t: torch.Tensor):
-    return t.detach().contiguous().numpy()
+    """True when the compiled CPU kernels can serve these tensors (CPU, float32, library built)."""
+    return _compiled.available(*tensors)
 
 
 # -- kernel construction ---------------------------------------------------------------------
@@ -76,66 +43,133 @@ def build_kernel(weight: torch.Tensor, positions: torch.Tensor, std: float, gaus
 class _BuildKernel(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, positions, std, gauss, window, kernel_size):
-        kall = torch.empty(weight.shape[1], kernel_size, weight.shape[0], dtype=weight.dtype)
-        _parallel(_event_kernels.build_kernel, weight.shape[1], _np(weight), _np(positions), std, gauss, window,
-                  kall.numpy())
         ctx.save_for_backward(weight, positions)
         ctx.args = (std, gauss, window)
-        return kall
+        return _compiled.build_kernel(weight, positions, std, gauss, window, kernel_size)
 
     @staticmethod
     def backward(ctx, gkall):
         weight, positions = ctx.saved_tensors
-        gw, gp = torch.empty_like(weight), torch.empty_like(positions)
-        _parallel(_event_kernels.build_kernel_grad, weight.shape[1], _np(weight), _np(positions), *ctx.args,
-                  _np(gkall), gw.numpy(), gp.numpy())
+        gw, gp = _compiled.build_kernel_grad(weight, positions, *ctx.args, gkall)
         return gw, gp, None, None, None, None
 
 
 # -- delayed products ------------------------------------------------------------------------
-def delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
-    """y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i]; x [T, B, Cin], kall [Cin, K, Cout]."""
-    if compiled_available(x, kall) and x.numel() > 0 and kall.numel() > 0 \
-            and float(torch.count_nonzero(x)) <= EVENT_DENSITY_MAX * x.numel():
-        return _EventDelayedMatmul.apply(x, kall)
+def delayed_matmul(x: torch.Tensor, kall: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
+    """y[t, b, o] = sum_{i,d} kall[i, d, o] x[t - d, b, i]; x [T, B, Cin], kall [Cin, K, Cout].
+
+    ``basis`` [K, r] (orthonormal, from ``functional.temporal_basis``): a delay basis spanning
+    every kernel profile of ``kall``; when given, the compiled path computes dL/dx in rank r.
+    """
+    if compiled_available(x, kall) and x.numel() > 0 and kall.numel() > 0:
+        return _CpuDelayedMatmul.apply(x, kall, basis)
     return dense_delayed_matmul(x, kall)
 
 
 def dense_delayed_matmul(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
-    """The same product as a dense causal ``conv1d`` (left padding K-1, like SNN-delays)."""
+    """The same product as a dense causal ``conv1d`` (left padding K-1, like SNN-delays); any device."""
     k = kall.shape[1]
     kernel = kall.permute(2, 0, 1).flip(-1)  # [Cout, Cin, K] tap order
     return F.conv1d(F.pad(x.permute(1, 2, 0), (k - 1, 0)), kernel).permute(2, 0, 1)
 
 
-class _EventDelayedMatmul(torch.autograd.Function):
-    """Event-driven forward and dL/dkall; dL/dx is dense and goes to conv_transpose1d.
+def _sparse(x: torch.Tensor) -> bool:
+    return _compiled.count_nonzero(x) <= EVENT_DENSITY_MAX * x.numel()
 
-    dL/dkall[i, d, o] = sum_{t,b} x[t, b, i] dL/dy[t + d, b, o] (only active inputs contribute);
+
+def shifted_forward(x: torch.Tensor, kall: torch.Tensor) -> torch.Tensor:
+    """Dense y[t] = sum_d x[t - d] @ kall[:, d, :] as K matrix products over whole time blocks."""
+    n_t, n_b, n_in = x.shape
+    n_out = kall.shape[2]
+    y = torch.mm(x.reshape(-1, n_in), kall[:, 0, :]).view(n_t, n_b, n_out)
+    for d in range(1, min(kall.shape[1], n_t)):
+        y[d:].view(-1, n_out).addmm_(x[:n_t - d].reshape(-1, n_in), kall[:, d, :])
+    return y
+
+
+# Below this many outputs the K products of ``input_grad`` are too thin for BLAS and each re-reads
+# and re-writes dL/dx; one correlation (conv1d) is faster there (2x at Cout=20, measured).
+GEMM_MIN_OUT = 64
+
+
+def input_grad(gy: torch.Tensor, kall: torch.Tensor, basis: torch.Tensor | None = None) -> torch.Tensor:
+    """Dense dL/dx[t, b, i] = sum_{d,o} kall[i, d, o] dL/dy[t + d, b, o] [T, B, Cin] (any device).
+
+    With a delay ``basis`` V [K, r] (compiled path): kall = A V^T with A[i, o, r] = sum_d kall[i, d, o]
+    V[d, r], so dL/dx = h @ A over h[t, b, r, o] = sum_d V[d, r] dL/dy[t + d, b, o] (r/K of the
+    work). Otherwise K time-shifted matrix products (``dL/dx[t] += dL/dy[t + d] @ kall[:, d, :]^T``
+    on whole [T - d, B] row blocks) or, for few outputs, one ``conv1d`` correlation.
+    """
+    n_t, n_b, n_out = gy.shape
+    n_in, k, _ = kall.shape
+    if basis is not None and compiled_available(gy, kall):
+        return _low_rank_input_grad(gy.contiguous(), kall, basis.to(torch.float32).contiguous())
+    if n_out < GEMM_MIN_OUT:
+        return F.conv1d(F.pad(gy.permute(1, 2, 0), (0, k - 1)), kall.permute(0, 2, 1)).permute(2, 0, 1)
+    gy = gy.contiguous()
+    gx = torch.mm(gy.view(-1, n_out), kall[:, 0, :].t()).view(n_t, n_b, n_in)
+    for d in range(1, min(kall.shape[1], n_t)):
+        gx[:n_t - d].view(-1, n_in).addmm_(gy[d:].view(-1, n_out), kall[:, d, :].t())
+    return gx
+
+
+def shifted_kernel_grad(x: torch.Tensor, gy: torch.Tensor, kernel_size: int) -> torch.Tensor:
+    """Dense dL/dkall[:, d, :] = sum_t x[t]^T dL/dy[t + d] [Cin, K, Cout] as K matrix products."""
+    n_t, n_b, n_in = x.shape
+    n_out = gy.shape[2]
+    gk = x.new_zeros(n_in, kernel_size, n_out)
+    for d in range(min(kernel_size, n_t)):
+        torch.mm(x[:n_t - d].reshape(-1, n_in).t(), gy[d:].reshape(-1, n_out), out=gk[:, d, :])
+    return gk
+
+
+LOW_RANK_BLOCK_BYTES = 8 << 20  # filtered-gradient block multiplied at once: 8 MB (32 MB: ~7 % faster, 4x the memory)
+
+
+def _low_rank_input_grad(gy: torch.Tensor, kall: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """dL/dx = h @ A block by block over time (see ``input_grad``); v [K, r] float32."""
+    n_t, n_b, n_out = gy.shape
+    n_in = kall.shape[0]
+    c16 = -(-n_out // 16) * 16
+    a = kall.permute(0, 2, 1) @ v  # A [Cin, Cout, r]
+    a = F.pad(a.permute(2, 1, 0), (0, 0, 0, c16 - n_out)).reshape(-1, n_in)  # [(r, o16), Cin], zero padded rows
+    step_bytes = n_b * a.shape[0] * 4
+    block = max(1, min(n_t, LOW_RANK_BLOCK_BYTES // step_bytes))
+    h = torch.empty(block * n_b * a.shape[0])
+    gx = torch.empty(n_t, n_b, n_in)
+    for t0 in range(0, n_t, block):
+        t1 = min(n_t, t0 + block)
+        hb = _compiled.time_filter(gy, v, t0, t1, h[:(t1 - t0) * step_bytes // 4])
+        torch.mm(hb.view((t1 - t0) * n_b, -1), a, out=gx[t0:t1].view(-1, n_in))
+    return gx
+
+
+class _CpuDelayedMatmul(torch.autograd.Function):
+    """Compiled CPU product: event-driven forward and dL/dkall for sparse x, shifted products otherwise;
+    dL/dx (dense whatever x is) by ``input_grad``.
+
+    dL/dkall[i, d, o] = sum_{t,b} x[t, b, i] dL/dy[t + d, b, o];
     dL/dx[t, b, i] = sum_{d,o} kall[i, d, o] dL/dy[t + d, b, o].
     """
 
     @staticmethod
-    def forward(ctx, x, kall):
-        yb = torch.empty(x.shape[1], x.shape[0], kall.shape[2], dtype=x.dtype)  # batch-major, see delayed_forward
-        _parallel(_event_kernels.delayed_forward, x.shape[1], _np(x), _np(kall), yb.numpy())
+    def forward(ctx, x, kall, basis):
+        sparse = _sparse(x)
+        ctx.sparse, ctx.basis = sparse, basis
         ctx.save_for_backward(x, kall)
-        return yb.permute(1, 0, 2).contiguous()
+        return _compiled.forward(x, kall) if sparse else shifted_forward(x.contiguous(), kall)
 
     @staticmethod
     def backward(ctx, gy):
         x, kall = ctx.saved_tensors
         gx = gk = None
+        gy = gy.contiguous()
         if ctx.needs_input_grad[1]:
-            gk = torch.empty(kall.shape, dtype=kall.dtype)
-            gyb = gy.detach().permute(1, 0, 2).contiguous().numpy()  # batch-major, see delayed_kernel_grad
-            _parallel(_event_kernels.delayed_kernel_grad, x.shape[2], _np(x), gyb, gk.numpy())
-        if ctx.needs_input_grad[0]:
             k = kall.shape[1]
-            kernel = kall.permute(2, 0, 1).flip(-1)
-            gxp = F.conv_transpose1d(gy.permute(1, 2, 0), kernel)  # [B, Cin, T + K - 1]
-            gx = gxp[:, :, k - 1:].permute(2, 0, 1)
-        return gx, gk
+            gk = _compiled.kernel_grad(x, gy, k) if ctx.sparse else shifted_kernel_grad(x.contiguous(), gy, k)
+        if ctx.needs_input_grad[0]:
+            gx = input_grad(gy, kall, ctx.basis)
+        return gx, gk, None
 
 
 # -- integer delays --------------------------------------------------------------------------
@@ -152,27 +186,12 @@ def integer_delayed_matmul(x: torch.Tensor, weight: torch.Tensor, delays: torch.
                            kernel_size: int) -> torch.Tensor:
     """``y[t, b, o] = sum_{i,c} W[o,i,c] x[t - D[o,i,c], b, i]`` for integer delays in [0, K-1].
 
-    Inference (no gradient needed) on CPU float32 runs event-driven over the synapses of active
-    inputs (zero weights, e.g. pruned synapses, are skipped): cost ~ active inputs x fan-out.
-    Otherwise the one-hot kernel goes through ``delayed_matmul`` (differentiable in x and weight).
+    Inference (no gradient needed) on CPU float32 runs the compiled kernel: per synapse one shifted
+    run of x, vectorised over time; zero weights (pruned synapses) are skipped, so the cost is
+    ~ B x T x non-zero synapses. Otherwise the one-hot kernel goes through ``delayed_matmul``
+    (differentiable in x and weight).
     """
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
-    if needs_grad or not compiled_available(x, weight):
+    if needs_grad or not compiled_available(x, weight) or x.numel() == 0:
         return delayed_matmul(x, integer_kernel(weight, delays, kernel_size))
-    n_t, n_b, n_in = x.shape
-    n_out = weight.shape[0]
-    w = weight.detach().permute(1, 0, 2).reshape(n_in, -1)  # [Cin, Cout * kc]: synapses by input channel
-    d = delays.permute(1, 0, 2).reshape(n_in, -1)
-    out = torch.arange(n_out).repeat_interleave(weight.shape[2]).expand(n_in, -1)
-    key = d.masked_fill(w == 0, kernel_size)  # pruned (zero-weight) synapses sort last and are dropped
-    order = torch.argsort(key, dim=1, stable=True)
-    key, w, out = key.gather(1, order), w.gather(1, order), out.gather(1, order)
-    keep = key < kernel_size
-    ptr = torch.zeros(n_in + 1, dtype=torch.long)
-    ptr[1:] = keep.sum(1).cumsum(0)
-    n_reach = torch.searchsorted(key, torch.arange(kernel_size + 1).expand(n_in, -1).contiguous())  # # delay < r
-    offset = (key * n_out + out)[keep]
-    yb = torch.zeros(n_b, n_t, n_out, dtype=x.dtype)  # batch-major, see _event_kernels.integer_forward
-    _parallel(_event_kernels.integer_forward, n_b, _np(x), ptr.numpy(), offset.numpy(), _np(w[keep]),
-              n_reach.numpy(), yb.numpy())
-    return yb.permute(1, 0, 2).contiguous()
+    return _compiled.integer_forward(x, weight, delays, kernel_size)

@@ -61,6 +61,7 @@ class DelayedLinear(nn.Module):
         self.positions = nn.Parameter(torch.empty(out_features, in_features, kernel_count), requires_grad=learn_delays)
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
         self.register_buffer("_sigma", torch.tensor(0.0))
+        self._integer_cache: tuple | None = None  # (positions version key, integer delays), see forward
         self.sigma = k // 2 if sigma is None else sigma
         self.reset_parameters()
 
@@ -117,17 +118,26 @@ class DelayedLinear(nn.Module):
                                  f"{self.max_delay_steps - 1}] steps; call clamp_positions_() after each optimiser step")
         return d
 
+    def _current_integer_delays(self) -> torch.Tensor:
+        """``integer_delays()``, recomputed only when the positions changed (inference calls the layer
+        many times with the same positions; every in-place update bumps the parameter's version)."""
+        key = (self.positions._version, self.positions.data_ptr(), self.positions.device)
+        if self._integer_cache is None or self._integer_cache[0] != key:
+            self._integer_cache = (key, self.integer_delays())
+        return self._integer_cache[1]
+
     # -- forward ------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [T, B, Cin] -> y [T, B, Cout]."""
         if x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ShapeError(f"{self.describe()}: expected input [T, B, {self.in_features}] (time-major), "
                              f"got {list(x.shape)}")
-        if not torch.isfinite(self.weight).all():
+        if not Fd.all_finite(self.weight):
             raise NonFiniteError(f"{self.describe()}: weight contains NaN/inf; lower the learning rate or check the loss")
         if self.integer_mode or not self.learn_delays:
-            return Fd.integer_delayed_linear(x, self.weight, self.integer_delays(), self.max_delay_steps, self.bias)
-        if not torch.isfinite(self.positions).all():
+            return Fd.integer_delayed_linear(x, self.weight, self._current_integer_delays(), self.max_delay_steps,
+                                             self.bias)
+        if not Fd.all_finite(self.positions):
             raise NonFiniteError(f"{self.describe()}: positions contain NaN/inf; the optimiser diverged")
         return Fd.delayed_linear(x, self.weight, self.positions, self.sigma, self.max_delay_steps,
                                  self.interpolation, self.bias)

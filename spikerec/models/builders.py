@@ -24,7 +24,7 @@ NeuronFactory = Callable[[int, Recipe], nn.Module]
 def _lif_kwargs(recipe: Recipe) -> dict:
     n = recipe.neuron
     return dict(tau_ms=n.tau_ms, dt_ms=recipe.data.bin_ms, threshold=n.threshold, reset=n.reset,
-                reset_value=n.v_reset, detach_reset=n.detach_reset, surrogate=n.surrogate,
+                v_reset=n.v_reset, detach_reset=n.detach_reset, surrogate=n.surrogate,
                 surrogate_kwargs=_surrogate_kwargs(recipe), decay_input=n.decay_input, learn_tau=n.learn_tau)
 
 
@@ -52,7 +52,7 @@ def adaptive_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
 
     c = recipe.neuron
     return AdaptiveLIF(n, tau_ms=c.tau_ms, tau_adapt_ms=c.tau_adapt_ms, a=c.adapt_a, b=c.adapt_b,
-                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, reset_value=c.v_reset,
+                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, v_reset=c.v_reset,
                        detach_reset=c.detach_reset, surrogate=c.surrogate, surrogate_kwargs=_surrogate_kwargs(recipe),
                        recurrent=True, learn_tau=c.learn_tau)
 

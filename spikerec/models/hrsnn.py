@@ -44,6 +44,7 @@ from spikerec.neurons import LI, RecurrentLIF
 from spikerec.neurons.functional import li_multistep
 from spikerec.neurons.surrogate import Surrogate
 from spikerec.neurons.surrogate import get as get_surrogate
+from spikerec.neurons.timescales import gamma_tau_ms, tau_floor_ms
 
 FORMAT_VERSION = 2
 CONFIG_FILE = "hrsnn.json"
@@ -140,7 +141,7 @@ class HRSNNConfig:
     @property
     def tau_floor_ms(self) -> float:
         """Smallest allowed tau: ``tau_min_ms`` or, when None, 2 * dt_ms."""
-        return self.tau_min_ms if self.tau_min_ms is not None else 2.0 * self.dt_ms
+        return self.tau_min_ms if self.tau_min_ms is not None else tau_floor_ms(self.dt_ms)
 
     @classmethod
     def from_dict(cls, data: dict) -> "HRSNNConfig":
@@ -162,16 +163,6 @@ def surrogate_from(name: str, shape: float) -> Surrogate:
 # ----------------------------------------------------------------------------------------------
 # Pure functions: timescales, connectivity
 # ----------------------------------------------------------------------------------------------
-
-def sample_gamma_tau_ms(n: int, shape: float, mean_ms: float, rng: np.random.Generator,
-                        tau_min_ms: float, tau_max_ms: float) -> np.ndarray:
-    """n membrane time constants (ms) from gamma(shape, scale=mean/shape), clipped to [min, max].
-
-    Clipping keeps tau > dt so the Euler update stays a contraction; the clip range is recorded in
-    the config, nothing is changed silently.
-    """
-    return np.clip(rng.gamma(shape, mean_ms / shape, size=n), tau_min_ms, tau_max_ms)
-
 
 def cluster_assignment(n: int, n_clusters: int) -> np.ndarray:
     """Cluster id per neuron: contiguous, as equal as possible. Shape [n], int64."""
@@ -196,7 +187,7 @@ def sample_taus_for_clusters(cluster_ids: np.ndarray, shapes: Sequence[float], m
     tau = np.empty(len(cluster_ids))
     for c in range(len(shapes)):
         idx = np.flatnonzero(cluster_ids == c)
-        tau[idx] = sample_gamma_tau_ms(len(idx), shapes[c], means_ms[c], rng, tau_min_ms, tau_max_ms)
+        tau[idx] = np.clip(gamma_tau_ms(len(idx), shapes[c], means_ms[c], rng), tau_min_ms, tau_max_ms)
     return tau
 
 
@@ -280,7 +271,7 @@ class HRSNN(SpikingNetwork):
         cfg.validate()
         n = cfg.n_neurons
         neuron = RecurrentLIF(n, tau_ms=cfg.tau_mean_ms, dt_ms=cfg.dt_ms, threshold=cfg.threshold, reset=cfg.reset,
-                              reset_value=cfg.v_reset, detach_reset=cfg.detach_reset,
+                              v_reset=cfg.v_reset, detach_reset=cfg.detach_reset,
                               surrogate=surrogate_from(cfg.surrogate, cfg.surrogate_alpha),
                               decay_input=cfg.decay_input, learn_tau=cfg.learn_tau,
                               recurrent_mask=torch.zeros(n, n))
@@ -509,6 +500,5 @@ def fit_readout(model: HRSNN, x: torch.Tensor, targets: torch.Tensor, washout: i
     return model
 
 
-__all__ = ["HRSNN", "HRSNNConfig", "surrogate_from", "spectral_radius", "sample_gamma_tau_ms",
-           "sample_taus_for_clusters", "cluster_tau_params", "sparsity_counts", "ridge_regression", "fit_readout",
+__all__ = ["HRSNN", "HRSNNConfig", "surrogate_from", "spectral_radius", "sample_taus_for_clusters", "cluster_tau_params", "sparsity_counts", "ridge_regression", "fit_readout",
            "synaptic_operations", "FORMAT_VERSION"]

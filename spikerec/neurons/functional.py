@@ -3,10 +3,11 @@
 Each kernel is a ``torch.autograd.Function``: the forward runs the elementwise recurrence step by
 step under no-grad (no T-long autograd graph), and a hand-written backward runs BPTT in reverse.
 The backward needs only the pre-reset membrane ``H`` and the spikes ``S`` (both are outputs, so
-saving them costs no extra memory); everything else (surrogate derivatives, the reset Jacobian,
-the previous membrane) is recomputed from them, chunk by chunk of time steps so the temporaries stay
-in cache. Only the linear part of the adjoint recurrence stays in the Python loop (one ``addcmul``
-per step for LIF).
+saving them costs no extra memory), plus the (total) input when a decay gradient is asked for;
+everything else (surrogate derivatives, the reset Jacobian, the previous membrane) is recomputed
+from them. The torch-ops backward works chunk by chunk of time steps so the temporaries stay in
+cache, with only the linear part of the adjoint recurrence in the Python loop (one ``addcmul`` per
+step for LIF).
 
 Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-neuron decay
 ``beta = 1 - dt/tau`` and ``k = 1 - beta = dt/tau``::
@@ -20,10 +21,12 @@ Discretisation (forward Euler, SpikingJelly's ``LIFNode`` convention), with per-
 A recurrent layer adds ``S[t-1] @ W_rec^T`` to ``X[t]``. ``detach_reset`` stops the gradient through
 the spike inside the reset (not through the spike output).
 
-Backends: the non-recurrent LIF runs a compiled C kernel on CPU when a C compiler is available
-(:mod:`spikerec.neurons._cpu_kernel`, one pass per direction, bitwise-identical forward); everywhere
-else (CUDA, recurrent and adaptive layers, no compiler) the same ``autograd.Function`` runs on plain
-torch ops, whose whole-tensor backward suits GPUs. Choose with :func:`set_backend` or ``SPIKEREC_KERNEL``.
+Backends: on CPU, when a C compiler is available, LIF, recurrent LIF and adaptive LIF run compiled C
+kernels (:mod:`spikerec.neurons._cpu_kernel`: one C call per thread and direction over the whole
+sequence, recurrent products inside it; bitwise-identical forward without recurrence). Everywhere else
+(CUDA, no compiler, a custom surrogate) the same ``autograd.Function`` runs on plain torch ops, the same
+float operations, whose whole-tensor backward suits GPUs. Choose with :func:`set_backend` or
+``SPIKEREC_KERNEL``.
 """
 
 from __future__ import annotations
@@ -46,8 +49,8 @@ _backend = os.environ.get("SPIKEREC_KERNEL", "auto")
 
 
 def set_backend(name: str) -> None:
-    """Kernel for the non-recurrent LIF: ``"auto"`` (compiled C on CPU when a compiler exists, else
-    torch ops), ``"torch"`` (always torch ops), ``"c"`` (compiled C; error if unavailable).
+    """Kernel for the LIF family (LIF, recurrent, adaptive): ``"auto"`` (compiled C on CPU when a compiler
+    exists, else torch ops), ``"torch"`` (always torch ops), ``"c"`` (compiled C; error if unavailable).
     Also settable with the environment variable ``SPIKEREC_KERNEL``."""
     global _backend
     if name not in _BACKENDS:
@@ -70,8 +73,8 @@ def backend(name: str):
         set_backend(previous)
 
 
-def _use_c_kernel(x: torch.Tensor, cfg: "LIFConfig", weight) -> bool:
-    if _backend == "torch" or weight is not None:
+def _use_c_kernel(x: torch.Tensor, cfg: "LIFConfig") -> bool:
+    if _backend == "torch":
         return False
     ok = _cpu_kernel.supports(x, cfg.surrogate)
     if _backend == "c" and not ok:
@@ -143,67 +146,103 @@ def _reset_nograd(h: torch.Tensor, s: torch.Tensor, threshold: torch.Tensor, cfg
     return h - threshold * s
 
 
+def _per_neuron_grad(acc: torch.Tensor | None, p: torch.Tensor) -> torch.Tensor | None:
+    """Sum a per-row accumulator ``[B, N]`` (or ``[T, B, N]``) to the shape of ``p`` (``[N]`` or scalar)."""
+    if acc is None:
+        return None
+    g = acc.reshape(-1, acc.shape[-1]).sum(0)
+    return g if p.dim() == 1 else g.sum()
+
+
+def _recurrent_grads(gI: torch.Tensor, S: torch.Tensor, s0, weight, need_s0: bool, need_w: bool):
+    """Gradients of the recurrent input ``I[t] = X[t] + S[t-1] @ W^T`` from ``gI = dL/dI`` ``[T, B, N]``:
+    ``(dL/ds0, dL/dW)`` (None where not needed or without recurrence); ``dL/dW`` is one GEMM."""
+    if weight is None:
+        return None, None
+    N = gI.shape[-1]
+    gs0 = torch.mm(gI[0], weight) if need_s0 else None
+    gw = None
+    if need_w:  # sum over t, b of gI[t]^T S[t-1]: step 0 reads s0, the rest one GEMM without a shifted copy of S
+        gw = torch.mm(gI[0].t(), s0)
+        if S.shape[0] > 1:
+            gw.addmm_(gI[1:].reshape(-1, N).t(), S[:-1].reshape(-1, N))
+    return gs0, gw
+
+
+def _drive(inp: torch.Tensor, k: torch.Tensor, cfg: LIFConfig) -> torch.Tensor:
+    """The input term of ``H`` (the C kernel's ``INPUT``): ``(I + v_reset) k`` or ``I + k v_reset``."""
+    vr = cfg.v_reset
+    if cfg.decay_input:
+        return inp * k if vr == 0 else (inp + vr) * k
+    return inp if vr == 0 else inp + k * vr
+
+
+def _lif_forward_torch(x, v0, s0, beta, threshold, weight, cfg: LIFConfig, save_input: bool):
+    """Torch-ops forward of :class:`_LIFFunction`: ``(S, H, I)``, ``I`` the total input when saved.
+
+    The same float operations in the same order as the C kernel (bitwise-equal without recurrence);
+    the recurrent input is a ``torch.mm`` per step."""
+    T = x.shape[0]
+    k = 1 - beta
+    H, S = torch.empty_like(x), torch.empty_like(x)
+    I = torch.empty_like(x) if save_input else None
+    u = _drive(x, k, cfg) if weight is None else None
+    vr_t = torch.as_tensor(cfg.v_reset, dtype=x.dtype, device=x.device)
+    w_t = None if weight is None else weight.t()
+    v, s_prev = v0, s0
+    for t in range(T):
+        h = torch.mul(v, beta, out=H[t])
+        if weight is None:
+            h.add_(u[t])
+        else:
+            inp = torch.mm(s_prev, w_t).add_(x[t])
+            if I is not None:
+                I[t] = inp
+            h.add_(_drive(inp, k, cfg))
+        spk = h >= threshold
+        v = torch.where(spk, vr_t, h) if cfg.reset == "hard" else h - threshold * spk
+        S[t] = spk
+        s_prev = S[t]
+    return S, H, I
+
+
 class _LIFFunction(torch.autograd.Function):
-    """Outputs ``(S, H)``: spikes and pre-reset membrane, both ``[T, B, N]``."""
+    """Outputs ``(S, H)``: spikes and pre-reset membrane, both ``[T, B, N]``; ``weight`` adds ``S[t-1] W^T``."""
 
     @staticmethod
     def forward(ctx, x, v0, s0, beta, threshold, weight, cfg: LIFConfig):
+        ctx.set_materialize_grads(False)  # an output without a gradient arrives as None, not a tensor of zeros
         ctx.cfg = cfg
-        ctx.use_c = _use_c_kernel(x, cfg, weight)
+        ctx.use_c = _use_c_kernel(x, cfg)
+        # dH/dbeta reads the total input with decay_input; keep it only then (X, or X + S W^T with recurrence)
+        keep_input = cfg.decay_input and ctx.needs_input_grad[3]
+        save_input = keep_input and weight is not None
         if ctx.use_c:
-            S, H, n_bad = _cpu_kernel.lif_forward(x, v0, beta, threshold, cfg)
+            S, H, I, n_bad = _cpu_kernel.lif_forward(x, v0, s0, beta, threshold, cfg, weight, save_input)
             if n_bad and cfg.check_finite:
                 check_finite(x, "LIF input")
                 check_finite(v0, "LIF initial membrane")
-            ctx.save_for_backward(x, v0, s0, beta, threshold, weight, H, S)
-            return S, H
-        if cfg.check_finite:
-            check_finite(x, "LIF input")
-        T = x.shape[0]
-        k = 1 - beta
-        vr = cfg.v_reset
-        if cfg.decay_input:
-            u = x * k if vr == 0 else (x + vr) * k
         else:
-            u = x if vr == 0 else x + k * vr
-        H = torch.empty_like(x)
-        S = torch.empty_like(x)
-        vr_t = torch.as_tensor(vr, dtype=x.dtype, device=x.device)
-        v = v0
-        s_prev = s0
-        for t in range(T):
-            h = H[t]
-            torch.mul(v, beta, out=h)
-            h.add_(u[t])
-            if weight is not None:
-                r = torch.mm(s_prev, weight.t())
-                if cfg.decay_input:
-                    h.addcmul_(r, k)
-                else:
-                    h.add_(r)
-            spk = h >= threshold
-            if cfg.reset == "hard":
-                v = torch.where(spk, vr_t, h)
-            else:
-                v = h - threshold * spk
-            S[t] = spk
-            s_prev = S[t]
-        ctx.save_for_backward(x, v0, s0, beta, threshold, weight, H, S)
+            if cfg.check_finite:
+                check_finite(x, "LIF input")
+            S, H, I = _lif_forward_torch(x, v0, s0, beta, threshold, weight, cfg, save_input)
+        ctx.save_for_backward(I if save_input else (x if keep_input else None), v0, s0, beta, threshold, weight, H, S)
         return S, H
 
     @staticmethod
     def backward(ctx, gS, gH):
-        x, v0, s0, beta, threshold, weight, H, S = ctx.saved_tensors
+        xin, v0, s0, beta, threshold, weight, H, S = ctx.saved_tensors
         cfg: LIFConfig = ctx.cfg
         need_x, need_v0, need_s0, need_beta, need_th, need_w = ctx.needs_input_grad[:6]
-        T, B, N = H.shape
         if ctx.use_c:
-            gx, gv0, accb, acct = _cpu_kernel.lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg,
-                                                           need_beta, need_th)
-            gbeta = None if accb is None else (accb.sum(0) if beta.dim() == 1 else accb.sum())
-            gth = None if acct is None else (acct.sum(0) if threshold.dim() == 1 else acct.sum())
-            return gx if need_x else None, gv0 if need_v0 else None, None, gbeta, gth, None, None
-        return _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg, ctx.needs_input_grad)
+            gI, gH0, accb, acct = _cpu_kernel.lif_backward(H if xin is None else xin, v0, beta, threshold, H, S, gS,
+                                                           gH, cfg, need_beta, weight)
+        else:
+            gI, gH0, accb, acct = _lif_backward_torch(xin, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg,
+                                                      need_beta, need_th)
+        gs0, gw = _recurrent_grads(gI, S, s0, weight, need_s0, need_w)
+        return (gI if need_x else None, gH0 * beta if need_v0 else None, gs0, _per_neuron_grad(accb, beta),
+                _per_neuron_grad(acct, threshold) if need_th else None, gw, None)
 
 
 def _time_chunk(H: torch.Tensor) -> int:
@@ -214,19 +253,19 @@ def _time_chunk(H: torch.Tensor) -> int:
     return max(1, 32768 // max(1, H[0].numel()))
 
 
-def _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: LIFConfig, needs):
-    """BPTT for :class:`_LIFFunction` on torch ops, in reverse time chunks.
+def _lif_backward_torch(xin, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: LIFConfig, need_beta, need_th):
+    """BPTT for :class:`_LIFFunction` on torch ops, in reverse time chunks; returns what
+    :func:`spikerec.neurons._cpu_kernel.lif_backward` returns (``gI``, ``dL/dH[0]``, accumulators).
 
     Per chunk, the surrogate derivative ``sg``, the reset Jacobian ``A = beta dV/dH`` and the direct
     output gradient ``C`` are whole-chunk ops; inside, the adjoint ``GH[t] = C[t] + A[t] GH[t+1]``
-    (+ the recurrent term ``sg[t] (k GH[t+1]) @ W``) is one ``addcmul`` per step.
+    (+ the recurrent term ``sg[t] gI[t+1] @ W``) is one ``addcmul`` per step.
     """
-    need_x, need_v0, need_s0, need_beta, need_th, need_w = needs[:6]
     T, B, N = H.shape
     k = 1 - beta
     vr = cfg.v_reset
     hard = cfg.reset == "hard"
-    gx = torch.empty_like(H)  # adjoint of the input current X (= k * GH, or GH without decay_input)
+    gI = torch.empty_like(H)  # adjoint of the total input I (= k * GH, or GH without decay_input)
     gh_next = torch.zeros_like(H[0])  # adjoint of H[t1] (the first step after the chunk)
     gbeta = torch.zeros_like(H[0]) if need_beta else None
     gth = torch.zeros_like(H[0]) if need_th else None
@@ -254,17 +293,14 @@ def _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: L
                 GH[t].addcmul_(sg[t], GR[t])
         gV = torch.cat([GH[1:], gh_next.unsqueeze(0)], 0).mul_(beta)  # gradient on V[t] from H[t+1]
         if cfg.decay_input:
-            torch.mul(GH, k, out=gx[t0:t1])
+            torch.mul(GH, k, out=gI[t0:t1])
         else:
-            gx[t0:t1] = GH
+            gI[t0:t1] = GH
         if need_beta:
             first = v0 if t0 == 0 else _reset_nograd(H[t0 - 1], S[t0 - 1], threshold, cfg)
             v_prev = torch.cat([first.unsqueeze(0), _reset_nograd(Hc[:-1], Sc[:-1], threshold, cfg)], 0)
             if cfg.decay_input:
-                inp = x[t0:t1] if vr == 0 else x[t0:t1] + vr
-                if weight is not None:
-                    inp = inp + torch.matmul(_spikes_before(S, s0, t0, t1), weight.t())
-                gbeta.add_((GH * v_prev.sub_(inp)).sum(0))
+                gbeta.add_((GH * v_prev.sub_(xin[t0:t1] if vr == 0 else xin[t0:t1] + vr)).sum(0))
             else:
                 gbeta.add_((GH * v_prev.sub_(vr)).sum(0))
         if need_th:
@@ -278,25 +314,7 @@ def _lif_backward_torch(x, v0, s0, beta, threshold, weight, H, S, gS, gH, cfg: L
                 g.sub_(gV * Sc)
             gth.add_(g.sum(0))
         gh_next = GH[0]
-    gv0 = gh_next * beta if need_v0 else None
-    gs0 = gw = None
-    if weight is not None:
-        if need_s0:
-            gs0 = torch.mm(gx[0], weight)
-        if need_w:
-            gw = gx.reshape(-1, N).t().mm(_spikes_before(S, s0, 0, T).reshape(-1, N))
-
-    def per_neuron(acc, p):
-        return None if acc is None else (acc.sum(0) if p.dim() == 1 else acc.sum())
-
-    return gx if need_x else None, gv0, gs0, per_neuron(gbeta, beta), per_neuron(gth, threshold), gw, None
-
-
-def _spikes_before(S: torch.Tensor, s0: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
-    """``S[t-1]`` for ``t`` in ``[t0, t1)`` (``s0`` before the first step)."""
-    if t0 > 0:
-        return S[t0 - 1:t1 - 1]
-    return torch.cat([s0.unsqueeze(0), S[:t1 - 1]], 0)
+    return gI, gh_next, gbeta, gth
 
 
 def lif_multistep(
@@ -408,115 +426,129 @@ def li_multistep(x: torch.Tensor, v0: torch.Tensor | None, decay: torch.Tensor |
     return _LIFunction.apply(x, v0, beta, decay_input)
 
 
+def _adlif_forward_torch(x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg: LIFConfig, save_input: bool):
+    """Torch-ops forward of :class:`_AdLIFFunction`: ``(S, H, Wa, I)``; same float operations in the same
+    order as the C kernel (bitwise-equal without recurrence)."""
+    T = x.shape[0]
+    k = 1 - beta
+    H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    I = torch.empty_like(x) if save_input else None
+    w_t = None if weight is None else weight.t()
+    h_prev, s_prev, w = h0, s0, w0
+    for t in range(T):
+        w = torch.mul(w, beta_w, out=Wa[t]).add_(h_prev * a).add_(s_prev * b)
+        inp = x[t] if weight is None else torch.mm(s_prev, w_t).add_(x[t])
+        if I is not None:
+            I[t] = inp
+        h = torch.mul(_reset_nograd(h_prev, s_prev, threshold, cfg), beta, out=H[t]).add_((inp - w).mul_(k))
+        S[t] = h >= threshold
+        h_prev, s_prev = h, S[t]
+    return S, H, Wa, I
+
+
+def _adlif_backward_torch(xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa, gS, gH, gWa,
+                          cfg: LIFConfig, need_params: bool):
+    """BPTT for :class:`_AdLIFFunction` on torch ops; returns what
+    :func:`spikerec.neurons._cpu_kernel.adlif_backward` returns (per-row accumulators as ``[T, B, N]``)."""
+    T, B, N = H.shape
+    sg = cfg.surrogate.grad(H - threshold)
+    if cfg.reset == "hard":
+        dvds = None if cfg.detach_reset else (cfg.v_reset - H)
+        dvdh = 1 - S
+    else:
+        dvds = None if cfg.detach_reset else -threshold * torch.ones_like(H)
+        dvdh = torch.ones_like(H)
+    A = (dvdh if dvds is None else dvdh + dvds * sg) * beta
+    C = torch.zeros_like(H) if gS is None else gS * sg
+    if gH is not None:
+        C = C + gH
+    k = 1 - beta
+    GH, Gw = torch.empty_like(H), torch.empty_like(H)
+    GR = torch.zeros_like(H) if weight is not None else None  # recurrent gradient on S[t]
+    gh_next = gw_next = torch.zeros_like(H[0])
+    for t in range(T - 1, -1, -1):
+        # spike path at t: from W[t+1] (b), the recurrent input at t+1, plus the external/reset terms in C, A
+        gs_extra = gw_next * b
+        if weight is not None and t < T - 1:
+            torch.mm(gh_next * k, weight, out=GR[t])
+            gs_extra = gs_extra + GR[t]
+        GH[t] = torch.addcmul(C[t], A[t], gh_next).addcmul_(gw_next, a).addcmul_(sg[t], gs_extra)
+        Gw[t] = torch.mul(gw_next, beta_w).sub_(GH[t] * k)
+        if gWa is not None:
+            Gw[t].add_(gWa[t])
+        gh_next, gw_next = GH[t], Gw[t]
+    acc = {}
+    if need_params:
+        h_prev = torch.cat([h0.unsqueeze(0), H[:-1]], 0)
+        s_prev = torch.cat([s0.unsqueeze(0), S[:-1]], 0)
+        w_prev = torch.cat([w0.unsqueeze(0), Wa[:-1]], 0)
+        acc["beta"] = GH * (_reset_nograd(h_prev, s_prev, threshold, cfg) - xin + Wa)  # dH/dbeta = V - I + W
+        acc["beta_w"], acc["a"], acc["b"] = Gw * w_prev, Gw * h_prev, Gw * s_prev
+    gV = torch.zeros_like(H)
+    gV[:-1] = GH[1:] * beta
+    gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
+    if dvds is not None:
+        gs_tot.addcmul_(gV, dvds)
+    gs_tot[:-1] += Gw[1:] * b
+    if weight is not None:
+        gs_tot.add_(GR)
+    acc["th"] = -(gs_tot * sg)
+    if cfg.reset == "soft":
+        acc["th"].sub_(gV * S)
+    return GH * k, GH[0], Gw[0], acc
+
+
 class _AdLIFFunction(torch.autograd.Function):
     """Adaptive LIF (Bittar & Garner 2022); outputs spikes ``S``, pre-reset membrane ``H``, adaptation ``Wa``."""
 
     @staticmethod
-    def forward(ctx, x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg: LIFConfig):
-        if cfg.check_finite:
-            check_finite(x, "AdaptiveLIF input")
-        T = x.shape[0]
-        u = x * (1 - alpha)
-        H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
-        h_prev, s_prev, w = h0, s0, w0
-        for t in range(T):
-            w = torch.mul(w, beta_w, out=Wa[t]).addcmul_(h_prev, a).addcmul_(s_prev, b)
-            v = _reset_nograd(h_prev, s_prev, threshold, cfg)
-            h = torch.mul(v, alpha, out=H[t]).add_(u[t]).addcmul_(w, alpha - 1)
-            if weight is not None:
-                h.addcmul_(torch.mm(s_prev, weight.t()), 1 - alpha)
-            S[t] = h >= threshold
-            h_prev, s_prev = h, S[t]
+    def forward(ctx, x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg: LIFConfig):
+        ctx.set_materialize_grads(False)
         ctx.cfg = cfg
-        ctx.save_for_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa)
+        ctx.use_c = _use_c_kernel(x, cfg)
+        ctx.need_params = any(ctx.needs_input_grad[4:8])
+        save_input = ctx.need_params and weight is not None  # dH/dbeta reads the total input
+        if ctx.use_c:
+            S, H, Wa, I, n_bad = _cpu_kernel.adlif_forward(x, h0, s0, w0, beta, beta_w, a, b, threshold, cfg, weight,
+                                                           save_input)
+            if n_bad and cfg.check_finite:
+                check_finite(x, "AdaptiveLIF input")
+        else:
+            if cfg.check_finite:
+                check_finite(x, "AdaptiveLIF input")
+            S, H, Wa, I = _adlif_forward_torch(x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg, save_input)
+        xin = I if save_input else (x if ctx.need_params else None)
+        ctx.save_for_backward(xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa)
         return S, H, Wa
 
     @staticmethod
     def backward(ctx, gS, gH, gWa):
-        x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa = ctx.saved_tensors
+        xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa = ctx.saved_tensors
         cfg: LIFConfig = ctx.cfg
         needs = ctx.needs_input_grad
-        T, B, N = H.shape
-        sg = cfg.surrogate.grad(H - threshold)
-        if cfg.reset == "hard":
-            dvds = None if cfg.detach_reset else (cfg.v_reset - H)
-            dvdh = 1 - S
+        params = (beta, beta_w, a, b, threshold)
+        if ctx.use_c:
+            gI, gH0, gW0, acc = _cpu_kernel.adlif_backward(H if xin is None else xin, h0, s0, w0, *params, H, S, Wa,
+                                                           gS, gH, gWa, cfg, ctx.need_params, weight)
         else:
-            dvds = None if cfg.detach_reset else -threshold * torch.ones_like(H)
-            dvdh = torch.ones_like(H)
-        A = dvdh if dvds is None else dvdh + dvds * sg
-        A = A * alpha
-        C = torch.zeros_like(H) if gS is None else gS * sg
-        if gH is not None:
-            C = C + gH
-        GH = torch.empty_like(H)
-        Gw = torch.empty_like(H)
-        one_m_alpha = 1 - alpha
-        gh_next = torch.zeros_like(H[0])
-        gw_next = torch.zeros_like(H[0])
-        for t in range(T - 1, -1, -1):
-            # spike path at t: from w[t+1] (b), the recurrent input at t+1, plus the external/reset terms in C, A
-            gs_extra = gw_next * b
-            if weight is not None:
-                gs_extra = gs_extra + torch.mm(gh_next * one_m_alpha, weight)
-            gh = torch.addcmul(C[t], A[t], gh_next).addcmul_(gw_next, a).addcmul_(sg[t], gs_extra)
-            GH[t] = gh
-            gw = torch.mul(gw_next, beta_w).sub_(gh * one_m_alpha)
-            if gWa is not None:
-                gw.add_(gWa[t])
-            Gw[t] = gw
-            gh_next, gw_next = GH[t], Gw[t]
-        # adjoints of the initial state (h0, s0, w0): the t = 0 step reads v(h0, s0), w0 and s0
-        gv_init = GH[0] * alpha
-        v_init_dvdh = (1 - s0) if cfg.reset == "hard" else torch.ones_like(s0)
-        gh0 = gv_init * v_init_dvdh + Gw[0] * a
-        gs0 = Gw[0] * b
+            gI, gH0, gW0, acc = _adlif_backward_torch(xin, h0, s0, w0, *params, weight, H, S, Wa, gS, gH, gWa, cfg,
+                                                      ctx.need_params)
+        # adjoints of the initial state (h0, s0, w0): the t = 0 step reads R(h0, s0), w0 and s0
+        gv_init = gH0 * beta
+        gh0 = gv_init * ((1 - s0) if cfg.reset == "hard" else 1) + gW0 * a
+        gs0 = gW0 * b
         if not cfg.detach_reset:
             gs0 = gs0 + gv_init * ((cfg.v_reset - h0) if cfg.reset == "hard" else -threshold)
-        if weight is not None:
-            gs0 = gs0 + torch.mm(GH[0] * one_m_alpha, weight)
-        gw0 = Gw[0] * beta_w
-        h_prev = torch.cat([h0.unsqueeze(0), H[:-1]], 0)
-        s_prev = torch.cat([s0.unsqueeze(0), S[:-1]], 0)
-        w_prev = torch.cat([w0.unsqueeze(0), Wa[:-1]], 0)
-
-        def per_neuron(g, p):
-            g = g.sum((0, 1))
-            return g if p.dim() == 1 else g.sum()
-
-        gI = GH * one_m_alpha
-        grads = {}
-        if needs[4]:  # alpha: dH/dalpha = V[t-1] - (I[t] - W[t])
-            inp = x if weight is None else x + torch.matmul(s_prev, weight.t())
-            v_prev = _reset_nograd(h_prev, s_prev, threshold, cfg)
-            grads["alpha"] = per_neuron(GH * (v_prev - inp + Wa), alpha)
-        if needs[5]:
-            grads["beta_w"] = per_neuron(Gw * w_prev, beta_w)
-        if needs[6]:
-            grads["a"] = per_neuron(Gw * h_prev, a)
-        if needs[7]:
-            grads["b"] = per_neuron(Gw * s_prev, b)
-        if needs[8]:
-            gV = torch.zeros_like(H)
-            gV[:-1] = GH[1:] * alpha
-            gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
-            if dvds is not None:
-                gs_tot.addcmul_(gV, dvds)
-            gs_tot[:-1] += Gw[1:] * b
-            if weight is not None:
-                gs_tot[:-1] += torch.matmul(gI[1:], weight)
-            g = -(gs_tot * sg)
-            if cfg.reset == "soft":
-                g.sub_(gV * S)
-                # the t = 0 step also resets the given initial state with the threshold
-                g0 = -(gv_init * s0)
-                grads["th"] = per_neuron(g, threshold) + (g0.sum(0) if threshold.dim() == 1 else g0.sum())
-            else:
-                grads["th"] = per_neuron(g, threshold)
-        gW = gI.reshape(-1, N).t().mm(s_prev.reshape(-1, N)) if needs[9] else None
+        gs0_rec, gW = _recurrent_grads(gI, S, s0, weight, needs[2], needs[9])
+        if gs0_rec is not None:
+            gs0 = gs0 + gs0_rec
+        gth = _per_neuron_grad(acc["th"], threshold)
+        if cfg.reset == "soft":  # the t = 0 step also resets the given initial state with the threshold
+            gth = gth - _per_neuron_grad(gv_init * s0, threshold)
+        grads = [_per_neuron_grad(acc.get(name), p) if need else None
+                 for name, p, need in zip(("beta", "beta_w", "a", "b"), params, needs[4:8])]
         return (gI if needs[0] else None, gh0 if needs[1] else None, gs0 if needs[2] else None,
-                gw0 if needs[3] else None, grads.get("alpha"), grads.get("beta_w"), grads.get("a"), grads.get("b"),
-                grads.get("th"), gW, None)
+                gW0 * beta_w if needs[3] else None, *grads, gth if needs[8] else None, gW, None)
 
 
 def adlif_multistep(
@@ -537,11 +569,11 @@ def adlif_multistep(
 ):
     """Adaptive LIF (adLIF, Bittar & Garner 2022) over ``x`` ``[T, B, N]``; fused forward and backward.
 
-    With ``alpha`` = ``decay``, ``beta`` = ``adapt_decay`` (per neuron), pre-reset membrane ``U`` and
-    adaptation current ``W``::
+    With ``beta`` = ``decay`` (the membrane decay, as for LIF) and ``beta_w`` = ``adapt_decay`` (per neuron),
+    pre-reset membrane ``U`` and adaptation current ``W``::
 
-        W[t] = beta W[t-1] + a U[t-1] + b S[t-1]
-        U[t] = alpha R(U[t-1], S[t-1]) + (1 - alpha) (X[t] + S[t-1] @ W_rec^T - W[t])
+        W[t] = beta_w W[t-1] + a U[t-1] + b S[t-1]
+        U[t] = beta R(U[t-1], S[t-1]) + (1 - beta) (X[t] + S[t-1] @ W_rec^T - W[t])
         S[t] = U[t] >= threshold
 
     ``R`` is the reset (soft: ``U - threshold*S`` as in the paper; hard: ``v_reset`` where ``S``).

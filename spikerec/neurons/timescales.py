@@ -22,13 +22,23 @@ import torch
 
 from spikerec.errors import ConfigError, ParameterError
 
-__all__ = ["sample_tau_ms", "init_tau_", "DISTRIBUTIONS"]
+__all__ = ["sample_tau_ms", "gamma_tau_ms", "tau_floor_ms", "init_tau_", "DISTRIBUTIONS"]
 
 DISTRIBUTIONS = {
     "gamma": {"mean_ms": 20.0, "shape": 3.0},
     "lognormal": {"median_ms": 20.0, "sigma": 0.5},
     "uniform": {"low_ms": 5.0, "high_ms": 50.0},
 }
+
+
+def tau_floor_ms(dt_ms: float) -> float:
+    """Smallest time constant a draw may take: ``2 dt`` (Euler decay ``1 - dt/tau >= 1/2``, a stable contraction)."""
+    return 2.0 * float(dt_ms)
+
+
+def gamma_tau_ms(n: int, shape: float, mean_ms: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` time constants (ms, float64) from gamma(shape k, scale mean/k): the one gamma draw of the package."""
+    return rng.gamma(shape, mean_ms / shape, size=n)
 
 
 def _params(distribution: str, params: dict) -> dict:
@@ -65,8 +75,7 @@ def sample_tau_ms(n: int, distribution: str = "gamma", generator: torch.Generato
     else:
         # torch's gamma sampler takes no generator: seed numpy's from the torch generator instead.
         seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-        draw = np.random.default_rng(seed).gamma(p["shape"], p["mean_ms"] / p["shape"], size=n)
-        tau = torch.from_numpy(draw)
+        tau = torch.from_numpy(gamma_tau_ms(n, p["shape"], p["mean_ms"], np.random.default_rng(seed)))
     return tau.to(torch.float32)
 
 
@@ -74,7 +83,7 @@ def init_tau_(module: torch.nn.Module, distribution: str = "gamma", generator: t
               attr: str = "tau", min_ms: float | None = None, **params) -> dict:
     """Draw per-neuron time constants into ``module.<attr>`` (a ``TimeConstant``) and record them.
 
-    Draws below ``min_ms`` (default ``1.5 * dt_ms``, keeping the Euler decay >= 1/3) are raised to it;
+    Draws below ``min_ms`` (default :func:`tau_floor_ms`, ``2 * dt_ms``) are raised to it;
     their number is recorded as ``n_clipped``. Returns the record, also stored as
     ``module.tau_distribution`` (``attr="tau"``) or ``module.<attr>_distribution``.
     """
@@ -82,7 +91,7 @@ def init_tau_(module: torch.nn.Module, distribution: str = "gamma", generator: t
     if tc is None or not hasattr(tc, "set_tau_ms"):
         raise ConfigError(f"{type(module).__name__} has no time constant {attr!r} to initialise")
     n = tc.tau_ms().shape[0]
-    floor = 1.5 * tc.dt_ms if min_ms is None else float(min_ms)
+    floor = tau_floor_ms(tc.dt_ms) if min_ms is None else float(min_ms)
     if floor <= tc.dt_ms:
         raise ParameterError(f"min_ms={floor} must exceed dt_ms={tc.dt_ms}")
     tau = sample_tau_ms(n, distribution, generator, **params)

@@ -1,0 +1,237 @@
+"""Scaling of the learnable-delay layer: time and peak memory against T, N, batch, input density and sigma,
+``DelayedLinear`` against DCLS ``Dcls1d`` (SNN-delays padding).
+
+One training step per point, a hidden layer's: forward over the sequence, backward of a fixed dense
+random gradient on every output to the input, the weights and the positions (SIG frozen, as the
+reference trains it). Input: binary spikes at the given density. Each axis varies around the base
+point ``T=100, B=16, N=128 (Cin = Cout), density=0.1, sigma=12, K=25`` with the others fixed.
+
+Time: both libraries of a point interleaved round-robin, median of ``--repeat`` after a warm-up, on
+one thread as that thread's CPU time (``time.thread_time``: a shared, loaded machine disturbs it
+least; ``--threads 2`` measures wall clock). Memory: in a fresh process per library, the peak resident
+memory a step adds above what its inputs and parameters already hold (``VmHWM`` after
+``/proc/self/clear_refs``, minus ``VmRSS`` before), glibc's mmap threshold fixed so freed tensors leave.
+
+Writes ``benchmarks/results/scaling_delays.json`` (every point, plus the log-log growth exponent of
+each curve), ``scaling_delays.md`` and the plot ``docs/scaling_delays.png``.
+Run: ``.venv/bin/python -m benchmarks.bench_scaling_delays [--axes T N ...] [--repeat 3] [--points K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks import harness
+
+K = 25
+BASE = {"T": 100, "B": 16, "N": 128, "density": 0.1, "sigma": 12.0}
+AXES = {"T": [25, 50, 100, 200, 400, 800], "B": [1, 4, 16, 64], "N": [32, 64, 128, 256, 512],
+        "density": [0.01, 0.03, 0.1, 0.3, 1.0], "sigma": [0.23, 1.0, 3.0, 7.0, 12.0]}
+# Growth of spikerec's time an ideal implementation shows: linear in T and B; quadratic in N (Cin x Cout
+# synapses); in the density between 0 (the dense input gradient dominates) and 1 (the event-driven
+# forward and kernel gradient); in sigma none, except the drop where the low-rank input gradient starts.
+EXPECTED = {"T": "1", "B": "1", "N": "2", "density": "0..1", "sigma": "<= 0"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _inputs(p: dict):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(p["T"], p["B"], p["N"], generator=g) < p["density"]).float()
+    return x, torch.randn(p["T"], p["B"], p["N"], generator=g)
+
+
+def spikerec_step(p: dict):
+    from spikerec.delays import DelayedLinear
+
+    torch.manual_seed(0)
+    layer = DelayedLinear(p["N"], p["N"], max_delay_ms=float(K), dt_ms=1.0, sigma=p["sigma"])
+    return _step(layer, layer, p)
+
+
+def dcls_step(p: dict):
+    from DCLS.construct.modules import Dcls1d
+
+    torch.manual_seed(0)
+    m = Dcls1d(p["N"], p["N"], kernel_count=1, groups=1, dilated_kernel_size=K, bias=False, version="gauss")
+    with torch.no_grad():
+        torch.nn.init.uniform_(m.P, (-K) // 2, K // 2)
+        m.clamp_parameters()
+        m.SIG.fill_(p["sigma"])
+    m.SIG.requires_grad_(False)
+    return _step(m, lambda x: m(F.pad(x.permute(1, 2, 0), (K - 1, 0))).permute(2, 0, 1), p)
+
+
+def _step(module, forward, p):
+    x0, grad = _inputs(p)
+
+    def run():
+        module.zero_grad(set_to_none=True)
+        x = x0.clone().requires_grad_(True)
+        forward(x).backward(grad)
+
+    return run
+
+
+LIBRARIES = {"spikerec": spikerec_step, "Dcls1d": dcls_step}
+
+
+def _points(axes):
+    for axis in axes:
+        for value in AXES[axis]:
+            yield axis, value, {**BASE, axis: value}
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def _memory_child(queue, lib: str, plan: list, threads: int) -> None:
+    harness.set_threads(threads)
+    out = {}
+    for axis, value, p in plan:
+        run = LIBRARIES[lib](p)
+        run()  # warm-up: lazy allocations, the kernel library
+        gc.collect()
+        before = _rss_kib()
+        harness.reset_peak_rss()
+        run()
+        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
+        del run
+        gc.collect()
+    queue.put(out)
+
+
+def measure_memory(lib: str, plan: list, threads: int) -> dict:
+    """``{"axis=value": MiB}`` for the points of ``plan`` from a fresh process (spawned: no shared allocator)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_child, args=(queue, lib, plan, threads))
+    proc.start()
+    out = queue.get(timeout=3600)
+    proc.join()
+    return out
+
+
+def growth_exponent(xs, ys) -> float | None:
+    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve)."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(q[0] for q in pts) / len(pts)
+    my = sum(q[1] for q in pts) / len(pts)
+    den = sum((q[0] - mx) ** 2 for q in pts)
+    return sum((q[0] - mx) * (q[1] - my) for q in pts) / den if den else None
+
+
+def plot(axes: list[str], points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
+    for col, axis in enumerate(axes):
+        for lib in LIBRARIES:
+            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
+            xs = [q["value"] for q in pts]
+            style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
+            grid[0][col].plot(xs, [q["time_s"] * 1e3 for q in pts], label=lib, **style)
+            if all(q.get("peak_mib") is not None for q in pts):
+                grid[1][col].plot(xs, [max(q["peak_mib"], 1e-2) for q in pts], label=lib, **style)
+        for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
+            ax = grid[row][col]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_xlabel({"density": "input density", "sigma": "sigma (DCLS SIG, steps)"}.get(axis, axis))
+            if col == 0:
+                ax.set_ylabel(ylabel)
+        base = ", ".join(f"{k}={v:g}" for k, v in BASE.items() if k != axis)
+        grid[0][col].set_title(f"vs {axis}  ({base})", fontsize=7)
+    grid[0][0].legend(fontsize=8)
+    fig.suptitle(f"DelayedLinear vs Dcls1d: one training step (forward + dense-gradient backward), K={K}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
+    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    if args.points:
+        for axis in AXES:
+            AXES[axis] = AXES[axis][:args.points]
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
+    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    plan = list(_points(args.axes))
+    memory = {}
+    if not args.no_memory:
+        for lib in LIBRARIES:
+            print(f"memory: {lib} ...", file=sys.stderr, flush=True)
+            memory[lib] = measure_memory(lib, plan, args.threads)
+    harness.set_threads(args.threads)
+    from tqdm import tqdm
+
+    points = []
+    for axis, value, p in tqdm(plan, desc="timing", file=sys.stderr):
+        runs = {lib: make(p) for lib, make in LIBRARIES.items()}
+        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
+        for lib in runs:
+            points.append({"axis": axis, "value": value, "library": lib, **p, "time_s": timed[lib]["median_s"],
+                           "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
+        del runs
+    rows = []
+    for axis in args.axes:
+        curves = {lib: [q for q in points if q["axis"] == axis and q["library"] == lib] for lib in LIBRARIES}
+        ours = curves["spikerec"]
+        ratios = [peer["time_s"] / mine["time_s"] for peer, mine in zip(curves["Dcls1d"], ours)]
+        for lib, pts in curves.items():
+            xs = [q["value"] for q in pts]
+            row = {"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
+                   "time_exponent": growth_exponent(xs, [q["time_s"] for q in pts]),
+                   "memory_exponent": growth_exponent(xs, [q["peak_mib"] for q in pts]),
+                   "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"]}
+            if lib == "spikerec":
+                row["ideal_exponent"] = EXPECTED[axis]
+            else:
+                row.update(ratio_min=min(ratios), ratio_max=max(ratios))
+            rows.append(row)
+    config = {"base": BASE, "K": K, "axes": {a: AXES[a] for a in args.axes}, "threads": args.threads,
+              "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
+              "work": "forward + backward of a fixed dense random gradient to input, weights, positions",
+              "ratio": "Dcls1d time / spikerec time at each point (min..max over the curve)"}
+    path = harness.write_result("scaling_delays", "DelayedLinear scaling: growth exponent of time and peak memory",
+                                rows, config, ["axis", "library", "range", "time_exponent", "ideal_exponent",
+                                               "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
+                                               "ratio_max"])
+    payload = json.loads(path.read_text())
+    payload["points"] = points
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    if not args.no_plots:
+        out = DOCS / "scaling_delays.png"
+        plot(args.axes, points, out)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

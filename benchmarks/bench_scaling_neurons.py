@@ -1,0 +1,326 @@
+"""Scaling of the LIF family (LIF, RecurrentLIF, AdaptiveLIF): time and peak memory against T, N, batch and
+input density, spikerec against the peers that run the same layer.
+
+One training step per point: forward over the sequence, backward of a fixed dense random gradient on the
+spikes. Input currents are sparse events: ``x = (U < density) * amplitude``, the amplitude chosen per layer
+so that one input event drives a resting neuron to threshold (so the output activity follows the density).
+Each axis varies around the base point ``T=100, B=16, N=256, density=0.1`` with the others fixed.
+
+Peers: LIF vs SpikingJelly ``LIFNode(step_mode='m')`` and snntorch ``Leaky`` (looped over T);
+RecurrentLIF vs snntorch ``RLeaky(all_to_all=True)`` (same dynamics: no recurrent bias, no reset delay);
+AdaptiveLIF vs the same equations as a plain autograd loop (no peer library has this adLIF).
+
+Time: all libraries of a point interleaved round-robin, median of ``--repeat`` after a warm-up, on one
+thread by default and measured as that thread's CPU time (``time.thread_time``), which a shared, loaded
+machine disturbs least (``--threads 2`` measures wall clock instead). Memory: in a fresh process per
+(layer, library), the peak resident memory a step adds above what its inputs and parameters already hold
+(``VmHWM`` after ``/proc/self/clear_refs``, minus ``VmRSS`` before the step); glibc's mmap threshold is fixed
+and ``malloc_trim`` runs before each step, so freed memory (large tensors or many small per-step ones) has
+left the resident set and every library's step is charged for all it allocates.
+
+Writes ``benchmarks/results/scaling_neurons.json`` (every point), a summary table ``scaling_neurons.md``
+(log-log growth exponent per curve) and plots ``docs/scaling_neurons_{lif,recurrent,adaptive}.png``.
+Run: ``.venv/bin/python -m benchmarks.bench_scaling_neurons [--layers LIF ...] [--axes T N ...] [--repeat 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import bench_lif, harness
+
+BASE = {"T": 100, "B": 16, "N": 256, "density": 0.1}
+AXES = {"T": [25, 50, 100, 200, 400, 800], "B": [1, 4, 16, 64, 256], "N": [64, 128, 256, 512, 1024, 2048],
+        "density": [0.01, 0.03, 0.1, 0.3, 1.0]}
+# Growth exponent of spikerec's time an ideal implementation shows: linear in T and B; in N linear without
+# recurrence, quadratic with N x N weights (the dense backward product); none in the input density without
+# recurrence (a dense kernel), up to linear with it (the event-driven forward; the backward stays dense).
+EXPECTED = {"T": "1", "B": "1", "N": {"LIF": "1", "RecurrentLIF": "2", "AdaptiveLIF": "2"},
+            "density": {"LIF": "0", "RecurrentLIF": "0..1", "AdaptiveLIF": "0..1"}}
+PLOTS = {"LIF": "lif", "RecurrentLIF": "recurrent", "AdaptiveLIF": "adaptive"}
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _inputs(T: int, B: int, N: int, density: float, amplitude: float):
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(T, B, N, generator=g) < density).float() * amplitude
+    return x, torch.randn(T, B, N, generator=g)
+
+
+def _step(fn, T, B, N, density, amplitude):
+    """Zero-arg callable: fresh leaf input, forward, backward of a fixed dense gradient on the spikes."""
+    x0, grad = _inputs(T, B, N, density, amplitude)
+
+    def run():
+        x = x0.clone().requires_grad_(True)
+        fn(x).backward(grad)
+
+    return run
+
+
+# --- LIF: tau = 2 steps, hard reset to 0, threshold 1 (input decay: one event of 2.5 reaches 1.25) ---------------
+
+def lif_spikerec(T, B, N, density):
+    from spikerec.neurons import LIF
+
+    return _step(LIF(N, tau_ms=2.0, dt_ms=1.0), T, B, N, density, 2.5)
+
+
+def lif_spikingjelly(T, B, N, density):
+    return _step(bench_lif.spikingjelly_lif(), T, B, N, density, 2.5)
+
+
+def lif_snntorch(T, B, N, density):
+    return _step(bench_lif.snntorch_leaky(), T, B, N, density, 2.5)
+
+
+# --- RecurrentLIF: as LIF without input decay (one event of 1.5 spikes), N x N weights +-1/sqrt(N) --------------
+
+def recurrent_spikerec(T, B, N, density):
+    from spikerec.neurons import RecurrentLIF
+
+    torch.manual_seed(0)
+    return _step(RecurrentLIF(N, tau_ms=2.0, dt_ms=1.0, decay_input=False), T, B, N, density, 1.5)
+
+
+def recurrent_snntorch(T, B, N, density):
+    return _step(bench_lif.snntorch_rleaky(N), T, B, N, density, 1.5)
+
+
+# --- AdaptiveLIF: recurrent, tau 20 ms, adaptation 150 ms, a = 0, b = 1 (one event of 25 adds 1.25) --------------
+
+def _adaptive(N):
+    from spikerec.neurons import AdaptiveLIF
+
+    torch.manual_seed(0)
+    return AdaptiveLIF(N, tau_ms=20.0, tau_adapt_ms=150.0, recurrent=True)
+
+
+def adaptive_spikerec(T, B, N, density):
+    return _step(_adaptive(N), T, B, N, density, 25.0)
+
+
+def adaptive_autograd(T, B, N, density):
+    return _step(bench_lif.autograd_adlif(_adaptive(N), return_membrane=False), T, B, N, density, 25.0)
+
+
+LAYERS = {
+    "LIF": {"spikerec": (lif_spikerec, None), "SpikingJelly LIFNode": (lif_spikingjelly, "spikingjelly"),
+            "snntorch Leaky": (lif_snntorch, "snntorch")},
+    "RecurrentLIF": {"spikerec": (recurrent_spikerec, None), "snntorch RLeaky": (recurrent_snntorch, "snntorch")},
+    "AdaptiveLIF": {"spikerec": (adaptive_spikerec, None), "plain autograd loop": (adaptive_autograd, None)},
+}
+
+
+def _points(axes):
+    for axis in axes:
+        for value in AXES[axis]:
+            yield axis, value, {**BASE, axis: value}
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def _memory_child(queue, layer: str, lib: str, plan: list, threads: int) -> None:
+    harness.set_threads(threads)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc: hand freed heap pages back to the OS
+    make = LAYERS[layer][lib][0]
+    out = {}
+    for axis, value, p in plan:
+        run = make(p["T"], p["B"], p["N"], p["density"])
+        run()  # warm-up: lazy allocations, the kernel library
+        gc.collect()
+        if trim is not None:
+            trim(0)  # else the step's small per-time-step tensors reuse freed heap already counted as resident
+        before = _rss_kib()
+        harness.reset_peak_rss()
+        run()
+        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
+        del run
+        gc.collect()
+    queue.put(out)
+
+
+def measure_memory(layer: str, lib: str, plan: list, threads: int) -> dict:
+    """``{"axis=value": MiB}`` for the points of ``plan`` from a fresh process (spawned: no shared allocator)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_child, args=(queue, layer, lib, plan, threads))
+    proc.start()
+    out = queue.get(timeout=3600)
+    proc.join()
+    return out
+
+
+def _exponent(xs, ys) -> float | None:
+    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve)."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
+    """Time (top) and peak extra memory (bottom) against each axis, log-log; the dashed line is the ideal
+    growth of spikerec's time (``EXPECTED``) through its value at the base point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
+    libs = list(dict.fromkeys(p["library"] for p in points))
+    for col, axis in enumerate(axes):
+        xs = AXES[axis]
+        for lib in libs:
+            pts = [p for p in points if p["axis"] == axis and p["library"] == lib]
+            style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
+            grid[0][col].plot([p["value"] for p in pts], [p["time_s"] * 1e3 for p in pts], label=lib, **style)
+            if all(p.get("peak_mib") is not None for p in pts):
+                grid[1][col].plot([p["value"] for p in pts], [max(p["peak_mib"], 1e-2) for p in pts], label=lib,
+                                  **style)
+        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+        base = next((p for p in points if p["axis"] == axis and p["library"] == "spikerec"
+                     and p["value"] == BASE[axis]), None)
+        if base is not None and ".." not in ideal:  # a range ("0..1") has no single line to draw
+            e = float(ideal)
+            grid[0][col].plot(xs, [base["time_s"] * 1e3 * (x / BASE[axis]) ** e for x in xs], "--", color="grey",
+                              lw=1, label=f"ideal ~ {axis}^{ideal}")
+        for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
+            ax = grid[row][col]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.minorticks_off()
+            ax.grid(True, alpha=0.3)
+            ax.set_xlabel(axis if axis != "density" else "input density")
+            if col == 0:
+                ax.set_ylabel(ylabel)
+        others = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != axis)
+        grid[0][col].set_title(f"vs {axis}  ({others})", fontsize=8)
+        grid[0][col].legend(fontsize=7)
+    fig.suptitle(f"{layer}: training step (forward + backward, dense gradient), spikerec vs peers")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_memory: bool) -> list[dict]:
+    """Every point of every curve: ``{"layer", "axis", "value", "library", T, B, N, density, "time_s", "peak_mib"}``."""
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
+    plan = list(_points(axes))
+    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])}
+            for layer in layers}
+    memory = {}
+    if with_memory:
+        for layer in layers:
+            for lib in libs[layer]:
+                print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
+                memory[(layer, lib)] = measure_memory(layer, lib, plan, threads)
+    harness.set_threads(threads)
+    points = []
+    from tqdm import tqdm
+
+    todo = [(layer, axis, value, p) for layer in layers for axis, value, p in plan]
+    for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
+        runs = {lib: spec[0](p["T"], p["B"], p["N"], p["density"]) for lib, spec in libs[layer].items()}
+        timed = harness.time_interleaved(runs, repeat=repeat, warmup=1, clock=clock)
+        for lib in runs:
+            points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
+                           "time_s": timed[lib]["median_s"],
+                           "peak_mib": memory.get((layer, lib), {}).get(f"{axis}={value}")})
+        del runs
+    return points
+
+
+def summarise(points: list[dict]) -> list[dict]:
+    """One row per (layer, axis): spikerec's growth exponents (time over the whole curve and between its two
+    largest points, memory) next to the ideal one, and per peer its time exponent and the range of
+    peer/spikerec time ratios over the curve."""
+    rows = []
+    for layer, axis in dict.fromkeys((q["layer"], q["axis"]) for q in points):
+        curve = [q for q in points if q["layer"] == layer and q["axis"] == axis]
+        ours = [q for q in curve if q["library"] == "spikerec"]
+        xs = [q["value"] for q in ours]
+        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+        row = {"layer": layer, "axis": axis, "range": f"{xs[0]:g}..{xs[-1]:g}",
+               "time_exponent": _exponent(xs, [q["time_s"] for q in ours]),
+               "time_exponent_top": _exponent(xs[-2:], [q["time_s"] for q in ours[-2:]]), "ideal_exponent": ideal,
+               "memory_exponent": _exponent(xs, [q["peak_mib"] for q in ours]),
+               "time_at_max_s": ours[-1]["time_s"], "peak_mib_at_max": ours[-1]["peak_mib"]}
+        peers = [lib for lib in dict.fromkeys(q["library"] for q in curve) if lib != "spikerec"]
+        by_value = {q["value"]: q["time_s"] for q in ours}
+        described = []
+        for lib in peers:
+            pts = [q for q in curve if q["library"] == lib]
+            ratios = [q["time_s"] / by_value[q["value"]] for q in pts]
+            exponent = _exponent([q["value"] for q in pts], [q["time_s"] for q in pts])
+            described.append(f"{lib}: exponent {exponent:.2f}, {min(ratios):.1f}x..{max(ratios):.1f}x")
+        row["peers (time exponent, ratio peer/spikerec)"] = "; ".join(described)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
+    ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
+    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--from-results", action="store_true",
+                    help="measure nothing: summarise and plot the points already in results/scaling_neurons.json")
+    args = ap.parse_args(argv)
+    path = harness.RESULTS_DIR / "scaling_neurons.json"
+    if args.from_results:
+        previous = json.loads(path.read_text())
+        points, config = previous["points"], previous["config"]
+        for axis, values in config["axes"].items():
+            AXES[axis] = values
+        layers = list(dict.fromkeys(q["layer"] for q in points))
+        axes = list(config["axes"])
+    else:
+        if args.points:
+            for axis in AXES:
+                AXES[axis] = AXES[axis][:args.points]
+        layers, axes = args.layers, args.axes
+        points = measure(layers, axes, args.repeat, args.threads, not args.no_memory)
+        config = {"base": BASE, "axes": {a: AXES[a] for a in axes}, "threads": args.threads,
+                  "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
+                  "work": "forward + backward of a fixed dense random gradient on the spikes"}
+    rows = summarise(points)
+    harness.write_result("scaling_neurons", "LIF family scaling: growth exponents of time and peak memory", rows,
+                         config)
+    payload = json.loads(path.read_text())
+    payload["points"] = points
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    if not args.no_plots:
+        for layer in layers:
+            out = DOCS / f"scaling_neurons_{PLOTS[layer]}.png"
+            _plot(layer, axes, [q for q in points if q["layer"] == layer], out)
+            print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
