@@ -70,7 +70,7 @@ class TargetProfile:
     max_delay: int
     layer_latency: int
     limits: dict[str, int] = field(default_factory=dict)
-    path: str = ""
+    path: str = field(default="", compare=False)  # where it was loaded from (not part of its identity)
 
     # -- integer ranges ---------------------------------------------------------------------------
     @property
