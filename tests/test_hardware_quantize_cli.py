@@ -66,3 +66,29 @@ def test_quantize_what_the_target_cannot_run_exits_2(run_and_data, tmp_path, cap
     assert main(["quantize", str(run), "--target", "nope", "-o", str(tmp_path / "x.h5")]) == 2
     assert "unknown target profile" in capsys.readouterr().err
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_energy_and_crossbar_read_the_quantised_network(run_and_data, tmp_path, capsys):
+    """'spikerec energy' on a quantised file prices its target's widths (8-bit weights, 16-bit membranes for int8;
+    the ANN baseline keeps its own); the crossbar programs the stored integers on exactly as many levels."""
+    from spikerec.hardware.ir.network import to_dense
+    from spikerec.hardware.simulators.crossbar import CrossbarSimulator
+
+    run, data = run_and_data
+    out = tmp_path / "q.h5"
+    assert main(["quantize", str(run), "--target", "int8", "-o", str(out), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["energy", str(out), "--data", str(data), "--out", str(tmp_path / "e"), "--json"]) == 0
+    hardware = _json(capsys)["hardware"]
+    for name, row in hardware.items():
+        widths = (row["weight_bits"], row["state_bits"])
+        assert widths == ((32, 32) if name == "ann-45nm" else (8, 16)), name
+    net = Network.load(out)
+    sim = CrossbarSimulator(net, "ideal")
+    for m, layer in zip(sim.layers, net.layers):
+        ints = to_dense(layer.quant.weight)
+        assert m.ff.cfg.levels == int(np.abs(ints).max()) + 1
+        if layer.delay is None:  # one word line per input: the programmed matrix is the integer matrix
+            k = (m.ff.g_pos - m.ff.g_neg) / (m.ff.cfg.g_max_us - m.ff.cfg.g_min_us) * np.abs(ints).max()
+            np.testing.assert_allclose(k, ints, atol=1e-9)
+    assert CrossbarSimulator(net, "ideal", levels=3).layers[0].ff.cfg.levels == 3
