@@ -49,6 +49,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikerec.errors import CheckpointError
+from spikerec.hardware.ir.matrices import nonzero_count, read_matrix, to_dense, write_matrix
 from spikerec.hardware.ir.quantized import read_profile, read_quant, validate_quantization, write_profile, write_quant
 from spikerec.io import atomic_path, to_jsonable
 from spikerec.window import chain_drain_steps
@@ -63,20 +64,6 @@ READOUTS = ("softmax_sum", "membrane_sum")
 _MATRIX_FIELDS = ("weight", "delay", "recurrent_weight", "mask")
 _VECTOR_FIELDS = ("bias", "decay", "threshold", "v_init")
 _OPTIONAL_VECTORS = ("bias", "v_init")
-
-
-def to_dense(m) -> np.ndarray:
-    """A dense numpy copy of a dense or CSR matrix."""
-    return m.toarray() if sp.issparse(m) else np.asarray(m)
-
-
-def nonzero_count(m) -> int:
-    """Number of non-zero entries (the synapse count convention: a synapse exists where weight != 0)."""
-    if m is None:
-        return 0
-    if sp.issparse(m):
-        return int(np.count_nonzero(m.data))
-    return int(np.count_nonzero(m))
 
 
 @dataclass
@@ -230,7 +217,7 @@ class Network:
                     for name in _MATRIX_FIELDS:
                         value = getattr(layer, name)
                         if value is not None:
-                            _write_matrix(g, name, value)
+                            write_matrix(g, name, value)
                     write_quant(g, layer.quant)
         return path
 
@@ -320,38 +307,6 @@ def _check_values(m, name: str, fail, kind) -> None:
         fail(f"field {name!r} holds {int((~np.isfinite(values)).sum())} NaN/inf value(s)")
 
 
-def _write_matrix(g, name: str, m) -> None:
-    if sp.issparse(m):
-        sub = g.create_group(name)
-        sub.attrs.update({"encoding": "csr", "shape": np.asarray(m.shape, dtype=np.int64)})
-        sub.create_dataset("data", data=m.data)
-        sub.create_dataset("indices", data=m.indices.astype(np.int64))
-        sub.create_dataset("indptr", data=m.indptr.astype(np.int64))
-    else:
-        g.create_dataset(name, data=np.asarray(m), compression="gzip" if np.asarray(m).size > 4096 else None)
-
-
-def _read_matrix(g, name: str, where: str):
-    import h5py
-
-    if name not in g:
-        return None
-    obj = g[name]
-    if isinstance(obj, h5py.Dataset):
-        return obj[()]
-    if obj.attrs.get("encoding") != "csr":
-        raise CheckpointError(f"{where}: field {name!r} has unknown encoding {obj.attrs.get('encoding')!r} "
-                              f"(expected a dataset or 'csr')")
-    shape = tuple(int(s) for s in obj.attrs["shape"])
-    data, indices, indptr = obj["data"][()], obj["indices"][()], obj["indptr"][()]
-    if len(shape) != 2 or indptr.shape != (shape[0] + 1,) or indices.shape != data.shape or (
-            indptr.size and (indptr[0] != 0 or indptr[-1] != data.size or np.any(np.diff(indptr) < 0))) or (
-            indices.size and (indices.min() < 0 or indices.max() >= shape[1])):
-        raise CheckpointError(f"{where}: field {name!r} is not a consistent CSR matrix of shape {list(shape)} "
-                              f"(indptr/indices/data disagree); the file is damaged, re-export it")
-    return sp.csr_array((data, indices, indptr), shape=shape)
-
-
 def _read_network(f, path: Path) -> Network:
     if f.attrs.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a spikerec network file (missing format tag {FORMAT!r})")
@@ -368,7 +323,7 @@ def _read_network(f, path: Path) -> Network:
         g = f[key]
         where = f"{path}: layer {index} ({_text(g.attrs.get('name', '?'))!r})"
         vectors = {name: (g[name][()] if name in g else None) for name in _VECTOR_FIELDS}
-        matrices = {name: _read_matrix(g, name, where) for name in _MATRIX_FIELDS}
+        matrices = {name: read_matrix(g, name, where) for name in _MATRIX_FIELDS}
         if matrices["weight"] is None:
             raise CheckpointError(f"{where}: field 'weight' is missing")
         layers.append(Layer(name=_text(g.attrs["name"]), kind=_text(g.attrs["kind"]), reset=_text(g.attrs["reset"]),

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from spikerec.errors import CheckpointError
+from spikerec.hardware.ir.matrices import nonzero_count, read_matrix, to_dense, write_matrix
 from spikerec.hardware.ir.profile import TargetProfile, profile_from_dict
 
 __all__ = ["LayerQuant", "weight_unit", "dequantized_decay", "crossbar_levels", "validate_quantization", "check_limits",
@@ -82,8 +84,6 @@ def crossbar_levels(q: LayerQuant, profile: TargetProfile) -> tuple[int, int | N
 
 def validate_quantization(network, fail) -> None:
     """Check a quantised network against its profile; ``fail(msg)`` raises (Network.validate's error naming)."""
-    from spikerec.hardware.ir.network import nonzero_count, to_dense
-
     p: TargetProfile | None = network.profile
     quant = [layer.quant is not None for layer in network.layers]
     if p is None:
@@ -170,8 +170,6 @@ def check_limits(network, p: TargetProfile, fail) -> None:
         if p.limit(name) and value > p.limit(name):
             fail(f"{value} {name.replace('_', ' ')} exceed the target {p.name!r} limit of {p.limit(name)}")
     if p.limit("fan_out"):
-        from spikerec.hardware.ir.network import to_dense
-
         for i, layer in enumerate(hidden):
             fan = np.count_nonzero(to_dense(network.layers[i + 1].weight), axis=0)
             if layer.recurrent_weight is not None:
@@ -197,15 +195,13 @@ def read_profile(f, where: str) -> TargetProfile | None:
 
 def write_quant(g, q: LayerQuant | None) -> None:
     """Write ``q`` into the layer group ``g`` (nothing when None)."""
-    from spikerec.hardware.ir.network import _write_matrix
-
     if q is None:
         return
     sub = g.create_group("quant")
     sub.attrs.update({"weight_exp": int(q.weight_exp), "recurrent_exp": int(q.recurrent_exp), "scale": float(q.scale)})
     for name in ("weight", "recurrent_weight"):
         if getattr(q, name) is not None:
-            _write_matrix(sub, name, getattr(q, name))
+            write_matrix(sub, name, getattr(q, name))
     for name in _VECTORS:
         if getattr(q, name) is not None:
             sub.create_dataset(name, data=getattr(q, name))
@@ -213,17 +209,13 @@ def write_quant(g, q: LayerQuant | None) -> None:
 
 def read_quant(g, where: str) -> LayerQuant | None:
     """The layer group's integer parameters, or None when it has none."""
-    from spikerec.hardware.ir.network import _read_matrix
-
     if "quant" not in g:
         return None
     sub = g["quant"]
     vectors = {name: (sub[name][()] if name in sub else None) for name in _VECTORS}
-    weight = _read_matrix(sub, "weight", f"{where}: quant")
+    weight = read_matrix(sub, "weight", f"{where}: quant")
     if weight is None:
-        from spikerec.errors import CheckpointError
-
         raise CheckpointError(f"{where}: quant: field 'weight' is missing")
     return LayerQuant(weight=weight, weight_exp=int(sub.attrs["weight_exp"]), scale=float(sub.attrs["scale"]),
-                      recurrent_weight=_read_matrix(sub, "recurrent_weight", f"{where}: quant"),
+                      recurrent_weight=read_matrix(sub, "recurrent_weight", f"{where}: quant"),
                       recurrent_exp=int(sub.attrs["recurrent_exp"]), **vectors)

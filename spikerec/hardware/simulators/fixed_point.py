@@ -32,6 +32,7 @@ from spikerec.hardware.ir.integer_dynamics import (OVERFLOW_KEYS, exp_shift, mul
                                                    shift_update)
 from spikerec.hardware.ir.network import Layer, Network
 from spikerec.hardware.ir.dynamics import predict_from_outputs
+from spikerec.hardware.simulators.event_tables import SimResult, fanout, summarize_counts
 
 __all__ = ["FixedPointSimulator", "IntState", "integer_frames", "summarize_overflow"]
 
@@ -194,12 +195,10 @@ class _IntTables:
 
 
 def _tables(layer: Layer, last: bool, profile) -> _IntTables:
-    from spikerec.hardware.simulators.event import _fanout
-
     q = layer.quant
-    ff_ptr, ff_post, ff_w, ff_d = _fanout(q.weight, layer.delay)
+    ff_ptr, ff_post, ff_w, ff_d = fanout(q.weight, layer.delay)
     if q.recurrent_weight is not None:
-        rec_ptr, rec_post, rec_w, _ = _fanout(q.recurrent_weight, None)
+        rec_ptr, rec_post, rec_w, _ = fanout(q.recurrent_weight, None)
     else:
         rec_ptr, rec_post, rec_w = np.zeros(layer.n_out + 1, np.int64), np.zeros(1, np.int64), np.zeros(1)
     n = layer.n_out
@@ -266,8 +265,6 @@ class FixedPointSimulator:
     def run(self, frames, window=None):
         """Simulate ``frames`` [T, B, n_inputs] (integer counts) over each sample's window; a
         :class:`~spikerec.hardware.simulators.event.SimResult` with ``integer_membrane`` and ``overflow``."""
-        from spikerec.hardware.simulators.event import SimResult, summarize_counts
-
         x = integer_frames(frames)
         if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
             raise ShapeError(f"FixedPointSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
