@@ -15,8 +15,12 @@ Two trained runs on synthetic data (``spikerec.datasets.synthesize``, seed 0, 80
   spikerec's integer simulator: hidden spike counts and readout membranes compared at every step. A diagnostic
   profile ``xylo`` with ``spikes.max_per_step = 1`` (not a chip) isolates the effect of Xylo's multi-spike neurons.
 
-Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_quantize`` (about 15 min on 2 loaded cores, mostly
-training); ``--shd-run DIR --xylo-run DIR --work DIR`` reuse trained runs and data.
+Quantisation-aware training: ``shd-delays`` trained again with ``train.qat_weight_bits = b`` for each b in
+``--qat-bits`` (same data, epochs and seed), then quantised with the b-bit profile.
+
+Run: ``nice -n 10 .venv/bin/python -m benchmarks.bench_quantize`` (about an hour on 2 loaded cores, mostly
+training); ``--shd-run DIR --xylo-run DIR`` reuse trained runs; runs already in ``--work`` (with a summary.json) are
+reused, and ``--reuse`` also reuses the quantisation reports kept there.
 Writes ``benchmarks/results/quantize.json`` / ``.md`` and ``docs/fixed_point_bits.png``.
 """
 
@@ -68,30 +72,39 @@ def _profile(work: Path, base: str, name: str, **changes) -> Path:
     return path
 
 
-def _quantize(run: Path, target, data: Path, out: Path) -> dict:
+def _quantize(run: Path, target, data: Path, out: Path, reuse: bool) -> dict:
+    """quantize_target's report (the typed error's message when the target cannot hold the network); kept beside
+    ``out`` as ``<out>.json`` and read back from there when ``reuse``."""
     from spikerec.errors import SpikerecError
     from spikerec.hardware.simulators.quantized import quantize_target
 
+    cached = out.with_suffix(".json")
+    if reuse and cached.exists():
+        return json.loads(cached.read_text())
     try:
         r = quantize_target(run, target, out, data, progress=True)
+        r = {k: r[k] for k in ("profile", "accuracy_float", "accuracy_quantized", "prediction_agreement", "n_samples",
+                               "saturated", "rounded", "rounded_delays")}
     except SpikerecError as err:
-        return {"error": str(err)}
-    return {k: r[k] for k in ("profile", "accuracy_float", "accuracy_quantized", "prediction_agreement", "n_samples",
-                              "saturated", "rounded", "rounded_delays")}
+        r = {"error": str(err)}
+    cached.write_text(json.dumps(r, indent=2))
+    return r
 
 
-def _plot(bits: list[int], acc: list[float], float_acc: float, path: Path) -> None:
+def _plot(bits: list[int], acc: list[float], qat: dict[int, float], float_acc: float, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(bits, [100 * a for a in acc], "o-", label="integer simulation (int8 profile, weights.bits = b)")
+    ax.plot(bits, [100 * a for a in acc], "o-", label="post-training quantisation")
+    if qat:
+        ax.plot(list(qat), [100 * a for a in qat.values()], "s", ms=7, label="trained with train.qat_weight_bits = b")
     ax.axhline(100 * float_acc, color="k", ls="--", lw=1, label="float network (event simulator)")
-    ax.set_xlabel("weight bits b (signed, one scale per layer)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("shd-delays on synthetic SHD: post-training quantisation")
+    ax.set_xlabel("weight bits b (int8 profile with weights.bits = b)")
+    ax.set_ylabel("test accuracy (%), integer simulation")
+    ax.set_title("shd-delays on synthetic SHD")
     ax.set_xticks(bits)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -106,6 +119,8 @@ def main(argv=None) -> int:
     ap.add_argument("--xylo-run", help="a trained Xylo-sized run directory to reuse (trained on the 8-class set)")
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--bits", default="2,3,4,5,6,8")
+    ap.add_argument("--qat-bits", default="3,4", help="weight bits to train shd-delays with train.qat_weight_bits")
+    ap.add_argument("--reuse", action="store_true", help="reuse the quantisation reports of an earlier run in --work")
     args = ap.parse_args(argv)
     set_threads(1)
     work = Path(args.work)
@@ -120,7 +135,7 @@ def main(argv=None) -> int:
 
     rows, profiles = [], {}
     for target in ("int8", "loihi2", "xylo"):
-        r = _quantize(shd_run, target, data20, work / f"shd_{target}.h5")
+        r = _quantize(shd_run, target, data20, work / f"shd_{target}.h5", args.reuse)
         profiles[target] = r
         rows.append({"model": "shd-delays", "target": target, "accuracy_float": r.get("accuracy_float", ""),
                      "accuracy_quantized": r.get("accuracy_quantized", ""),
@@ -131,18 +146,33 @@ def main(argv=None) -> int:
     sweep = []
     for b in bits:
         r = _quantize(shd_run, _profile(work, "int8", f"int8-w{b}", **{"weights.bits": b}), data20,
-                      work / f"shd_w{b}.h5")
+                      work / f"shd_w{b}.h5", args.reuse)
         sweep.append(r)
+        rows.append({"model": "shd-delays", "target": f"int8, {b}-bit weights", "accuracy_float": r["accuracy_float"],
+                     "accuracy_quantized": r["accuracy_quantized"], "prediction_agreement": r["prediction_agreement"],
+                     "note": "post-training"})
+    qat = {}
+    for b in [int(b) for b in args.qat_bits.split(",") if b]:
+        run = work / f"shd-delays-qat{b}"
+        trained = _train("shd-delays", [f"train.epochs={args.epochs}", "train.batch_size=32",
+                                        f"train.qat_weight_bits={b}"], data20, run)
+        r = _quantize(run, _profile(work, "int8", f"int8-w{b}", **{"weights.bits": b}), data20,
+                      work / f"shd_qat{b}_w{b}.h5", args.reuse)
+        qat[b] = r["accuracy_quantized"]
+        rows.append({"model": f"shd-delays, QAT {b} bits", "target": f"int8, {b}-bit weights",
+                     "accuracy_float": r["accuracy_float"], "accuracy_quantized": r["accuracy_quantized"],
+                     "prediction_agreement": r["prediction_agreement"],
+                     "note": f"trained with train.qat_weight_bits={b} (float test {trained['test_accuracy']:.4f})"})
     float_acc = profiles["int8"]["accuracy_float"]
-    _plot(bits, [r["accuracy_quantized"] for r in sweep], float_acc, DOCS / "fixed_point_bits.png")
+    _plot(bits, [r["accuracy_quantized"] for r in sweep], qat, float_acc, DOCS / "fixed_point_bits.png")
 
     from spikerec.hardware.ir.load import network_data_loader
     from spikerec.hardware.ir.network import Network
     from spikerec.hardware.simulators.xylosim import compare_with_xylosim
 
-    xr = _quantize(xylo_run, "xylo", data8, work / "xylo.h5")
+    xr = _quantize(xylo_run, "xylo", data8, work / "xylo.h5", args.reuse)
     one = _quantize(xylo_run, _profile(work, "xylo", "xylo-1spike", **{"spikes.max_per_step": 1}), data8,
-                    work / "xylo1.h5")
+                    work / "xylo1.h5", args.reuse)
     for name, r in (("xylo", xr), ("xylo-1spike (diagnostic, not a chip)", one)):
         rows.append({"model": "xylo-fit", "target": name, "accuracy_float": r["accuracy_float"],
                      "accuracy_quantized": r["accuracy_quantized"], "prediction_agreement": r["prediction_agreement"],
@@ -166,7 +196,7 @@ def main(argv=None) -> int:
     extra = json.loads((Path(__file__).resolve().parent / "results" / "quantize.json").read_text())
     extra.update({"trained": {"shd-delays": {k: shd[k] for k in ("test_accuracy", "val_accuracy", "epochs")},
                               "xylo-fit": {k: xy[k] for k in ("test_accuracy", "val_accuracy", "epochs")}},
-                  "profiles": profiles, "weight_bits": [{"bits": b, **r} for b, r in zip(bits, sweep)],
+                  "profiles": profiles, "weight_bits": [{"bits": b, **r} for b, r in zip(bits, sweep)], "qat": qat,
                   "xylo": xr, "xylo_1spike": one, "xylosim_agreement": totals})
     (Path(__file__).resolve().parent / "results" / "quantize.json").write_text(json.dumps(extra, indent=2) + "\n")
     print(json.dumps({"xylosim_agreement": totals, "float": float_acc,
