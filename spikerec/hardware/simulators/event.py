@@ -40,7 +40,7 @@ from numba import njit
 from spikerec.errors import ShapeError
 from spikerec.hardware.ir.dynamics import predict_from_outputs, readout_scores, update_neurons
 from spikerec.hardware.ir.network import Layer, Network
-from spikerec.hardware.simulators.event_tables import SIM_COUNT_KEYS, SimResult, fanout, summarize_counts
+from spikerec.hardware.simulators.event_tables import SIM_COUNT_KEYS, SimResult, fanout, summarize_counts, window_steps
 
 __all__ = ["EventSimulator", "SimResult", "SimState", "SIM_COUNT_KEYS"]
 
@@ -308,10 +308,7 @@ class EventSimulator:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if window is None else \
-            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
-        if (steps < 0).any() or (steps > T).any():
-            raise ShapeError(f"EventSimulator.run: window must hold B={B} step counts in [0, T={T}], got {steps.tolist()}")
+        steps = window_steps(window, B, T, "EventSimulator.run")
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SIM_COUNT_KEYS", "SimResult", "fanout", "summarize_counts"]
+from spikerec.errors import ShapeError
+
+__all__ = ["SIM_COUNT_KEYS", "SimResult", "fanout", "summarize_counts", "window_steps"]
 
 SIM_COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")  # what the simulator counts
 
@@ -68,4 +70,14 @@ def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict
         entry = {key: float(totals[i]) / b for i, key in enumerate(SIM_COUNT_KEYS)}
         entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(SIM_COUNT_KEYS)})
         out[name] = entry
+    return out
+
+
+def window_steps(window, batch: int, steps: int, who: str) -> np.ndarray:
+    """Steps simulated per sample [B] int64: ``window`` (numpy or torch [B]) or, when None, all ``steps``; values
+    outside [0, steps] raise ShapeError naming ``who``."""
+    out = np.full(batch, steps, dtype=np.int64) if window is None else \
+        np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(batch)
+    if (out < 0).any() or (out > steps).any():
+        raise ShapeError(f"{who}: window must hold B={batch} step counts in [0, T={steps}], got {out.tolist()}")
     return out

@@ -32,7 +32,7 @@ from spikerec.hardware.ir.integer_dynamics import (OVERFLOW_KEYS, exp_shift, mul
                                                    shift_update)
 from spikerec.hardware.ir.network import Layer, Network
 from spikerec.hardware.ir.dynamics import predict_from_outputs
-from spikerec.hardware.simulators.event_tables import SimResult, fanout, summarize_counts
+from spikerec.hardware.simulators.event_tables import SimResult, fanout, summarize_counts, window_steps
 
 __all__ = ["FixedPointSimulator", "IntState", "integer_frames", "summarize_overflow"]
 
@@ -270,11 +270,7 @@ class FixedPointSimulator:
             raise ShapeError(f"FixedPointSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if window is None else \
-            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
-        if (steps < 0).any() or (steps > T).any():
-            raise ShapeError(f"FixedPointSimulator.run: window must hold B={B} step counts in [0, T={T}], "
-                             f"got {steps.tolist()}")
+        steps = window_steps(window, B, T, "FixedPointSimulator.run")
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         overflow = np.zeros((len(self.tables), 4), dtype=np.int64)
         spikes, membranes, integer = [], [], []

@@ -36,6 +36,7 @@ from spikerec.hardware.simulators.crossbar.tiles import MappedMatrix, map_matrix
 from spikerec.hardware.ir.dynamics import predict_from_outputs, update_neurons
 from spikerec.hardware.ir.network import Layer, Network, to_dense
 from spikerec.hardware.ir.quantized import crossbar_levels
+from spikerec.hardware.simulators.event_tables import window_steps
 
 __all__ = ["CrossbarSimulator", "CrossbarResult", "delay_lines"]
 
@@ -174,11 +175,7 @@ class CrossbarSimulator:
             raise ShapeError("crossbar simulation: word lines take binary spikes; frames must hold non-negative "
                              "integer spike counts (bin without normalisation, or use binary=True)")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if window is None else \
-            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
-        if (steps < 0).any() or (steps > T).any():
-            raise ShapeError(f"crossbar simulation: window must hold B={B} step counts in [0, T={T}], "
-                             f"got {steps.tolist()}")
+        steps = window_steps(window, B, T, "crossbar simulation")
         counts = x.astype(np.min_scalar_type(int(x.max(initial=0))))  # the drive copies stay small
         spikes = [np.zeros((T, B, m.layer.n_out), dtype=np.uint8) for m in self.layers]
         membranes = [np.zeros((T, B, m.layer.n_out), dtype=np.float32) for m in self.layers]
