@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install -q -c constraints.txt -e '.[dev,peers]'
 	@# xylosim (the bit-accurate Xylo simulator the fixed-point tests compare against) builds from C++ source in about
 	@# a minute; without a compiler the build fails and only tests/test_hardware_quantize_xylosim.py is skipped.
-	$(PIP) install -q -c constraints.txt 'xylosim>=0.1.3' || echo "xylosim did not build; its agreement test will be skipped"
+	$(PIP) install -q -c constraints.txt -e '.[xylo]' || echo "xylosim did not build; its agreement test will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
