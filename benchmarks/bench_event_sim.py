@@ -29,14 +29,14 @@ N_IN, HIDDEN, N_OUT, T_CAL = 140, (256, 256), 20, 100
 THREADS = 2
 
 
-def build(activity: float, seed: int = 0):
+def build(activity: float, seed: int = 0, hidden: tuple[int, ...] = HIDDEN):
     """(model, network, frames [T, 1, N_IN]) with every layer firing at about ``activity``."""
     from spikerec.config import load_recipe
     from spikerec.delays import integer_delay_mode
     from spikerec.hardware import network_from_model
     from spikerec.models import build_model
 
-    recipe = load_recipe("shd-delays", [f"model.hidden_sizes=[{','.join(map(str, HIDDEN))}]"])
+    recipe = load_recipe("shd-delays", [f"model.hidden_sizes=[{','.join(map(str, hidden))}]"])
     torch.manual_seed(seed)
     model = build_model(recipe, N_IN, N_OUT).eval()
     g = torch.Generator().manual_seed(seed + 1)
@@ -44,7 +44,7 @@ def build(activity: float, seed: int = 0):
     with torch.no_grad(), integer_delay_mode(model):
         x = frames
         for block in model.blocks:
-            currents = block._normalise(block.synapse(x))
+            currents = block._normalise(block.synapse(x), None)
             block.neuron.threshold.fill_(_calibrate(block.neuron, currents, activity))
             x = block(x)
     return model, network_from_model(model), frames

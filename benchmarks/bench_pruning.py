@@ -270,7 +270,7 @@ def pruning_response(repeats: int = 6) -> list[dict]:
     several kept fractions, for each estimator: which ones see the synapses go?"""
     model = HRSNN(n_neurons=N_NEURONS, seed=0)
     drives = noise_drive(1000, N_NEURONS, 1.0, model.input.bias, list(range(repeats)))
-    cov, _ = noise_covariance(model, drives, 200)
+    cov, _ = noise_covariance(model.recurrent, drives, 200)
     scores = synapse_scores(model.weight.detach(), model.mask, cov)
     rows = []
     for keep in (1.0, 0.5, 0.25, 0.1):

@@ -164,9 +164,10 @@ def test_cli_encode_then_info_train_eval(recordings, tmp_path, capsys):
     assert main(["train", "--recipe", "synthetic", "--data", str(out), "--out", str(run), "--epochs", "1",
                  "--set", "model.hidden_sizes=[8]", "--set", "train.batch_size=8", "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["eval", str(run), "--data", str(out), "--json"]) == 0
+    assert main(["eval", str(run), "--data", str(out), "--batch-size", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert 0.0 <= report["accuracy"] <= 1.0
+    summary = json.loads((run / "summary.json").read_text())  # the trainer's test score of the selected model
+    assert report["accuracy"] == summary["test_accuracy"] and report["n"] == result["samples"]["test"]
 
 
 def test_cli_names_an_unreadable_file(recordings, tmp_path, capsys):

@@ -88,14 +88,20 @@ def test_console_script_help_lists_subcommands():
 
 
 def test_benchmark_table_is_stitched_between_markers(tmp_path, monkeypatch):
+    import json
+
     from benchmarks import table
 
     results = tmp_path / "results"
     results.mkdir()
-    (results / "a.md").write_text("| x |\n|---|\n| 1 |\n")
+    row = {"case": "integer-delay inference (no grad)", "ratio": 6.5, "ratio_cpu1": 7.25}
+    (results / "delays.json").write_text(json.dumps({"title": "Delays", "date": "2026-01-02", "rows": [row]}))
     readme = tmp_path / "README.md"
     readme.write_text(f"head\n{table.START}\nold\n{table.END}\ntail\n")
     monkeypatch.setattr(table, "RESULTS", results)
     table.update_readme(readme)
     text = readme.read_text()
-    assert "old" not in text and "| 1 |" in text and text.startswith("head") and text.endswith("tail\n")
+    assert "old" not in text and text.startswith("head") and text.endswith("tail\n")
+    assert "| integer-delay inference vs conv1d with a one-hot kernel | 6.50x | 7.25x | >= 5x |" in text
+    assert "| `LIF` fwd+bwd (dense gradient) vs SpikingJelly `LIFNode` | not measured |" in text  # no lif.json
+    assert "[Delays](benchmarks/results/delays.md)" in text

@@ -64,7 +64,8 @@ def test_lyapunov_matrix_is_the_harmonic_mean_over_both_neighbourhoods():
 
 
 def test_keep_probabilities_hit_target_fraction(model):
-    cov, _ = noise_covariance(model, torch.randn(300, 40, generator=torch.Generator().manual_seed(0)) + 1.0, 50)
+    drive = torch.randn(300, 40, generator=torch.Generator().manual_seed(0)) + 1.0
+    cov, _ = noise_covariance(model.recurrent, drive, 50)
     scores = synapse_scores(model.weight.detach(), model.mask, cov)
     probs = keep_probabilities(scores, model.mask, 0.4)
     assert float(probs.sum()) == pytest.approx(0.4 * model.n_synapses(), rel=1e-3)

@@ -1,8 +1,10 @@
 """The demo pipeline: one small function per stage, each reading and extending a shared ``Demo`` record.
 
 Stages: synthetic data -> train the delay SNN and the same network without delays -> evaluate with
-integer delays -> LNP-prune a random HRSNN and train it -> export -> simulate -> energy -> report.
-Every stage prints one progress line to stderr; every number lands in ``summary.json`` and ``report.md``.
+integer delays -> LNP-prune a random HRSNN and train it -> synapse-prune the trained delay SNN and fine-tune
+it -> export, event-simulate and price all three hardware networks (the delay SNN, its pruned twin, the
+pruned HRSNN) -> crossbar simulation of the delay SNN -> report. Every stage prints one progress line to
+stderr; every number lands in ``summary.json`` and ``report.md``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,20 @@ class DemoSizes:
     hrsnn_neurons: int
     hrsnn_epochs: int
     lnp_trials: int
+    synapse_sparsity: float
+    finetune_epochs: int
 
     @classmethod
     def for_mode(cls, quick: bool) -> "DemoSizes":
         if quick:
-            return cls(n_train=320, n_test=160, epochs=12, hidden=48, hrsnn_neurons=64, hrsnn_epochs=4, lnp_trials=4)
-        return cls(n_train=1200, n_test=400, epochs=30, hidden=64, hrsnn_neurons=200, hrsnn_epochs=20, lnp_trials=20)
+            return cls(n_train=320, n_test=160, epochs=12, hidden=48, hrsnn_neurons=64, hrsnn_epochs=4, lnp_trials=4,
+                       synapse_sparsity=0.7, finetune_epochs=8)
+        return cls(n_train=1200, n_test=400, epochs=30, hidden=64, hrsnn_neurons=200, hrsnn_epochs=20, lnp_trials=20,
+                   synapse_sparsity=0.7, finetune_epochs=10)
+
+
+# The networks that go to hardware: run name -> what the report calls it.
+HARDWARE_RUNS = {"delays": "delay SNN", "delays-pruned": "delay SNN, synapse-pruned", "hrsnn-lnp": "LNP-pruned HRSNN"}
 
 
 @dataclass
@@ -52,6 +62,10 @@ class Demo:
 
     def run_dir(self, name: str) -> Path:
         return self.out / "runs" / name
+
+    def network_file(self, name: str, suffix: str = "h5") -> Path:
+        """Where the exported network of run ``name`` goes (``network.h5`` for the delay SNN)."""
+        return self.out / (f"network.{suffix}" if name == "delays" else f"network-{name}.{suffix}")
 
 
 def log(message: str) -> None:
@@ -138,34 +152,55 @@ def prune_and_train_hrsnn(demo: Demo) -> None:
         "neurons": summary["neurons"], "synapses": summary["synapses"],
         "test_accuracy": summary["test_accuracy"], "val_accuracy": summary["val_accuracy"]}
 
+
+def prune_synapses_of_delay_snn(demo: Demo) -> None:
+    """Remove the smallest-magnitude synapses of the trained delay SNN and fine-tune what is left."""
+    from spikerec.pruning.prune_run import prune_run
+
+    s = demo.sizes
+    result = prune_run(demo.run_dir("delays"), "magnitude", s.synapse_sparsity, demo.data_dir, s.finetune_epochs,
+                       demo.run_dir("delays-pruned"), seed=demo.seed, progress=False)
+    demo.results["synapse_pruning"] = {key: result[key] for key in
+                                       ("method", "synapse_sparsity", "synapses_before", "synapses_after",
+                                        "finetune_epochs", "dense_test_accuracy", "pruned_test_accuracy",
+                                        "test_accuracy")}
+    log(f"  {result['synapses_after']} of {result['synapses_before']} synapses kept: test accuracy "
+        f"{result['pruned_test_accuracy']:.3f} pruned, {result['test_accuracy']:.3f} after fine-tuning")
+
+
 def export_network(demo: Demo) -> None:
-    """The trained delay SNN as the sparse Network IR (HDF5) and as NIR (per-synapse delays exact)."""
+    """Every hardware network as the sparse Network IR (HDF5) and as NIR (per-synapse delays exact)."""
     from spikerec.hardware.ir.export import export_run
 
-    run = demo.run_dir("delays")
-    network = export_run(run, "network", demo.out / "network.h5")
-    export_run(run, "nir", demo.out / "network.nir")
-    s = network["network"]
-    demo.results["export"] = {"network_file": demo.out / "network.h5", "nir_file": demo.out / "network.nir",
-                              "synapses": s["n_synapses"], "max_delay_steps": s["max_delay_steps"]}
+    demo.results["export"] = {}
+    for name in HARDWARE_RUNS:
+        network = export_run(demo.run_dir(name), "network", demo.network_file(name))
+        export_run(demo.run_dir(name), "nir", demo.network_file(name, "nir"))
+        s = network["network"]
+        demo.results["export"][name] = {"network_file": demo.network_file(name),
+                                        "nir_file": demo.network_file(name, "nir"), "synapses": s["n_synapses"],
+                                        "max_delay_steps": s["max_delay_steps"],
+                                        "recurrent": any(layer["recurrent"] for layer in s["layers"])}
 
 
-def _test_loader(demo: Demo):
+def _test_loader(demo: Demo, name: str = "delays"):
     from spikerec.hardware.ir.load import load_network_file, network_data_loader
 
-    network = load_network_file(demo.out / "network.h5")
+    network = load_network_file(demo.network_file(name))
     return network, network_data_loader(network, demo.data_dir, "test")
 
 
 def simulate_events(demo: Demo) -> None:
-    """Event-driven simulation of the exported network, compared spike for spike with the torch model."""
+    """Event-driven simulation of every exported network, compared spike for spike with its torch model."""
     from spikerec.hardware.simulators.agreement import simulate_event
 
-    network, loader = _test_loader(demo)
-    result = simulate_event(network, loader, str(demo.run_dir("delays")))
-    demo.results["event_sim"] = {key: result[key] for key in
-                                 ("accuracy", "agreement", "prediction_agreement", "synaptic_ops", "n_samples",
-                                  "reference")}
+    demo.results["event_sim"] = {}
+    for name in HARDWARE_RUNS:
+        network, loader = _test_loader(demo, name)
+        result = simulate_event(network, loader, str(demo.run_dir(name)))
+        demo.results["event_sim"][name] = {key: result[key] for key in
+                                           ("accuracy", "agreement", "prediction_agreement", "synaptic_ops",
+                                            "n_samples", "reference")}
 
 
 def simulate_crossbars(demo: Demo) -> None:
@@ -183,15 +218,18 @@ def simulate_crossbars(demo: Demo) -> None:
 
 
 def estimate_energy(demo: Demo) -> None:
-    """Measured workload of the trained delay SNN on the test set, priced on several hardware models."""
+    """Measured workload of every hardware network on the test set, priced on several hardware models."""
     from spikerec.hardware.energy.report import markdown_report
     from spikerec.hardware.energy.measure import run_energy
 
-    report = run_energy(demo.run_dir("delays"), demo.data_dir, out_dir=demo.out / "energy")
-    demo.results["energy"] = {"synaptic_ops": report["synaptic_ops"],
-                              "activation_sparsity": report["activation_sparsity"],
-                              "hardware": report["hardware"], "table": markdown_report(report)}
-    demo.figures["energy"] = Path(report["files"]["plot"])
+    demo.results["energy"] = {}
+    for name in HARDWARE_RUNS:
+        out = demo.out / "energy" if name == "delays" else demo.out / f"energy-{name}"
+        report = run_energy(demo.run_dir(name), demo.data_dir, out_dir=out)
+        demo.results["energy"][name] = {"synaptic_ops": report["synaptic_ops"],
+                                        "activation_sparsity": report["activation_sparsity"],
+                                        "hardware": report["hardware"], "table": markdown_report(report)}
+        demo.figures[f"energy_{name}".replace("-", "_")] = Path(report["files"]["plot"])
 
 
 STAGES: list[tuple[str, Callable[[Demo], None]]] = [
@@ -200,10 +238,11 @@ STAGES: list[tuple[str, Callable[[Demo], None]]] = [
     ("evaluate with integer delays", evaluate_integer_delays),
     ("plot a spike raster", plot_raster),
     ("LNP-prune a random HRSNN and train it", prune_and_train_hrsnn),
-    ("export to the Network format and NIR", export_network),
-    ("event-driven simulation", simulate_events),
-    ("crossbar simulation", simulate_crossbars),
-    ("energy report", estimate_energy),
+    ("synapse-prune the delay SNN and fine-tune it", prune_synapses_of_delay_snn),
+    ("export the three networks to the Network format and NIR", export_network),
+    ("event-driven simulation of the three networks", simulate_events),
+    ("crossbar simulation of the delay SNN", simulate_crossbars),
+    ("energy reports of the three networks", estimate_energy),
 ]
 
 
@@ -213,6 +252,7 @@ def run_demo(out: str | Path = "demo-out", quick: bool = False, seed: int = 0) -
 
     demo = Demo(out=Path(out), sizes=DemoSizes.for_mode(quick), seed=seed)
     demo.out.mkdir(parents=True, exist_ok=True)
+    demo.results["networks"] = dict(HARDWARE_RUNS)
     start = time.perf_counter()
     for i, (title, stage) in enumerate(STAGES, 1):
         log(f"{i}/{len(STAGES)} {title} ...")

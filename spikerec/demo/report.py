@@ -50,17 +50,33 @@ def _sections(r: dict[str, Any]) -> list[str]:
                         [[p["neurons"], p["synapses"], f"{p['neuron_sparsity']:.2f}", f"{p['synapse_sparsity']:.2f}",
                           f"{p['lyapunov_max_before']:.4f}", f"{p['lyapunov_max_after']:.4f}",
                           _pct(p["test_accuracy"])]])
+    if "synapse_pruning" in r:
+        q = r["synapse_pruning"]
+        lines += ["## Synapse pruning of the trained delay SNN", "",
+                  f"`spikerec prune --run runs/delays --method {q['method']}`: the network loses "
+                  f"{_pct(q['synapse_sparsity'])} of its synapses, the same share from every weight matrix "
+                  f"(smallest BatchNorm-folded magnitude first); "
+                  f"{q['synapses_after']} of {q['synapses_before']} are left; masked, so they stay pruned while the "
+                  f"network is fine-tuned for {q['finetune_epochs']} epochs.", ""]
+        lines += _table(["dense test accuracy", "pruned, before fine-tuning", "after fine-tuning"],
+                        [[_pct(q["dense_test_accuracy"]), _pct(q["pruned_test_accuracy"]), _pct(q["test_accuracy"])]])
+    names = r.get("networks", {})  # run name -> what the report calls it
     if "export" in r:
-        x = r["export"]
         lines += ["## Export", "",
-                  f"`network.h5` (sparse Network IR) and `network.nir` (NIR): {x['synapses']} synapses, integer "
-                  f"delays up to {x['max_delay_steps']} steps, BatchNorm folded into the weights.", ""]
+                  "Each network as `network*.h5` (sparse Network IR: CSR where at most half the weights remain) and "
+                  "`network*.nir` (NIR): integer delays, BatchNorm folded into the weights, pruned synapses gone.", ""]
+        lines += _table(["network", "file", "synapses", "max delay (steps)", "recurrent"],
+                        [[names.get(k, k), f"`{Path(x['network_file']).name}`", x["synapses"], x["max_delay_steps"],
+                          "yes" if x["recurrent"] else "no"] for k, x in r["export"].items()])
     if "event_sim" in r:
-        e = r["event_sim"]
         lines += ["## Event-driven simulation", "",
-                  f"Accuracy {_pct(e['accuracy'])} on {e['n_samples']} test samples; identical spike trains to the "
-                  f"{e['reference']} for **{_pct(e['agreement'])}** of samples, identical predictions for "
-                  f"{_pct(e['prediction_agreement'])}; {e['synaptic_ops']:.0f} synaptic events per sample.", ""]
+                  "Each exported network on the test set, compared spike for spike with its trained torch model "
+                  "(float64, integer delays).", ""]
+        lines += _table(["network", "accuracy", "identical spike trains", "identical predictions",
+                         "synaptic events / sample"],
+                        [[names.get(k, k), _pct(e["accuracy"]), f"**{_pct(e['agreement'])}**",
+                          _pct(e["prediction_agreement"]), f"{e['synaptic_ops']:.0f}"]
+                         for k, e in r["event_sim"].items()])
     if "crossbar" in r:
         c = r["crossbar"]
         lines += ["## Memristive crossbar", "",
@@ -69,7 +85,14 @@ def _sections(r: dict[str, Any]) -> list[str]:
         lines += _table([c["sweep_param"], "accuracy"],
                         [[v, _pct(a)] for v, a in zip(c["sweep_values"], c["sweep_accuracy"])])
     if "energy" in r:
-        lines += ["## Energy", "", r["energy"]["table"], ""]
+        hardware = list(next(iter(r["energy"].values()))["hardware"])
+        lines += ["## Energy", "", "Memory-inclusive joules per test sample, measured workloads:", ""]
+        lines += _table(["network", "synaptic ops / sample", *hardware],
+                        [[names.get(k, k), f"{e['synaptic_ops']:.0f}",
+                          *(f"{e['hardware'][h]['memory_inclusive_joules']:.3g}" for h in hardware)]
+                         for k, e in r["energy"].items()])
+        for k, e in r["energy"].items():
+            lines += [f"### {names.get(k, k)}", "", e["table"], ""]
     return lines
 
 

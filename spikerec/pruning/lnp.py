@@ -153,7 +153,7 @@ def noise_prune_synapses(model: HRSNN, state: LNPState) -> tuple[HRSNN, dict]:
     (on a grid of 1/keep_resolution) whose sampled network passes the equivalence test."""
     cfg = state.config
     drives = state.drives[:, :, torch.from_numpy(state.kept)]
-    cov, _ = noise_covariance(model, drives, cfg.n_transient)
+    cov, _ = noise_covariance(model.recurrent, drives, cfg.n_transient)
     scores = synapse_scores(model.weight.detach(), model.mask, cov)
     lam = lyapunov_matrix(model.mask, state.reference.neuron.mean(0), model.config.dt_ms)
     importance = scores * lam

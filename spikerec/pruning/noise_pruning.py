@@ -38,15 +38,15 @@ def noise_drive(n_steps: int, n_neurons: int, noise_std: float, bias: torch.Tens
     return torch.stack(drives, dim=1) + bias.detach().double().cpu()
 
 
-def noise_covariance(model, currents: torch.Tensor, n_transient: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
-    """Covariance [N, N] of the membrane potentials (after reset) of ``model``'s recurrent layer driven
-    by ``currents`` [T, N] or [T, R, N] (the R runs pooled), and the mean firing rate per neuron [N]
-    (spikes per step). The first ``n_transient`` steps of each run are discarded."""
+def noise_covariance(layer, currents: torch.Tensor, n_transient: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """Covariance [N, N] of the membrane potentials of a recurrent neuron ``layer`` (an HRSNN's ``recurrent``, any
+    ``RecurrentLIF`` or recurrent ``AdaptiveLIF``: whatever its ``return_membrane`` gives) driven by ``currents``
+    [T, N] or [T, R, N] (the R runs pooled), and the mean firing rate per neuron [N] (spikes per step). The first
+    ``n_transient`` steps of each run are discarded."""
     drive = currents if currents.dim() == 3 else currents.unsqueeze(1)
-    if drive.shape[-1] != model.n_neurons or drive.shape[0] <= n_transient:
-        raise ShapeError(f"noise_covariance expects currents [T > {n_transient}, (R,) {model.n_neurons}], "
+    if drive.shape[-1] != layer.n_neurons or drive.shape[0] <= n_transient:
+        raise ShapeError(f"noise_covariance expects currents [T > {n_transient}, (R,) {layer.n_neurons}], "
                          f"got {tuple(currents.shape)}")
-    layer = model.recurrent
     with torch.no_grad():
         spikes, membrane = layer(drive.to(layer.decay.dtype), return_membrane=True)
     u = membrane[n_transient:].double()

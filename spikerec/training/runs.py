@@ -57,30 +57,60 @@ def load_run_recipe(run_dir: str | Path) -> Recipe:
 
 
 def _io_sizes_from_state(run_dir: Path, recipe: Recipe, state: dict) -> tuple[int, int]:
-    """(n_inputs, n_classes) of a stacked :class:`~spikerec.models.SpikingNetwork` from its weight shapes."""
-    try:
-        return int(state["blocks.0.synapse.weight"].shape[1]), int(state["readout.synapse.weight"].shape[0])
-    except KeyError:
+    """(n_inputs, n_classes) of a stacked :class:`~spikerec.models.SpikingNetwork` from its weight shapes (a masked
+    weight is stored as ``parametrizations.weight.original``)."""
+    def weight(prefix: str):
+        return state.get(f"{prefix}.weight", state.get(f"{prefix}.parametrizations.weight.original"))
+
+    first, readout = weight("blocks.0.synapse"), weight("readout.synapse")
+    if first is None or readout is None:
         raise ConfigError(f"{run_dir}: cannot infer the input and class counts of a {recipe.model.kind!r} model "
-                          "from its checkpoint; pass sizes=(n_inputs, n_classes)") from None
+                          "from its checkpoint; pass sizes=(n_inputs, n_classes)")
+    return int(first.shape[1]), int(readout.shape[0])
+
+
+def build_run_model(run_dir: str | Path, recipe: Recipe, state: dict, sizes: tuple[int, int] | None = None) -> nn.Module:
+    """The (untrained) model a run's checkpoint ``state`` fits: the network stored in the run directory
+    (``hrsnn.json``, written by ``spikerec prune-train``: a pruned HRSNN's own size and structure) or else the
+    recipe's, for ``sizes`` = (n_inputs, n_classes) (default: read off ``state``); with the synapse masks
+    ``state`` holds (:mod:`spikerec.models.synapse_masks`). The one place a run's model is rebuilt."""
+    from spikerec.models import build_model
+    from spikerec.models.hrsnn import CONFIG_FILE, HRSNN
+    from spikerec.models.synapse_masks import restore_masks
+
+    run_dir = Path(run_dir)
+    if (run_dir / CONFIG_FILE).exists():
+        model = HRSNN(HRSNN.load_config(run_dir), initialize=False)
+        stored = (model.config.n_inputs, model.config.n_outputs)
+        if sizes is not None and tuple(sizes) != stored:
+            raise ConfigError(f"{run_dir}: the run's network ({CONFIG_FILE}) reads {stored[0]} channels and has "
+                              f"{stored[1]} classes, but the data have {sizes[0]} channels and {sizes[1]} classes; "
+                              "check the data directory and the recipe's data settings")
+    else:
+        n_inputs, n_classes = sizes if sizes is not None else _io_sizes_from_state(run_dir, recipe, state)
+        model = build_model(recipe, n_inputs, n_classes)
+    restore_masks(model, state)
+    return model
 
 
 def load_run_model(run_dir: str | Path, checkpoint: str = "best", device: str = "cpu",
                    sizes: tuple[int, int] | None = None) -> tuple[nn.Module, Recipe]:
-    """(model in eval mode, recipe) of a run directory written by :func:`train`; no data needed.
+    """(model in eval mode, recipe) of a run directory written by :func:`train`, ``spikerec prune-train`` or
+    ``spikerec prune --run``; no data needed.
 
-    ``checkpoint`` is ``"best"`` (the selected epoch) or ``"last"``. ``sizes`` = (n_inputs, n_classes);
-    by default they are read off the checkpoint's weight shapes (stacked SpikingNetwork models).
+    ``checkpoint`` is ``"best"`` (the selected epoch) or ``"last"``. ``sizes`` = (n_inputs, n_classes) is checked
+    against, or (recipe-built models) used for, the model (:func:`build_run_model`).
     """
-    from spikerec.models import build_model
-
     run_dir = Path(run_dir)
     recipe = load_run_recipe(run_dir)
     target = resolve_device(device)
     state = load_checkpoint(run_dir / f"{checkpoint}.pt", map_location=target)["model"]
-    n_inputs, n_classes = sizes if sizes is not None else _io_sizes_from_state(run_dir, recipe, state)
-    model = build_model(recipe, n_inputs, n_classes)
-    model.load_state_dict(state)
+    model = build_run_model(run_dir, recipe, state, sizes)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise CheckpointError(f"{run_dir / f'{checkpoint}.pt'}: the checkpoint does not fit the model rebuilt from "
+                              f"the run directory ({err})") from err
     return model.to(target).eval(), recipe
 
 

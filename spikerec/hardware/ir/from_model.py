@@ -7,8 +7,9 @@ What changes on export (and why it does not change what the network computes in 
   synapse: ``W' = s[:, None] * W`` and ``bias' = s*bias + beta - mean*s`` (float32, so folded
   weights carry one float32 rounding; see docs/hardware.md for the agreement policy);
 * dropout is dropped (identity in evaluation);
-* pruning masks (``torch.nn.utils.prune``'s ``weight_mask``, ``RecurrentLIF.recurrent_mask``,
-  ``HRSNN.mask``) are applied and kept in ``Layer.mask`` for counting.
+* pruning masks (a synapse-mask parametrization of :mod:`spikerec.models.synapse_masks`,
+  ``torch.nn.utils.prune``'s ``weight_mask``, ``RecurrentLIF.recurrent_mask``, ``HRSNN.mask``) are applied, and
+  feed-forward ones kept in ``Layer.mask``; each matrix is stored as CSR when at most half of it is non-zero.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from torch import nn
 
 from spikerec.errors import ConfigError
 from spikerec.hardware.ir.network import Layer, Network
+from spikerec.models.synapse_masks import applied_mask
+from spikerec.models.walk import batchnorm_affine, layer_modules
 
 __all__ = ["network_from_model", "model_layers", "ModelLayer"]
 
@@ -55,19 +58,15 @@ class ModelLayer:
 
 
 def model_layers(model: nn.Module) -> list[ModelLayer]:
-    """The layers of a :class:`~spikerec.models.SpikingNetwork` under their IR names (``hidden<i>``, ``readout``):
-    the one walk of a torch model that the exporter and the workload counts share."""
-    from spikerec.models import SpikingNetwork
-
-    if not isinstance(model, SpikingNetwork) or not all(hasattr(b, "synapse") for b in model.blocks):
-        raise ConfigError(f"expected a spikerec.models.SpikingNetwork of synapse -> neuron blocks (delay_snn, lif_rsnn, "
-                          f"adlif_rsnn, hrsnn); got {type(model).__name__} {getattr(model, 'kind', '')!r}")
+    """The layers of a :class:`~spikerec.models.SpikingNetwork` under their IR names (:func:`layer_modules`), with
+    their synapses as numpy arrays."""
     out = []
-    for i, block in enumerate(model.blocks):
-        weight, delay, bias, mask = _synapse_arrays(block.synapse, f"hidden{i}")
-        out.append(ModelLayer(f"hidden{i}", "lif", weight, delay, bias, mask, block.norm, block.neuron, block))
-    weight, delay, bias, mask = _synapse_arrays(model.readout.synapse, "readout")
-    out.append(ModelLayer("readout", "li", weight, delay, bias, mask, None, model.readout.integrator, model.readout))
+    for name, kind, module in layer_modules(model):
+        weight, delay, bias, mask = _synapse_arrays(module.synapse, name)
+        if kind == "li":
+            out.append(ModelLayer(name, kind, weight, delay, bias, mask, None, module.integrator, module))
+        else:
+            out.append(ModelLayer(name, kind, weight, delay, bias, mask, module.norm, module.neuron, module))
     return out
 
 
@@ -118,7 +117,7 @@ def _synapse_arrays(synapse: nn.Module, name: str):
     from spikerec.delays import DelayedLinear
 
     with torch.no_grad():
-        mask = getattr(synapse, "weight_mask", None)  # torch.nn.utils.prune leaves weight = orig * mask
+        mask = applied_mask(synapse, "weight")
         bias = None if synapse.bias is None else synapse.bias.detach().double().cpu().numpy()
         if isinstance(synapse, DelayedLinear):
             w = synapse.weight.detach().double().cpu().numpy()
@@ -155,15 +154,9 @@ def _fold_batchnorm(norm: nn.Module | None, weight: np.ndarray, bias: np.ndarray
     """Fold eval-mode BatchNorm1d into (weight, bias) in float64."""
     if norm is None:
         return weight, bias
-    if not norm.track_running_stats or norm.running_mean is None:
-        raise ConfigError("network_from_model: BatchNorm without running statistics cannot be folded")
-    mean = norm.running_mean.detach().double().cpu().numpy()
-    var = norm.running_var.detach().double().cpu().numpy()
-    gamma = norm.weight.detach().double().cpu().numpy() if norm.affine else np.ones_like(mean)
-    beta = norm.bias.detach().double().cpu().numpy() if norm.affine else np.zeros_like(mean)
-    scale = gamma / np.sqrt(var + norm.eps)
-    b = np.zeros_like(mean) if bias is None else bias
-    return weight * scale[:, None], b * scale + beta - mean * scale
+    scale, shift = batchnorm_affine(norm)
+    b = np.zeros_like(scale) if bias is None else bias
+    return weight * scale[:, None], b * scale + shift
 
 
 def _layer(name, kind, weight, delay, bias, decay, threshold, reset, v_reset, decay_input, rec, mask,
@@ -178,23 +171,27 @@ def _layer(name, kind, weight, delay, bias, decay, threshold, reset, v_reset, de
         d = np.where(w32 != 0, delay, 0).astype(np.int32)
     rec32 = None if rec is None else rec.astype(np.float32)
     if as_csr:
-        csr = sp.csr_array(w32)
-        csr.eliminate_zeros()
-        csr.sort_indices()
+        csr = _csr(w32)
         if d is not None:
             rows = np.repeat(np.arange(n_out), np.diff(csr.indptr))
             d = sp.csr_array((d[rows, csr.indices].astype(np.int32), csr.indices.copy(), csr.indptr.copy()),
                              shape=csr.shape)
         w32 = csr
-        if rec32 is not None and _want_sparse(rec32, sparse):
-            rec32 = sp.csr_array(rec32)
-            rec32.eliminate_zeros()
-            rec32.sort_indices()
+    if rec32 is not None and _want_sparse(rec32, sparse):  # decided on its own: an HRSNN's input is dense
+        rec32 = _csr(rec32)
     return Layer(name=name, kind=kind, weight=w32, delay=d,
                  bias=None if bias is None else np.asarray(bias, dtype=np.float32),
                  decay=_f32(decay), threshold=_f32(threshold, n_out), reset=reset, v_reset=float(v_reset),
                  decay_input=bool(decay_input), recurrent_weight=rec32,
                  mask=None if mask is None else np.asarray(mask, dtype=bool))
+
+
+def _csr(dense: np.ndarray) -> sp.csr_array:
+    """CSR of the non-zero entries, indices sorted."""
+    csr = sp.csr_array(dense)
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return csr
 
 
 def _want_sparse(w: np.ndarray, sparse: str | bool) -> bool:

@@ -36,6 +36,7 @@ def simulate_event(net: Network, loader, run_dir: str | None = None, progress: b
         from spikerec.training.runs import load_run_model
 
         model = load_run_model(run_dir)[0].double()
+        _check_same_layers(net, model)
     correct = same_spikes = same_pred = n = 0
     counts = []
     with tqdm(total=len(loader.dataset), desc="simulate", unit="sample", file=sys.stderr, disable=not progress) as bar:
@@ -70,13 +71,26 @@ def _reference(net: Network, model, frames: torch.Tensor, window: torch.Tensor) 
         membrane = outs[-1].float().numpy()
     else:
         from spikerec.delays import delay_eval_context
+        from spikerec.models.walk import layer_modules
 
         inside = time_mask(window, frames.shape[0]).unsqueeze(2)
         with delay_eval_context(model, True):
             h = frames.double()
             spikes = []
-            for block in model.blocks:
-                h = block(h)
-                spikes.append((h * inside).numpy())
-            membrane = model.readout(h).float().numpy()
+            for _, kind, module in layer_modules(model):  # the exporter's walk: the IR's layers in order
+                h = module(h)
+                if kind == "lif":
+                    spikes.append((h * inside).numpy())
+            membrane = h.float().numpy()
     return spikes, predict_from_membrane(membrane, net.readout, window.numpy())
+
+
+def _check_same_layers(net: Network, model) -> None:
+    """ConfigError unless ``model``'s layers (exporter names and sizes) are ``net``'s."""
+    from spikerec.models.walk import layer_modules
+
+    ours = [(name, m.synapse.out_features, m.synapse.in_features) for name, _, m in layer_modules(model)]
+    theirs = [(la.name, la.n_out, la.n_in) for la in net.layers]
+    if ours != theirs:
+        raise ConfigError(f"simulate --run: the network's layers (name, n_out, n_in) {theirs} are not the run's "
+                          f"{ours}; was the file exported from this run?")

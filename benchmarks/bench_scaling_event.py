@@ -1,0 +1,159 @@
+"""Scaling of the event-driven simulator: time and peak memory against T, batch, layer width N and activity,
+beside the torch model it was exported from.
+
+Workload: the ``shd-delays`` network shape of ``bench_event_sim`` (140 inputs -> N -> N -> 20 LI readout,
+per-synapse delays up to 24 steps, BatchNorm folded, random weights), every layer's threshold calibrated so
+that it fires at the target activity (fraction of neurons spiking per step; the input frames have the same
+density). Each axis varies around the base point ``T=100, B=4, N=256, activity=0.05``. Per point, one
+inference over the whole sequence (no gradient):
+
+* ``spikerec event``: ``EventSimulator.run(frames)``: work ~ events x fan-out + neuron updates;
+* ``torch model``: the trained model's multi-step forward with integer delays (``integer_delay_mode``), the
+  dense computation a torch user runs.
+
+An ideal event-driven simulator grows linearly in T and B, like N^2 at fixed activity (spikes ~ N, fan-out ~
+N), and linearly in the activity once synaptic events dominate the fixed neuron-update cost. The dense model
+does not depend on the activity. Time: both interleaved, median of ``--repeat`` after a warm-up, on one thread
+as that thread's CPU time by default. Memory: the peak a run adds, in a fresh process per library
+(:func:`benchmarks.scaling.step_memory_mib`).
+
+Writes ``benchmarks/results/scaling_event.json`` (every point), ``scaling_event.md`` (growth exponents) and
+the plot ``docs/scaling_event.png``.
+Run: ``.venv/bin/python -m benchmarks.bench_scaling_event [--axes T B N activity] [--repeat 3] [--points K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks import bench_event_sim, harness, scaling
+
+BASE = {"T": 100, "B": 4, "N": 256, "activity": 0.05}
+AXES = {"T": [50, 100, 200, 400, 800], "B": [1, 4, 16, 64], "N": [64, 128, 256, 512, 1024],
+        "activity": [0.01, 0.02, 0.05, 0.1, 0.2]}
+EXPECTED = {"spikerec event": {"T": "1", "B": "1", "N": "2", "activity": "0..1"},
+            "torch model": {"T": "1", "B": "<= 1", "N": "2", "activity": "0"}}
+LIBRARIES = ("spikerec event", "torch model")
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@functools.lru_cache(maxsize=4)
+def _network(n: int, activity: float):
+    """(model, Network) of width ``n`` calibrated to ``activity`` (cached: calibration costs more than a run)."""
+    model, net, _ = bench_event_sim.build(activity, hidden=(n, n))
+    return model, net
+
+
+def make_run(lib: str, p: dict):
+    """Zero-arg callable: one inference of ``lib`` over ``p["T"]`` steps of a ``p["B"]``-sample batch."""
+    from spikerec.delays import integer_delay_mode
+    from spikerec.hardware import EventSimulator
+
+    model, net = _network(p["N"], p["activity"])
+    g = torch.Generator().manual_seed(1)
+    frames = (torch.rand(p["T"], p["B"], bench_event_sim.N_IN, generator=g) < p["activity"]).float()
+    if lib == "spikerec event":
+        sim, x = EventSimulator(net), frames.numpy()
+        return lambda: sim.run(x)
+
+    def run():
+        with torch.no_grad(), integer_delay_mode(model):
+            model(frames)
+
+    return run
+
+
+def plot(axes: list[str], points: list[dict], path: Path) -> None:
+    """Time (top) and peak extra memory (bottom) against each axis, log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
+    for col, axis in enumerate(axes):
+        for lib in LIBRARIES:
+            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
+            xs = [q["value"] for q in pts]
+            grid[0][col].plot(xs, [q["time_s"] * 1e3 for q in pts], marker="o", label=lib)
+            if all(q["peak_mib"] is not None for q in pts):
+                grid[1][col].plot(xs, [max(q["peak_mib"], 1e-2) for q in pts], marker="o", label=lib)
+        for row, ylabel in ((0, "time per run (ms)"), (1, "peak extra memory (MiB)")):
+            ax = grid[row][col]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.grid(True, alpha=0.3)
+            ax.set_xlabel(axis)
+            if col == 0:
+                ax.set_ylabel(ylabel)
+        grid[0][col].set_title(f"vs {axis}  ({', '.join(f'{k}={v}' for k, v in BASE.items() if k != axis)})",
+                               fontsize=8)
+        grid[0][col].legend(fontsize=7)
+    fig.suptitle("Event-driven simulator vs the torch model (inference, integer delays)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
+    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+    args = ap.parse_args(argv)
+    axes_values = {a: v[:args.points] if args.points else v for a, v in AXES.items()}
+    plan = list(scaling.axis_points(BASE, axes_values, args.axes))
+    memory = {} if args.no_memory else {
+        lib: scaling.step_memory_mib(functools.partial(make_run, lib), plan, args.threads) for lib in LIBRARIES}
+    harness.set_threads(args.threads)
+    clock = time.thread_time if args.threads == 1 else time.perf_counter
+    from tqdm import tqdm
+
+    points = []
+    for axis, value, p in tqdm(plan, desc="timing", file=sys.stderr):
+        runs = {lib: make_run(lib, p) for lib in LIBRARIES}
+        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
+        for lib in LIBRARIES:
+            points.append({"axis": axis, "value": value, "library": lib, **p, "time_s": timed[lib]["median_s"],
+                           "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
+    rows = []
+    for axis in args.axes:
+        for lib in LIBRARIES:
+            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
+            xs = [q["value"] for q in pts]
+            ours = [q for q in points if q["axis"] == axis and q["library"] == LIBRARIES[0]]
+            rows.append({"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
+                         "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in pts]),
+                         "ideal_exponent": EXPECTED[lib][axis],
+                         "memory_exponent": scaling.growth_exponent(xs, [q["peak_mib"] for q in pts]),
+                         "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"],
+                         "ratio_min": min(q["time_s"] / o["time_s"] for q, o in zip(pts, ours)),
+                         "ratio_max": max(q["time_s"] / o["time_s"] for q, o in zip(pts, ours))})
+    config = {"base": BASE, "axes": {a: axes_values[a] for a in args.axes}, "threads": args.threads,
+              "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
+              "network": f"{bench_event_sim.N_IN}-N-N-{bench_event_sim.N_OUT}, delays <= 24 steps",
+              "ratio": "library time / event-simulator time at each point (min..max over the curve)"}
+    path = harness.write_result("scaling_event", "Event-driven simulator scaling: growth exponents of time and memory",
+                                rows, config, ["axis", "library", "range", "time_exponent", "ideal_exponent",
+                                               "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
+                                               "ratio_max"])
+    payload = json.loads(path.read_text())
+    payload["points"] = points
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    if not args.no_plots:
+        plot(args.axes, points, DOCS / "scaling_event.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
