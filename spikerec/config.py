@@ -115,6 +115,7 @@ class TrainConfig:
     sltt: bool = False  # memory-efficient online training (spatial gradients only)
     early_stop_patience: int = 0  # epochs without val improvement before stopping; 0 = off
     select_on: str = "val"  # split whose accuracy picks the best checkpoint: val | test | last
+    qat_weight_bits: int = 0  # quantisation-aware training: synaptic weights rounded to N bits (spikerec.training.qat); 0 = off
 
 
 @dataclass
@@ -251,6 +252,8 @@ def validate(recipe: Recipe) -> None:
         ("train.epochs", recipe.train.epochs >= 1, ">= 1"),
         ("train.batch_size", recipe.train.batch_size >= 1, ">= 1"),
         ("train.early_stop_patience", recipe.train.early_stop_patience >= 0, ">= 0"),
+        ("train.qat_weight_bits", recipe.train.qat_weight_bits == 0 or 2 <= recipe.train.qat_weight_bits <= 16,
+         "0 (off) or in 2..16"),
     ]
     for key, ok, what in checks:
         if not ok:

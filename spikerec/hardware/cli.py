@@ -1,5 +1,5 @@
-"""``spikerec export`` (run dir -> Network / NIR / Lava-dl netx / Brian2 script) and ``spikerec simulate`` (event,
-crossbar or Brian2; a data split or an input array): parse,
+"""``spikerec export`` (run dir -> Network / NIR / Lava-dl netx / Brian2 script), ``spikerec quantize`` (a fixed-point
+target's integer network) and ``spikerec simulate`` (event, crossbar or Brian2; a data split or an input array): parse,
 call :mod:`spikerec.hardware`, print."""
 
 from __future__ import annotations
@@ -16,6 +16,28 @@ def _export(args: argparse.Namespace) -> int:
     human = (f"{args.run_dir} -> {args.output} ({args.format}): {len(s['layers'])} layers, {s['n_synapses']} synapses, "
              f"max delay {s['max_delay_steps']} steps")
     print_result(result, args.json, human)
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from spikerec.hardware.simulators.quantized import quantize_target
+    from spikerec.io import print_result
+
+    r = quantize_target(args.source, args.target, args.output, args.data, split=args.split,
+                        calibration_split=args.calibration_split, calibration_samples=args.calibration_samples,
+                        batch_size=args.batch_size, limit=args.limit, delays=args.delays, checkpoint=args.checkpoint,
+                        progress=not args.json)
+    sat, rounded = r["saturated"], r["rounded"]
+    lines = [f"{args.source} -> {args.output} ({r['profile']}, {r['family']} family): "
+             f"{rounded['weights_zeroed']} of {rounded['synapses']} weights rounded to 0, "
+             f"{sat['weights']} weights / {sat['thresholds']} thresholds / {sat['biases']} biases saturated, "
+             f"{r['rounded_delays']['synapses']} delays clipped"]
+    lines += [f"  approximation: {a}" for a in r["approximations"]]
+    if r["accuracy_float"] is not None:
+        lines.append(f"  accuracy on {r['n_samples']} {r['split']} samples: float {r['accuracy_float']:.4f}, "
+                     f"quantised {r['accuracy_quantized']:.4f} (same prediction {r['prediction_agreement']:.4f}); "
+                     f"overflows in simulation {sat['simulation']}")
+    print_result(r, args.json, "\n".join(lines))
     return 0
 
 
@@ -95,6 +117,29 @@ def register(subparsers) -> None:
     e.add_argument("--checkpoint", choices=["best", "last"], default="best")
     e.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     e.set_defaults(func=_export)
+
+    from spikerec.hardware.ir.profile import list_profiles
+    from spikerec.hardware.ir.quantize import DELAY_POLICIES
+
+    q = subparsers.add_parser("quantize", help="quantise a run or network for a fixed-point target (loihi2, xylo, int8)",
+                              description="Integer weights, decays and thresholds for a target profile (a packaged "
+                                          "name or a profile .toml file), a report of everything rounded, saturated or "
+                                          "approximated, and with --data the accuracy of the float and the quantised "
+                                          "network (integer event simulation) side by side.")
+    q.add_argument("source", help="run directory written by 'spikerec train', or a network file (.h5 / .nir)")
+    q.add_argument("--target", required=True, help=f"target profile: {', '.join(list_profiles())} or a .toml path")
+    q.add_argument("-o", "--output", required=True, help="quantised network file (.h5)")
+    q.add_argument("--data", help="data directory: calibrate the scales and report accuracy")
+    q.add_argument("--split", choices=["test", "val", "train"], default="test", help="split to report accuracy on")
+    q.add_argument("--calibration-split", choices=["train", "val", "test"], default="train")
+    q.add_argument("--calibration-samples", type=int, default=256, help="samples used to calibrate the scales")
+    q.add_argument("--delays", choices=DELAY_POLICIES, default="error",
+                   help="delays beyond the target's limit: error (default) or clip them (reported)")
+    q.add_argument("--batch-size", type=int, default=64)
+    q.add_argument("--limit", type=int, help="only the first N samples of the evaluation split")
+    q.add_argument("--checkpoint", choices=["best", "last"], default="best")
+    q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+    q.set_defaults(func=_quantize)
 
     s = subparsers.add_parser("simulate", help="run a network file on the event-driven, crossbar or Brian2 simulator",
                               description="Accuracy of a network file (.h5 Network or any .nir graph) on a data split "

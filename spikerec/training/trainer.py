@@ -39,6 +39,7 @@ from spikerec.training.evaluate import eval_loader, evaluate, forward_windows, t
 from spikerec.training.losses import class_scores, softmax_sum_cross_entropy
 from spikerec.training.metrics import plot_curves, write_metrics
 from spikerec.training.optim import build_optimizers
+from spikerec.training.qat import rounded_weights
 from spikerec.training.sltt import check_sltt_model, sltt_backward
 from spikerec.training.windows import window_collate, window_summary
 
@@ -180,7 +181,8 @@ class Trainer:
         totals = torch.zeros(3, dtype=torch.float64, device=self.device)  # loss sum, correct, count
         for index, batch in enumerate(self.train_loader):
             frames, labels, window = unpack_batch(batch, self.device)
-            loss, scores = self._loss_and_backward(frames, labels, window)
+            with rounded_weights(self.model, self.recipe.train.qat_weight_bits):
+                loss, scores = self._loss_and_backward(frames, labels, window)
             if not torch.isfinite(loss):
                 raise NonFiniteError(f"training loss became {loss.item()} at epoch {epoch}, batch {index}; "
                                      "lower optim.lr / optim.max_lr or set optim.grad_clip")

@@ -39,6 +39,7 @@ class EnergyEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.model.name, "kind": self.model.kind, "description": self.model.description,
+                "weight_bits": self.model.weight_bits, "state_bits": self.model.state_bits,
                 "synops_only_joules": self.synops_only_joules,
                 "memory_inclusive_joules": self.memory_inclusive_joules,
                 "by_category_joules": self.by_category, "terms_joules": self.terms,

@@ -4,7 +4,8 @@ A run directory (written by ``spikerec train``) is counted with its torch model 
 a network file (``.h5`` Network IR, or ``.nir``) with the event simulator, on data binned as its
 ``metadata["data"]`` says (``spikerec export`` writes it). Each sample is counted over its own window (its
 frames and the drain, :mod:`spikerec.window`), so the numbers do not depend on the batch size. This is what
-``spikerec energy`` runs.
+``spikerec energy`` runs. A quantised network file (``spikerec quantize``) runs in integer arithmetic and the
+hardware models (not the baseline) store its weights and membranes in its target profile's widths.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def run_energy(target: str | Path, data_dir: str | Path, hardware: list[str] | N
         from spikerec.hardware.ir.load import load_network_file, network_collate, network_datasets
 
         subject = load_network_file(target)
+        if subject.profile is not None:  # a quantised network: its target's weight and membrane widths
+            p = subject.profile
+            models = [m if m.name == baseline else m.with_word_bits(p.weight_bits, p.membrane_bits) for m in models]
         datasets = network_datasets(subject, data_dir)
         collate = network_collate(subject)
         default_out = target.with_name(f"{target.stem}_energy_{split}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,12 @@ class EnergyModel:
         return EnergyModel(self.name, self.description, self.kind, constants, self.terms, self.weight_bits,
                            self.state_bits, self.sram, CrossbarGeometry(int(rows), int(cols)),
                            None if bits is None else int(bits), self.path)
+
+
+    def with_word_bits(self, weight_bits: int, state_bits: int) -> "EnergyModel":
+        """This model storing each weight in ``weight_bits`` and each neuron state in ``state_bits`` (the number
+        formats of a quantised network's target profile) instead of its table's widths."""
+        return replace(self, weight_bits=int(weight_bits), state_bits=int(state_bits))
 
 
 def _given_or(get, key, default):

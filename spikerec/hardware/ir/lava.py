@@ -33,15 +33,17 @@ import numpy as np
 
 from spikerec.errors import ConfigError
 from spikerec.hardware.ir.network import Layer, Network, to_dense
+from spikerec.hardware.ir.profile import load_profile
 from spikerec.io import atomic_path
 
 __all__ = ["export_lava", "MAX_DELAY"]
 
-MAX_DELAY = 62
-_NON_SPIKING_VTH = 1 << 17
+_LOIHI = load_profile("loihi2")  # one description of Loihi 2's number formats (spikerec/hardware/targets/loihi2.toml)
+MAX_DELAY = _LOIHI.max_delay
+_NON_SPIKING_VTH = 1 << _LOIHI.threshold_bits
 
 
-def export_lava(network: Network, path: str | Path, weight_bits: int = 8, t_sample: int = 0) -> dict[str, Any]:
+def export_lava(network: Network, path: str | Path, weight_bits: int = _LOIHI.weight_bits, t_sample: int = 0) -> dict[str, Any]:
     """Write ``network`` as a netx HDF5 file; returns a summary with per-layer quantization errors."""
     import h5py
 

@@ -41,6 +41,8 @@ HDF5 layout (format version 3, which added the "cuba_*" kinds and ``syn_decay``;
         decay, threshold, [bias], [v_init], [syn_decay]   float32 [n_out]
         weight, [delay], [recurrent_weight], [mask] dense dataset [n_out, n_in] or a group with
                                  attrs encoding="csr", shape and datasets data, indices, indptr
+    /layers/<index>/quant  only in quantised networks (root attr ``profile``): the integer parameters,
+                           see :mod:`spikerec.hardware.ir.quantized`
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikerec.errors import CheckpointError
+from spikerec.hardware.ir.matrices import nonzero_count, read_matrix, to_dense, write_matrix
+from spikerec.hardware.ir.quantized import read_profile, read_quant, validate_quantization, write_profile, write_quant
 from spikerec.io import atomic_path, to_jsonable
 from spikerec.window import chain_drain_steps
 
@@ -71,20 +75,6 @@ READOUTS = ("softmax_sum", "membrane_sum")
 _MATRIX_FIELDS = ("weight", "delay", "recurrent_weight", "mask")
 _VECTOR_FIELDS = ("bias", "decay", "threshold", "v_init", "syn_decay")
 _OPTIONAL_VECTORS = ("bias", "v_init", "syn_decay")
-
-
-def to_dense(m) -> np.ndarray:
-    """A dense numpy copy of a dense or CSR matrix."""
-    return m.toarray() if sp.issparse(m) else np.asarray(m)
-
-
-def nonzero_count(m) -> int:
-    """Number of non-zero entries (the synapse count convention: a synapse exists where weight != 0)."""
-    if m is None:
-        return 0
-    if sp.issparse(m):
-        return int(np.count_nonzero(m.data))
-    return int(np.count_nonzero(m))
 
 
 @dataclass
@@ -105,6 +95,7 @@ class Layer:
     mask: np.ndarray | None = None  # [n_out, n_in] bool, already applied to weight
     v_init: np.ndarray | None = None  # [n_out] float32 initial membrane; None = v_reset (spiking) or 0
     syn_decay: np.ndarray | None = None  # [n_out] float32 synaptic current decay (kinds "cuba_*" only)
+    quant: Any = None  # LayerQuant: integer parameters of a quantised network (spikerec.hardware.ir.quantized)
 
     @property
     def spiking(self) -> bool:
@@ -164,6 +155,7 @@ class Network:
     drain_steps: int | None = None  # input-free steps after each sample's frames; None = chain_drain_steps of the layers
     format_version: int = FORMAT_VERSION
     metadata: dict = field(default_factory=dict)
+    profile: Any = None  # TargetProfile of a quantised network (spikerec.hardware.ir.profile), else None
 
     def __post_init__(self):
         if self.drain_steps is None:
@@ -181,7 +173,7 @@ class Network:
         """Sizes per layer, for CLI output."""
         return {"n_inputs": self.n_inputs, "n_classes": self.n_classes, "dt_ms": self.dt_ms,
                 "n_synapses": self.n_synapses, "max_delay_steps": self.max_delay, "drain_steps": self.drain_steps,
-                "readout": self.readout,
+                "readout": self.readout, "profile": None if self.profile is None else self.profile.name,
                 "layers": [{"name": la.name, "kind": la.kind, "n_in": la.n_in, "n_out": la.n_out,
                             "n_synapses": la.n_synapses, "max_delay": la.max_delay,
                             "recurrent": la.recurrent_weight is not None} for la in self.layers]}
@@ -216,6 +208,7 @@ class Network:
             if not layer.spiking:
                 fail(f"layer {i} ({layer.name!r}): kind {layer.kind!r} is only allowed as the last layer "
                      f"(hidden layers must spike)")
+        validate_quantization(self, fail)
         return self
 
     # -- HDF5 -----------------------------------------------------------------------------------
@@ -233,6 +226,7 @@ class Network:
                                 "drain_steps": int(self.drain_steps),
                                 "n_layers": len(self.layers),
                                 "metadata": json.dumps(to_jsonable(self.metadata), sort_keys=True)})
+                write_profile(f, self.profile)
                 layers = f.create_group("layers")
                 for index, layer in enumerate(self.layers):
                     g = layers.create_group(str(index))
@@ -245,7 +239,8 @@ class Network:
                     for name in _MATRIX_FIELDS:
                         value = getattr(layer, name)
                         if value is not None:
-                            _write_matrix(g, name, value)
+                            write_matrix(g, name, value)
+                    write_quant(g, layer.quant)
         return path
 
     @classmethod
@@ -338,38 +333,6 @@ def _check_values(m, name: str, fail, kind) -> None:
         fail(f"field {name!r} holds {int((~np.isfinite(values)).sum())} NaN/inf value(s)")
 
 
-def _write_matrix(g, name: str, m) -> None:
-    if sp.issparse(m):
-        sub = g.create_group(name)
-        sub.attrs.update({"encoding": "csr", "shape": np.asarray(m.shape, dtype=np.int64)})
-        sub.create_dataset("data", data=m.data)
-        sub.create_dataset("indices", data=m.indices.astype(np.int64))
-        sub.create_dataset("indptr", data=m.indptr.astype(np.int64))
-    else:
-        g.create_dataset(name, data=np.asarray(m), compression="gzip" if np.asarray(m).size > 4096 else None)
-
-
-def _read_matrix(g, name: str, where: str):
-    import h5py
-
-    if name not in g:
-        return None
-    obj = g[name]
-    if isinstance(obj, h5py.Dataset):
-        return obj[()]
-    if obj.attrs.get("encoding") != "csr":
-        raise CheckpointError(f"{where}: field {name!r} has unknown encoding {obj.attrs.get('encoding')!r} "
-                              f"(expected a dataset or 'csr')")
-    shape = tuple(int(s) for s in obj.attrs["shape"])
-    data, indices, indptr = obj["data"][()], obj["indices"][()], obj["indptr"][()]
-    if len(shape) != 2 or indptr.shape != (shape[0] + 1,) or indices.shape != data.shape or (
-            indptr.size and (indptr[0] != 0 or indptr[-1] != data.size or np.any(np.diff(indptr) < 0))) or (
-            indices.size and (indices.min() < 0 or indices.max() >= shape[1])):
-        raise CheckpointError(f"{where}: field {name!r} is not a consistent CSR matrix of shape {list(shape)} "
-                              f"(indptr/indices/data disagree); the file is damaged, re-export it")
-    return sp.csr_array((data, indices, indptr), shape=shape)
-
-
 def _read_network(f, path: Path) -> Network:
     if f.attrs.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a spikerec network file (missing format tag {FORMAT!r})")
@@ -386,18 +349,18 @@ def _read_network(f, path: Path) -> Network:
         g = f[key]
         where = f"{path}: layer {index} ({_text(g.attrs.get('name', '?'))!r})"
         vectors = {name: (g[name][()] if name in g else None) for name in _VECTOR_FIELDS}
-        matrices = {name: _read_matrix(g, name, where) for name in _MATRIX_FIELDS}
+        matrices = {name: read_matrix(g, name, where) for name in _MATRIX_FIELDS}
         if matrices["weight"] is None:
             raise CheckpointError(f"{where}: field 'weight' is missing")
         layers.append(Layer(name=_text(g.attrs["name"]), kind=_text(g.attrs["kind"]), reset=_text(g.attrs["reset"]),
                             v_reset=float(g.attrs["v_reset" if version >= 2 else "reset_value"]),
-                            decay_input=bool(g.attrs["decay_input"]),
+                            decay_input=bool(g.attrs["decay_input"]), quant=read_quant(g, where),
                             **vectors, **matrices))
     return Network(layers=layers, dt_ms=float(f.attrs["dt_ms"]), n_inputs=int(f.attrs["n_inputs"]),
                    input_pooling=int(f.attrs["input_pooling"]), n_classes=int(f.attrs["n_classes"]),
                    readout=_text(f.attrs["readout"]), format_version=version,
                    drain_steps=int(f.attrs["drain_steps"]) if "drain_steps" in f.attrs else None,
-                   metadata=json.loads(_text(f.attrs.get("metadata", "{}"))))
+                   metadata=json.loads(_text(f.attrs.get("metadata", "{}"))), profile=read_profile(f, str(path)))
 
 
 def _text(value) -> str:

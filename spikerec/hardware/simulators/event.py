@@ -21,6 +21,9 @@ and membranes stay 0), reads its prediction from those steps and counts them. St
 :meth:`EventSimulator.predict_stream` feeds one sample's frames and then ``network.drain_steps`` empty
 frames through :meth:`EventSimulator.step`, exactly as a chip would see it.
 
+Quantised networks (``network.profile`` set) run in exact integer arithmetic:
+:class:`~spikerec.hardware.simulators.fixed_point.FixedPointSimulator` takes over ``run``, ``initial_state`` and ``step``.
+
 Counts (per layer, and ``"total"``): ``input_spikes`` (events arriving), ``synaptic_events``
 (events x fan-out actually delivered, feed-forward + recurrent), ``neuron_updates`` (``n_out`` per
 step) and ``spikes_out``; per-sample means under those names and sums under ``<name>_total``.
@@ -28,20 +31,19 @@ step) and ``spikes_out``; per-sample means under those names and sums under ``<n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 
 from spikerec.errors import ShapeError
 from spikerec.hardware.ir.dynamics import predict_from_outputs, readout_scores, update_neurons
 from spikerec.hardware.ir.network import Layer, Network
+from spikerec.hardware.simulators.event_tables import SIM_COUNT_KEYS, SimResult, fanout, summarize_counts, window_steps
 
 __all__ = ["EventSimulator", "SimResult", "SimState", "SIM_COUNT_KEYS"]
 
-SIM_COUNT_KEYS = ("input_spikes", "synaptic_events", "neuron_updates", "spikes_out")  # what the simulator counts
 # itself (spikerec.hardware.energy.counts.COUNT_KEYS is the full workload; Workload.simulator_counts maps it to these)
 _EMPTY_I = np.zeros(1, dtype=np.int64)
 _EMPTY_F = np.zeros(1, dtype=np.float64)
@@ -156,30 +158,10 @@ class _Tables:
     spiking: bool
 
 
-def _fanout(matrix, delay) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Presynaptic CSR (ptr [n_in+1], post, weight float64, delay int64) of the non-zero weights."""
-    w = sp.csr_array(matrix) if not sp.issparse(matrix) else matrix
-    d = None
-    if delay is not None:
-        d = sp.csr_array(delay) if not sp.issparse(delay) else delay
-    coo = sp.coo_array(w)
-    keep = coo.data != 0
-    rows, cols, vals = coo.row[keep], coo.col[keep], coo.data[keep]
-    if d is None:
-        dl = np.zeros(rows.size, dtype=np.int64)
-    else:
-        dl = np.asarray(sp.csr_array(d)[rows, cols]).astype(np.int64).reshape(-1) if rows.size else np.zeros(0, np.int64)
-    order = np.lexsort((rows, cols))  # by presynaptic column, then postsynaptic row
-    n_in = w.shape[1]
-    ptr = np.zeros(n_in + 1, dtype=np.int64)
-    np.add.at(ptr, cols + 1, 1)
-    return (np.cumsum(ptr), rows[order].astype(np.int64), vals[order].astype(np.float64), dl[order])
-
-
 def _tables(layer: Layer) -> _Tables:
-    ff_ptr, ff_post, ff_w, ff_d = _fanout(layer.weight, layer.delay)
+    ff_ptr, ff_post, ff_w, ff_d = fanout(layer.weight, layer.delay)
     if layer.recurrent_weight is not None:
-        rec_ptr, rec_post, rec_w, _ = _fanout(layer.recurrent_weight, None)
+        rec_ptr, rec_post, rec_w, _ = fanout(layer.recurrent_weight, None)
         has_rec = True
     else:
         rec_ptr, rec_post, rec_w, has_rec = np.zeros(2, np.int64), _EMPTY_I, _EMPTY_F, False
@@ -239,41 +221,6 @@ class SimState:
     counts: np.ndarray  # [n_layers, B, 4] int64 running counts (SIM_COUNT_KEYS order)
 
 
-@dataclass
-class SimResult:
-    """Output of :meth:`EventSimulator.run`.
-
-    ``spikes``: per layer ``[T, B, n_out]`` uint8 (None for non-spiking layers); ``membrane``: per layer
-    ``[T, B, n_out]`` float32 for non-spiking layers (None otherwise); both 0 after a sample's window;
-    ``predictions`` [B]; ``counts`` (see module docstring); ``counts_per_sample`` [n_layers, B, 4] int64;
-    ``window`` [B] steps simulated per sample.
-    """
-
-    spikes: list[np.ndarray | None]
-    membrane: list[np.ndarray | None]
-    predictions: np.ndarray
-    counts: dict[str, dict[str, float]]
-    counts_per_sample: np.ndarray = field(repr=False)
-    window: np.ndarray = field(default=None, repr=False)
-
-    @property
-    def output(self) -> np.ndarray:
-        """The last layer's membrane [T, B, n_classes] (float32)."""
-        return self.membrane[-1]
-
-
-def summarize_counts(per_sample: np.ndarray, names: list[str]) -> dict[str, dict[str, float]]:
-    """Per-layer and total counts: means per sample under SIM_COUNT_KEYS, sums under ``<key>_total``."""
-    out: dict[str, dict[str, float]] = {}
-    b = max(per_sample.shape[1], 1)
-    for name, rows in [*zip(names, per_sample), ("total", per_sample.sum(axis=0))]:
-        totals = rows.sum(axis=0)
-        entry = {key: float(totals[i]) / b for i, key in enumerate(SIM_COUNT_KEYS)}
-        entry.update({f"{key}_total": int(totals[i]) for i, key in enumerate(SIM_COUNT_KEYS)})
-        out[name] = entry
-    return out
-
-
 # -- simulator ------------------------------------------------------------------------------------
 
 class EventSimulator:
@@ -289,10 +236,17 @@ class EventSimulator:
         n_neurons = int(self._flat["n_out"].sum())
         self._scratch = (np.empty(width, np.int64), np.empty(width), np.ones(width), np.empty(n_neurons, np.int64),
                          np.zeros(len(network.layers), np.int64))
+        self._fixed = None
+        if network.profile is not None:
+            from spikerec.hardware.simulators.fixed_point import FixedPointSimulator
+
+            self._fixed = FixedPointSimulator(network)
 
     # streaming --------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> SimState:
         """Membranes at each layer's initial value (``Layer.initial_membrane``), empty buffers."""
+        if self._fixed is not None:
+            return self._fixed.initial_state(batch_size)
         f = self._flat
         v0 = np.concatenate([la.initial_membrane() for la in self.network.layers])
         n = v0.size
@@ -306,6 +260,8 @@ class EventSimulator:
         Returns ``({"spikes": per layer, per sample the indices of the neurons that spiked,
         "output": last layer's membrane [B, n_out] float64}, state)``.
         """
+        if self._fixed is not None:
+            return self._fixed.step(frame_t, state)
         frame = np.asarray(frame_t, dtype=np.float64)
         if frame.ndim == 1:
             frame = frame[None]
@@ -354,16 +310,15 @@ class EventSimulator:
         ``window`` [B] (a :class:`~spikerec.datasets.Batch`'s ``window``: own frames + drain): sample ``b``
         is simulated, read and counted for its first ``window[b]`` steps only. None: all T steps.
         """
+        if self._fixed is not None:
+            return self._fixed.run(frames, window)
         x = frames.detach().cpu().numpy() if hasattr(frames, "detach") else np.asarray(frames)
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 3 or x.shape[2] != self.network.n_inputs:
             raise ShapeError(f"EventSimulator.run: frames must be [T, B, {self.network.n_inputs}] (time-major), "
                              f"got {list(x.shape)}")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if window is None else \
-            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
-        if (steps < 0).any() or (steps > T).any():
-            raise ShapeError(f"EventSimulator.run: window must hold B={B} step counts in [0, T={T}], got {steps.tolist()}")
+        steps = window_steps(window, B, T, "EventSimulator.run")
         counts = np.zeros((len(self.tables), B, 4), dtype=np.int64)
         spikes, membranes = [], []
         inp = x

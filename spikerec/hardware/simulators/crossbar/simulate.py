@@ -11,6 +11,11 @@ Biases are added digitally. Neurons update with the IR's own update
 (:func:`~spikerec.hardware.ir.dynamics.update_neurons`, float64, the function the event simulator runs), and
 the readout is :func:`~spikerec.hardware.ir.dynamics.predict_from_outputs`.
 
+A quantised network (``spikerec quantize``) is programmed from its stored integer weights: each matrix gets as
+many conductance levels as its integers need (unless ``levels`` is set), so an ideal device holds them exactly;
+the neurons still update in float64 on the dequantised parameters (the integer neuron arithmetic is the event
+simulator's, :mod:`spikerec.hardware.simulators.fixed_point`).
+
 Sample windows (:mod:`spikerec.window`): each sample runs for its own ``window[b]`` steps (frames and
 drain) and is read from those alone. Per-read noise of a sample comes from a stream seeded by the
 simulator's seed and the sample's own frames, so a sample's result depends neither on the other samples
@@ -20,7 +25,7 @@ of its batch nor on its position in the data.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,8 @@ from spikerec.hardware.simulators.crossbar.devices import CrossbarConfig, get_co
 from spikerec.hardware.simulators.crossbar.tiles import MappedMatrix, map_matrix
 from spikerec.hardware.ir.dynamics import predict_from_outputs, update_neurons
 from spikerec.hardware.ir.network import Layer, Network, to_dense
+from spikerec.hardware.ir.quantized import crossbar_levels
+from spikerec.hardware.simulators.event_tables import window_steps
 
 __all__ = ["CrossbarSimulator", "CrossbarResult", "delay_lines"]
 
@@ -94,8 +101,18 @@ class CrossbarSimulator:
         self.layers: list[_MappedLayer] = []
         for layer, (ff_seed, rec_seed) in zip(network.layers, (s.spawn(2) for s in root.spawn(len(network.layers)))):
             w_lines, src, delay = delay_lines(layer)
-            rec = None if layer.recurrent_weight is None else map_matrix(layer.recurrent_weight, self.config, rec_seed)
-            self.layers.append(_MappedLayer(layer, src, delay, map_matrix(w_lines, self.config, ff_seed), rec))
+            ff_cfg, rec_cfg = self._layer_configs(layer)
+            rec = None if layer.recurrent_weight is None else map_matrix(layer.recurrent_weight, rec_cfg, rec_seed)
+            self.layers.append(_MappedLayer(layer, src, delay, map_matrix(w_lines, ff_cfg, ff_seed), rec))
+
+    def _layer_configs(self, layer: Layer) -> tuple[CrossbarConfig, CrossbarConfig]:
+        """Device configs of a layer's (feed-forward, recurrent) matrices. A quantised network (``network.profile``)
+        programs its stored integer weights: unless the preset or the caller fixed ``levels``, each matrix gets the
+        conductance levels that hold them exactly (:func:`~spikerec.hardware.ir.quantized.crossbar_levels`)."""
+        if self.network.profile is None or self.config.levels is not None:
+            return self.config, self.config
+        ff, rec = crossbar_levels(layer.quant, self.network.profile)
+        return replace(self.config, levels=ff), replace(self.config, levels=rec or ff)
 
     def layer_report(self) -> list[dict[str, Any]]:
         """Per layer: word lines, tiles, devices, stuck devices and the drift-compensation gain."""
@@ -158,11 +175,7 @@ class CrossbarSimulator:
             raise ShapeError("crossbar simulation: word lines take binary spikes; frames must hold non-negative "
                              "integer spike counts (bin without normalisation, or use binary=True)")
         T, B, _ = x.shape
-        steps = np.full(B, T, dtype=np.int64) if window is None else \
-            np.asarray(window.cpu() if hasattr(window, "cpu") else window, dtype=np.int64).reshape(B)
-        if (steps < 0).any() or (steps > T).any():
-            raise ShapeError(f"crossbar simulation: window must hold B={B} step counts in [0, T={T}], "
-                             f"got {steps.tolist()}")
+        steps = window_steps(window, B, T, "crossbar simulation")
         counts = x.astype(np.min_scalar_type(int(x.max(initial=0))))  # the drive copies stay small
         spikes = [np.zeros((T, B, m.layer.n_out), dtype=np.uint8) for m in self.layers]
         membranes = [np.zeros((T, B, m.layer.n_out), dtype=np.float32) for m in self.layers]
