@@ -71,6 +71,7 @@ class NeuronConfig:
     tau_adapt_ms: float = 200.0  # adaptive LIF / meta-neuron only
     adapt_a: float = 0.5
     adapt_b: float = 1.0
+    meta_eval: str = "sample"  # meta-neuron evaluation: "sample" (the trained stochastic neuron) | "mean" (deterministic)
 
 
 @dataclass
@@ -137,6 +138,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "data.window": ("sample", "fixed"),
     "model.kind": ("delay_snn", "lif_rsnn", "adlif_rsnn", "meta_snn", "hrsnn"),
     "neuron.reset": ("hard", "soft"),
+    "neuron.meta_eval": ("sample", "mean"),
     "neuron.surrogate": ("atan", "fast_sigmoid", "sigmoid", "triangle", "gaussian"),
     "delays.interpolation": ("gauss", "linear"),
     "optim.schedule": ("onecycle", "cosine", "constant"),

@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1] / "spikerec"
 
 # Which rooms (top-level subpackages/modules of spikerec) each room may import. The flow points one way:
 # data and neurons -> models -> training -> pruning / hardware -> demo; the base modules serve everyone.
-BASE = {"errors", "io", "window", "lazy", "config"}
+BASE = {"errors", "io", "window", "lazy", "config", "kernel_cache"}
 ALLOWED = {
-    "errors": set(), "io": set(), "window": set(), "lazy": set(), "config": {"errors", "io"},
+    "errors": set(), "io": set(), "window": set(), "lazy": set(), "config": {"errors", "io"}, "kernel_cache": set(),
     "cli": {"errors"},
     "neurons": BASE,
     "delays": BASE,

@@ -1,7 +1,7 @@
 """The compiled-kernel cache never takes the process down: damaged libraries, hung or missing compilers.
 
 Every case runs in a fresh interpreter (a regression that crashes dlopen, e.g. with SIGBUS, fails the
-test instead of killing the runner). The interpreter loads ``_kernel_cache.py`` by path (standard
+test instead of killing the runner). The interpreter loads ``spikerec/kernel_cache.py`` by path (standard
 library only, no torch import) and builds a one-function library into a cache under ``tmp_path``.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from spikerec.neurons import _kernel_cache
+from spikerec import kernel_cache as _kernel_cache
 
 MODULE = Path(_kernel_cache.__file__)
 CC = shutil.which(os.environ.get("CC") or "cc")

@@ -70,3 +70,27 @@ def test_lzc_classifier_separates_regular_from_irregular_trains():
     with pytest.raises(ShapeError):
         clf(torch.zeros(T, 2, N + 1))
     assert math.isclose(float(clf.feature_mean.sum()), float(feats.mean(0).sum()), rel_tol=1e-6)
+
+
+def test_per_sample_lengths_parse_only_each_train_s_own_steps():
+    g = torch.Generator().manual_seed(3)
+    T, B, N = 50, 5, 4
+    spikes = (torch.rand(T, B, N, generator=g) < 0.4).float()
+    lengths = torch.tensor([50, 1, 2, 17, 33])
+    c = lempel_ziv_complexity(spikes, normalize=False, lengths=lengths)
+    cn = lempel_ziv_complexity(spikes, lengths=lengths)
+    for b in range(B):
+        L = int(lengths[b])
+        for n in range(N):
+            ref = lzc_reference(spikes[:L, b, n].tolist())
+            assert c[b, n].item() == ref, (b, n, L)
+            assert math.isclose(cn[b, n].item(), ref * math.log2(L) / L if L >= 2 else ref, rel_tol=1e-6)
+    # a padded tail of ones would change the full-length parse but not the per-length one
+    padded = torch.cat([spikes, torch.ones(10, B, N)])
+    assert torch.equal(lempel_ziv_complexity(padded, normalize=False, lengths=lengths), c)
+    with pytest.raises(ShapeError, match="leading shape"):
+        lempel_ziv_complexity(spikes, lengths=torch.tensor([3, 4]))
+    with pytest.raises(ShapeError, match=r"\[1, 50\]"):
+        lempel_ziv_complexity(spikes, lengths=torch.tensor([0, 4, 4, 4, 4]))
+    clf = LZCClassifier(N, 2)
+    assert torch.equal(clf.features(spikes, lengths), cn)

@@ -2,7 +2,7 @@
 
 Mapping (documented in docs/neurons.md):
 - SpikingJelly ``LIFNode(tau=r, decay_input=d, v_threshold=th, v_reset=vr)`` (tau in steps) ==
-  ``LIF(N, tau_ms=r*dt_ms, dt_ms=dt_ms, threshold=th, reset="hard", reset_value=vr, decay_input=d)``;
+  ``LIF(N, tau_ms=r*dt_ms, dt_ms=dt_ms, threshold=th, reset="hard", v_reset=vr, decay_input=d)``;
   ``v_reset=None`` == ``reset="soft"``.
 - snntorch ``Leaky(beta=b, threshold=th, reset_mechanism="zero"|"subtract", reset_delay=False)`` ==
   ``LIF(N, tau_ms=dt_ms/(1-b), dt_ms=dt_ms, threshold=th, reset="hard"|"soft", decay_input=False)``.
@@ -40,7 +40,7 @@ def test_matches_spikingjelly_lifnode(backend, v_reset, decay_input, tau):
     xs = x.clone().requires_grad_()
     s_sj = node(xs)
     ours = LIF(64, tau_ms=tau * 0.5, dt_ms=0.5, threshold=1.0, reset="soft" if v_reset is None else "hard",
-               reset_value=0.0 if v_reset is None else v_reset, decay_input=decay_input, surrogate="atan",
+               v_reset=0.0 if v_reset is None else v_reset, decay_input=decay_input, surrogate="atan",
                surrogate_kwargs={"alpha": 2.0})
     xo = x.clone().requires_grad_()
     with NF.backend(backend):

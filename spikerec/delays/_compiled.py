@@ -1,6 +1,6 @@
 """Compiled CPU delay kernels: load the C library of ``_csrc`` and call it on torch tensors.
 
-The library is built once per machine by ``spikerec.neurons._kernel_cache.build_library`` (hash-checked
+The library is built once per machine by ``spikerec.kernel_cache.build_library`` (hash-checked
 cache, compiler timeout, falls back with a warning); ``library()`` returns None when it cannot be
 built or ``SPIKEREC_KERNEL=torch`` is set, and ``kernels`` then runs pure torch ops. Each function
 here takes contiguous float32 CPU tensors (callers check with ``available``), splits one dimension
@@ -44,7 +44,7 @@ def library() -> ctypes.CDLL | None:
     with _lock:
         if not _tried:
             if os.environ.get("SPIKEREC_KERNEL", "").lower() != "torch":
-                from spikerec.neurons._kernel_cache import build_library
+                from spikerec.kernel_cache import build_library
 
                 lib = build_library("delays", SOURCE, _FLAGS)
                 if lib is not None:

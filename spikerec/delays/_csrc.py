@@ -1,4 +1,4 @@
-"""C source of the compiled delay kernels (built and cached by ``spikerec.neurons._kernel_cache``).
+"""C source of the compiled delay kernels (built and cached by ``spikerec.kernel_cache``).
 
 Every product here is "output-stationary": a block of outputs stays in vector registers while
 the inputs that reach it are summed in, so each multiply-add costs one load (the original scatter

@@ -24,7 +24,7 @@ NeuronFactory = Callable[[int, Recipe], nn.Module]
 def _lif_kwargs(recipe: Recipe) -> dict:
     n = recipe.neuron
     return dict(tau_ms=n.tau_ms, dt_ms=recipe.data.bin_ms, threshold=n.threshold, reset=n.reset,
-                reset_value=n.v_reset, detach_reset=n.detach_reset, surrogate=n.surrogate,
+                v_reset=n.v_reset, detach_reset=n.detach_reset, surrogate=n.surrogate,
                 surrogate_kwargs=_surrogate_kwargs(recipe), decay_input=n.decay_input, learn_tau=n.learn_tau)
 
 
@@ -52,7 +52,7 @@ def adaptive_lif_neuron(n: int, recipe: Recipe) -> nn.Module:
 
     c = recipe.neuron
     return AdaptiveLIF(n, tau_ms=c.tau_ms, tau_adapt_ms=c.tau_adapt_ms, a=c.adapt_a, b=c.adapt_b,
-                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, reset_value=c.v_reset,
+                       dt_ms=recipe.data.bin_ms, threshold=c.threshold, reset=c.reset, v_reset=c.v_reset,
                        detach_reset=c.detach_reset, surrogate=c.surrogate, surrogate_kwargs=_surrogate_kwargs(recipe),
                        recurrent=True, learn_tau=c.learn_tau)
 
@@ -118,14 +118,16 @@ def build_adlif_rsnn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module
 
 def build_meta_snn(recipe: Recipe, n_inputs: int, n_classes: int) -> nn.Module:
     """Hidden layers of meta-neurons (each with its own stochastic release synapses, Rudnicka et al.),
-    dropout after each; the readout is a delay synapse (``model.delays``) into an LI membrane."""
+    dropout after each; the readout is a delay synapse (``model.delays``) into an LI membrane.
+    ``neuron.meta_eval`` chooses how the meta-neurons evaluate ("sample": as trained; "mean": deterministic)."""
     from spikerec.neurons import LI, MetaNeuron
 
     m, c = recipe.model, recipe.neuron
     blocks, n_in = [], n_inputs
     for size in m.hidden_sizes:
         layer = MetaNeuron(n_in, size, tau_ms=c.tau_ms, dt_ms=recipe.data.bin_ms, threshold=c.threshold,
-                           surrogate=get_surrogate(c.surrogate, **_surrogate_kwargs(recipe)), learn_tau=c.learn_tau)
+                           eval_mode=c.meta_eval, surrogate=get_surrogate(c.surrogate, **_surrogate_kwargs(recipe)),
+                           learn_tau=c.learn_tau)
         blocks.append(MetaBlock(layer, m.dropout))
         n_in = size
     integrator = LI(n_classes, tau_ms=c.readout_tau_ms, dt_ms=recipe.data.bin_ms, decay_input=c.decay_input)

@@ -271,7 +271,7 @@ class HRSNN(SpikingNetwork):
         cfg.validate()
         n = cfg.n_neurons
         neuron = RecurrentLIF(n, tau_ms=cfg.tau_mean_ms, dt_ms=cfg.dt_ms, threshold=cfg.threshold, reset=cfg.reset,
-                              reset_value=cfg.v_reset, detach_reset=cfg.detach_reset,
+                              v_reset=cfg.v_reset, detach_reset=cfg.detach_reset,
                               surrogate=surrogate_from(cfg.surrogate, cfg.surrogate_alpha),
                               decay_input=cfg.decay_input, learn_tau=cfg.learn_tau,
                               recurrent_mask=torch.zeros(n, n))

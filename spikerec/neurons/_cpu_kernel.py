@@ -3,7 +3,7 @@
 Why our own C instead of torch ops: a neuron update is a handful of flops per element per step,
 so a loop of torch ops pays per-op overhead and one memory pass per op; one vectorised pass of plain
 C does a whole step (or the whole sequence) with no temporaries. The source is compiled once with
-the system C compiler (``-O3 -march=native``) by :mod:`spikerec.neurons._kernel_cache` (verified,
+the system C compiler (``-O3 -march=native``) by :mod:`spikerec.kernel_cache` (verified,
 crash-proof cache) and loaded with ``ctypes`` (no torch headers: builds in seconds, independent of
 the torch version).
 
@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from spikerec.neurons._kernel_cache import build_library
+from spikerec.kernel_cache import build_library
 
 # Fraction of active (nonzero) presynaptic entries above which the forward's recurrent input uses the dense
 # product instead of the event-driven sum (bitwise the same result; measured crossover on AVX-512: ~0.2).
@@ -230,10 +230,10 @@ void lif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL* r
 }
 """
 
-# Adaptive LIF (Bittar & Garner 2022):  W = bw Wp + a Hp + b Sp;  H = al R(Hp, Sp) + (1 - al)(I - W);  S = H >= th.
+# Adaptive LIF (Bittar & Garner 2022):  W = bw Wp + a Hp + b Sp;  H = bt R(Hp, Sp) + (1 - bt)(I - W);  S = H >= th.
 _ADLIF_FWD = r"""
 void adlif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* restrict hp0,
-                   const REAL* restrict sp0, const REAL* restrict wp0, const REAL* restrict alpha,
+                   const REAL* restrict sp0, const REAL* restrict wp0, const REAL* restrict beta,
                    const REAL* restrict bw, const REAL* restrict aa, const REAL* restrict bb, const REAL* restrict th,
                    REAL vr, const REAL* restrict wp, REAL* restrict xin, REAL* restrict xbuf, int* restrict lists,
                    int* restrict cnt, REAL* restrict acc, REAL dense_frac, long T, long B, long N, long b0, long b1,
@@ -250,12 +250,12 @@ void adlif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* 
             REAL* St = S + t * BN + o;
             REAL* Wt = Wa + t * BN + o;
             for (long n = 0; n < N; n++) {
-                REAL al = alpha[n], thr = th[n], k = (REAL)1 - al;
+                REAL bt = beta[n], thr = th[n], k = (REAL)1 - bt;
                 REAL hp = Hp[o + n], sp = Sp[o + n];
                 REAL w = bw[n] * Wp[o + n];
                 w = w + aa[n] * hp;
                 w = w + bb[n] * sp;
-                REAL h = RESET(hp, sp, thr) * al + (in[o + n] - w) * k;
+                REAL h = RESET(hp, sp, thr) * bt + (in[o + n] - w) * k;
                 Wt[n] = w;
                 Ht[n] = h;
                 St[n] = h >= thr ? (REAL)1 : (REAL)0;
@@ -269,7 +269,7 @@ void adlif_fwd_SUF(const REAL* restrict x, const REAL* restrict x0, const REAL* 
 
 _ADLIF_BWD = r"""
 void adlif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL* restrict sp0,
-                   const REAL* restrict wp0, const REAL* restrict zeros, const REAL* restrict alpha,
+                   const REAL* restrict wp0, const REAL* restrict zeros, const REAL* restrict beta,
                    const REAL* restrict bw, const REAL* restrict aa, const REAL* restrict bb,
                    const REAL* restrict th, REAL vr, int detach, REAL p, REAL c, long T, long B, long N,
                    long b0, long b1, const REAL* restrict H, const REAL* restrict S, const REAL* restrict Wa,
@@ -290,10 +290,10 @@ void adlif_bwd_SUF(const REAL* restrict x, const REAL* restrict hp0, const REAL*
             const REAL* gWt = gW ? gW + o : zeros;
             const REAL* gRt = rec ? gR + r : zeros;
             for (long n = 0; n < N; n++) {
-                REAL al = alpha[n], thr = th[n], k = (REAL)1 - al;
+                REAL bt = beta[n], thr = th[n], k = (REAL)1 - bt;
                 REAL h = H[o + n], s = h >= thr ? (REAL)1 : (REAL)0;
                 REAL gn = gnext[r + n], gwn = gwnext[r + n];
-                REAL gv = al * gn;
+                REAL gv = bt * gn;
                 REAL z = h - thr;
                 REAL sg = SURR(z);
                 REAL gs = gSt[n] + gRt[n] + gv * keep * DVDS(h, thr) + bb[n] * gwn;
@@ -630,7 +630,7 @@ def lif_backward(x, v0, beta, threshold, H, S, gS, gH, cfg, need_beta: bool, wei
     return gx, gnext, accb, acct
 
 
-def adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight=None, save_input: bool = False):
+def adlif_forward(x, h0, s0, w0, beta, beta_w, a, b, threshold, cfg, weight=None, save_input: bool = False):
     """Fused adaptive-LIF forward over ``x`` ``[T, B, N]`` from the state ``(h0, s0, w0)`` ``[B, N]``.
     Returns ``(S, H, Wa, I, n_nonfinite)`` (``I`` as in :func:`lif_forward`)."""
     T, B, N = x.shape
@@ -638,13 +638,13 @@ def adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight=Non
     x = x.contiguous()
     h0, s0, w0 = (_state(t, x.dtype) for t in (h0, s0, w0))
     rec = _Recurrence(x, s0, weight, save_input)
-    al, bw, aa, bb, th = (_per_neuron(t, N, x.dtype) for t in (alpha, beta_w, a, b, threshold))
+    bt, bw, aa, bb, th = (_per_neuron(t, N, x.dtype) for t in (beta, beta_w, a, b, threshold))
     H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
     bad = torch.zeros(B, dtype=torch.long)
     fn = _fn("adlif_fwd", x.dtype, cfg.reset == "soft")
 
     def rows(b0, b1):
-        fn(x.data_ptr(), rec.x0.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), al.data_ptr(),
+        fn(x.data_ptr(), rec.x0.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), bt.data_ptr(),
            bw.data_ptr(), aa.data_ptr(), bb.data_ptr(), th.data_ptr(), creal(cfg.v_reset), *rec.pointers(b0, creal),
            T, B, N, b0, b1, H.data_ptr(), S.data_ptr(), Wa.data_ptr(), bad[b0:].data_ptr())
 
@@ -652,11 +652,11 @@ def adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight=Non
     return S, H, Wa, rec.xin, int(bad.sum())
 
 
-def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, gH, gWa, cfg, need_params: bool,
+def adlif_backward(x, h0, s0, w0, beta, beta_w, a, b, threshold, H, S, Wa, gS, gH, gWa, cfg, need_params: bool,
                    weight=None):
     """Fused adaptive-LIF backward; ``x`` is the total input (read only for the parameter gradients).
     Returns ``(gI, gH0, gW0, acc)``: ``gI = dL/dI`` ``[T, B, N]``, ``gH0``/``gW0`` the adjoints of ``H[0]`` and
-    ``W[0]`` ``[B, N]``, ``acc`` per-row ``[B, N]`` accumulators ``{"alpha", "beta_w", "a", "b"}`` (when
+    ``W[0]`` ``[B, N]``, ``acc`` per-row ``[B, N]`` accumulators ``{"beta", "beta_w", "a", "b"}`` (when
     ``need_params``) and ``"th"``; sum them over B."""
     T, B, N = H.shape
     creal = _TYPES[H.dtype][2]
@@ -665,22 +665,22 @@ def adlif_backward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, H, S, Wa, gS, 
     gWa = None if gWa is None else gWa.contiguous()
     x = x.contiguous()
     h0, s0, w0 = (_state(t, H.dtype) for t in (h0, s0, w0))
-    al, bw, aa, bb, th = (_per_neuron(t, N, H.dtype) for t in (alpha, beta_w, a, b, threshold))
+    bt, bw, aa, bb, th = (_per_neuron(t, N, H.dtype) for t in (beta, beta_w, a, b, threshold))
     zeros = torch.zeros(N, dtype=H.dtype)
     rec = _BackwardRecurrence(weight, h0)
     gx = torch.empty_like(H)
     gnext, gwnext = torch.zeros_like(H[0]), torch.zeros_like(H[0])
-    names = ("alpha", "beta_w", "a", "b") if need_params else ()
+    names = ("beta", "beta_w", "a", "b") if need_params else ()
     acc = {name: torch.zeros_like(H[0]) for name in (*names, "th")}
     fn = _fn("adlif_bwd", H.dtype, cfg.reset == "soft", None, cfg.surrogate)
     p, c = _surrogate_args(cfg, creal)
 
     def rows(b0, b1):
-        fn(x.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), zeros.data_ptr(), al.data_ptr(), bw.data_ptr(),
+        fn(x.data_ptr(), h0.data_ptr(), s0.data_ptr(), w0.data_ptr(), zeros.data_ptr(), bt.data_ptr(), bw.data_ptr(),
            aa.data_ptr(), bb.data_ptr(), th.data_ptr(), creal(cfg.v_reset), int(cfg.detach_reset), p, c, T, B, N,
            b0, b1, H.data_ptr(), S.data_ptr(), Wa.data_ptr(), _ptr(gS), gS_st, gS_sb, _ptr(gH), _ptr(gWa),
            *rec.pointers(b0), int(need_params), gnext.data_ptr(), gwnext.data_ptr(), gx.data_ptr(),
-           *(_ptr(acc.get(k)) for k in ("alpha", "beta_w", "a", "b")), acc["th"].data_ptr())
+           *(_ptr(acc.get(k)) for k in ("beta", "beta_w", "a", "b")), acc["th"].data_ptr())
 
     _run_rows(rows, B, _work(T, B, N, weight))
     return gx, gnext, gwnext, acc

@@ -426,11 +426,11 @@ def li_multistep(x: torch.Tensor, v0: torch.Tensor | None, decay: torch.Tensor |
     return _LIFunction.apply(x, v0, beta, decay_input)
 
 
-def _adlif_forward_torch(x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg: LIFConfig, save_input: bool):
+def _adlif_forward_torch(x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg: LIFConfig, save_input: bool):
     """Torch-ops forward of :class:`_AdLIFFunction`: ``(S, H, Wa, I)``; same float operations in the same
     order as the C kernel (bitwise-equal without recurrence)."""
     T = x.shape[0]
-    k = 1 - alpha
+    k = 1 - beta
     H, S, Wa = torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
     I = torch.empty_like(x) if save_input else None
     w_t = None if weight is None else weight.t()
@@ -440,13 +440,13 @@ def _adlif_forward_torch(x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, 
         inp = x[t] if weight is None else torch.mm(s_prev, w_t).add_(x[t])
         if I is not None:
             I[t] = inp
-        h = torch.mul(_reset_nograd(h_prev, s_prev, threshold, cfg), alpha, out=H[t]).add_((inp - w).mul_(k))
+        h = torch.mul(_reset_nograd(h_prev, s_prev, threshold, cfg), beta, out=H[t]).add_((inp - w).mul_(k))
         S[t] = h >= threshold
         h_prev, s_prev = h, S[t]
     return S, H, Wa, I
 
 
-def _adlif_backward_torch(xin, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa, gS, gH, gWa,
+def _adlif_backward_torch(xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa, gS, gH, gWa,
                           cfg: LIFConfig, need_params: bool):
     """BPTT for :class:`_AdLIFFunction` on torch ops; returns what
     :func:`spikerec.neurons._cpu_kernel.adlif_backward` returns (per-row accumulators as ``[T, B, N]``)."""
@@ -458,11 +458,11 @@ def _adlif_backward_torch(xin, h0, s0, w0, alpha, beta_w, a, b, threshold, weigh
     else:
         dvds = None if cfg.detach_reset else -threshold * torch.ones_like(H)
         dvdh = torch.ones_like(H)
-    A = (dvdh if dvds is None else dvdh + dvds * sg) * alpha
+    A = (dvdh if dvds is None else dvdh + dvds * sg) * beta
     C = torch.zeros_like(H) if gS is None else gS * sg
     if gH is not None:
         C = C + gH
-    k = 1 - alpha
+    k = 1 - beta
     GH, Gw = torch.empty_like(H), torch.empty_like(H)
     GR = torch.zeros_like(H) if weight is not None else None  # recurrent gradient on S[t]
     gh_next = gw_next = torch.zeros_like(H[0])
@@ -482,10 +482,10 @@ def _adlif_backward_torch(xin, h0, s0, w0, alpha, beta_w, a, b, threshold, weigh
         h_prev = torch.cat([h0.unsqueeze(0), H[:-1]], 0)
         s_prev = torch.cat([s0.unsqueeze(0), S[:-1]], 0)
         w_prev = torch.cat([w0.unsqueeze(0), Wa[:-1]], 0)
-        acc["alpha"] = GH * (_reset_nograd(h_prev, s_prev, threshold, cfg) - xin + Wa)  # dH/dalpha = V - I + W
+        acc["beta"] = GH * (_reset_nograd(h_prev, s_prev, threshold, cfg) - xin + Wa)  # dH/dbeta = V - I + W
         acc["beta_w"], acc["a"], acc["b"] = Gw * w_prev, Gw * h_prev, Gw * s_prev
     gV = torch.zeros_like(H)
-    gV[:-1] = GH[1:] * alpha
+    gV[:-1] = GH[1:] * beta
     gs_tot = torch.zeros_like(H) if gS is None else gS.clone()
     if dvds is not None:
         gs_tot.addcmul_(gV, dvds)
@@ -502,31 +502,31 @@ class _AdLIFFunction(torch.autograd.Function):
     """Adaptive LIF (Bittar & Garner 2022); outputs spikes ``S``, pre-reset membrane ``H``, adaptation ``Wa``."""
 
     @staticmethod
-    def forward(ctx, x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg: LIFConfig):
+    def forward(ctx, x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg: LIFConfig):
         ctx.set_materialize_grads(False)
         ctx.cfg = cfg
         ctx.use_c = _use_c_kernel(x, cfg)
         ctx.need_params = any(ctx.needs_input_grad[4:8])
-        save_input = ctx.need_params and weight is not None  # dH/dalpha reads the total input
+        save_input = ctx.need_params and weight is not None  # dH/dbeta reads the total input
         if ctx.use_c:
-            S, H, Wa, I, n_bad = _cpu_kernel.adlif_forward(x, h0, s0, w0, alpha, beta_w, a, b, threshold, cfg, weight,
+            S, H, Wa, I, n_bad = _cpu_kernel.adlif_forward(x, h0, s0, w0, beta, beta_w, a, b, threshold, cfg, weight,
                                                            save_input)
             if n_bad and cfg.check_finite:
                 check_finite(x, "AdaptiveLIF input")
         else:
             if cfg.check_finite:
                 check_finite(x, "AdaptiveLIF input")
-            S, H, Wa, I = _adlif_forward_torch(x, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, cfg, save_input)
+            S, H, Wa, I = _adlif_forward_torch(x, h0, s0, w0, beta, beta_w, a, b, threshold, weight, cfg, save_input)
         xin = I if save_input else (x if ctx.need_params else None)
-        ctx.save_for_backward(xin, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa)
+        ctx.save_for_backward(xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa)
         return S, H, Wa
 
     @staticmethod
     def backward(ctx, gS, gH, gWa):
-        xin, h0, s0, w0, alpha, beta_w, a, b, threshold, weight, H, S, Wa = ctx.saved_tensors
+        xin, h0, s0, w0, beta, beta_w, a, b, threshold, weight, H, S, Wa = ctx.saved_tensors
         cfg: LIFConfig = ctx.cfg
         needs = ctx.needs_input_grad
-        params = (alpha, beta_w, a, b, threshold)
+        params = (beta, beta_w, a, b, threshold)
         if ctx.use_c:
             gI, gH0, gW0, acc = _cpu_kernel.adlif_backward(H if xin is None else xin, h0, s0, w0, *params, H, S, Wa,
                                                            gS, gH, gWa, cfg, ctx.need_params, weight)
@@ -534,7 +534,7 @@ class _AdLIFFunction(torch.autograd.Function):
             gI, gH0, gW0, acc = _adlif_backward_torch(xin, h0, s0, w0, *params, weight, H, S, Wa, gS, gH, gWa, cfg,
                                                       ctx.need_params)
         # adjoints of the initial state (h0, s0, w0): the t = 0 step reads R(h0, s0), w0 and s0
-        gv_init = gH0 * alpha
+        gv_init = gH0 * beta
         gh0 = gv_init * ((1 - s0) if cfg.reset == "hard" else 1) + gW0 * a
         gs0 = gW0 * b
         if not cfg.detach_reset:
@@ -546,7 +546,7 @@ class _AdLIFFunction(torch.autograd.Function):
         if cfg.reset == "soft":  # the t = 0 step also resets the given initial state with the threshold
             gth = gth - _per_neuron_grad(gv_init * s0, threshold)
         grads = [_per_neuron_grad(acc.get(name), p) if need else None
-                 for name, p, need in zip(("alpha", "beta_w", "a", "b"), params, needs[4:8])]
+                 for name, p, need in zip(("beta", "beta_w", "a", "b"), params, needs[4:8])]
         return (gI if needs[0] else None, gh0 if needs[1] else None, gs0 if needs[2] else None,
                 gW0 * beta_w if needs[3] else None, *grads, gth if needs[8] else None, gW, None)
 
@@ -569,11 +569,11 @@ def adlif_multistep(
 ):
     """Adaptive LIF (adLIF, Bittar & Garner 2022) over ``x`` ``[T, B, N]``; fused forward and backward.
 
-    With ``alpha`` = ``decay``, ``beta`` = ``adapt_decay`` (per neuron), pre-reset membrane ``U`` and
-    adaptation current ``W``::
+    With ``beta`` = ``decay`` (the membrane decay, as for LIF) and ``beta_w`` = ``adapt_decay`` (per neuron),
+    pre-reset membrane ``U`` and adaptation current ``W``::
 
-        W[t] = beta W[t-1] + a U[t-1] + b S[t-1]
-        U[t] = alpha R(U[t-1], S[t-1]) + (1 - alpha) (X[t] + S[t-1] @ W_rec^T - W[t])
+        W[t] = beta_w W[t-1] + a U[t-1] + b S[t-1]
+        U[t] = beta R(U[t-1], S[t-1]) + (1 - beta) (X[t] + S[t-1] @ W_rec^T - W[t])
         S[t] = U[t] >= threshold
 
     ``R`` is the reset (soft: ``U - threshold*S`` as in the paper; hard: ``v_reset`` where ``S``).

@@ -13,6 +13,10 @@ Vectorised over all trains at once, without a per-train Python loop:
 2. Walking the phrases is then pointer jumping, ``p <- p + M[p] + 1``, in lock-step for all trains
    (as many iterations as the largest phrase count).
 
+Trains of different lengths (a padded batch) are parsed up to their own length ``L``: a match is
+cut at ``L - p`` (its earlier source then also lies inside the train) and the walk stops at ``L``,
+which is exactly the parse of ``x[:L]``.
+
 The SNN+LZC path of Rudnicka, Szczepanski & Pregowska (arXiv 2508.11674) classifies from the LZC of
 the output spike trains: :class:`LZCClassifier` computes those features and applies a small
 trainable classifier (logistic regression, or an MLP with ``hidden``).
@@ -74,11 +78,14 @@ def _longest_earlier_match(x: torch.Tensor) -> torch.Tensor:
     return best
 
 
-def lempel_ziv_complexity(spikes: torch.Tensor, normalize: bool = True, time_dim: int = 0) -> torch.Tensor:
+def lempel_ziv_complexity(spikes: torch.Tensor, normalize: bool = True, time_dim: int = 0,
+                          lengths: torch.Tensor | None = None) -> torch.Tensor:
     """LZ76 complexity of binary spike trains along ``time_dim`` (default: time-major ``[T, B, N]``).
 
     Any value > 0 counts as a spike. Returns float32 of the input shape without the time dimension:
-    phrase counts, or ``c * log2(T) / T`` with ``normalize`` (T >= 2).
+    phrase counts, or ``c * log2(L) / L`` with ``normalize`` (for ``L >= 2``). ``lengths`` (optional,
+    integers in ``[1, T]``) gives each train's own length ``L`` for the leading output dimensions, e.g.
+    ``[B]`` per sample of a padded ``[T, B, N]`` batch; steps from ``L`` on are ignored.
     """
     if spikes.dim() < 1 or spikes.shape[time_dim] == 0:
         raise ShapeError(f"lempel_ziv_complexity needs a non-empty time dimension {time_dim}, got {list(spikes.shape)}")
@@ -87,24 +94,41 @@ def lempel_ziv_complexity(spikes: torch.Tensor, normalize: bool = True, time_dim
     T = x.shape[-1]
     x = (x.reshape(-1, T) > 0)
     S = x.shape[0]
+    L = _train_lengths(lengths, out_shape, T, x.device)
     if T == 1:
         c = torch.ones(S, dtype=torch.long, device=x.device)
     else:
-        M = _longest_earlier_match(x)
+        M = torch.minimum(_longest_earlier_match(x), (L[:, None] - torch.arange(T + 1, device=x.device)).clamp_min(0))
         c = torch.ones(S, dtype=torch.long, device=x.device)  # first phrase: the first symbol
         p = torch.ones(S, dtype=torch.long, device=x.device)
         while True:
-            active = p < T
+            active = p < L
             if not bool(active.any()):
                 break
             m = M.gather(1, p.clamp(max=T).unsqueeze(1)).squeeze(1)
             c += active.long()
             # a phrase whose copy reaches the end is the (incomplete) last one
-            p = torch.where(active & (p + m < T), p + m + 1, torch.full_like(p, T))
-    c = c.to(torch.float32).reshape(out_shape)
-    if normalize and T >= 2:
-        c = c * (math.log2(T) / T)
-    return c
+            p = torch.where(active & (p + m < L), p + m + 1, torch.maximum(p, L))
+    c = c.to(torch.float32)
+    if normalize:
+        Lf = L.to(torch.float32)
+        c = torch.where(L >= 2, c * torch.log2(Lf.clamp_min(2)) / Lf, c)
+    return c.reshape(out_shape)
+
+
+def _train_lengths(lengths, out_shape: torch.Size, T: int, device) -> torch.Tensor:
+    """Per-train lengths [S] (long) from ``lengths`` over the leading output dims (default: all ``T``)."""
+    if lengths is None:
+        return torch.full((math.prod(out_shape),), T, dtype=torch.long, device=device)
+    lengths = torch.as_tensor(lengths, device=device).long()
+    k = lengths.dim()
+    if tuple(lengths.shape) != tuple(out_shape[:k]):
+        raise ShapeError(f"lempel_ziv_complexity: lengths must have the leading shape {list(out_shape[:k])} of the "
+                         f"output {list(out_shape)}, got {list(lengths.shape)}")
+    if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        raise ShapeError(f"lempel_ziv_complexity: lengths must lie in [1, {T}], got {int(lengths.min())}.."
+                         f"{int(lengths.max())}")
+    return lengths.reshape(*lengths.shape, *([1] * (len(out_shape) - k))).expand(out_shape).reshape(-1)
 
 
 class LZCClassifier(nn.Module):
@@ -123,16 +147,17 @@ class LZCClassifier(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(n_neurons))
         self.register_buffer("feature_std", torch.ones(n_neurons))
 
-    def features(self, spikes: torch.Tensor) -> torch.Tensor:
+    def features(self, spikes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised LZC ``[B, N]`` of spikes ``[T, B, N]`` (each sample up to its ``lengths`` [B], if given)."""
         if spikes.dim() != 3 or spikes.shape[-1] != self.n_neurons:
             raise ShapeError(f"LZCClassifier expects spikes [T, B, {self.n_neurons}], got {list(spikes.shape)}")
-        return lempel_ziv_complexity(spikes)
+        return lempel_ziv_complexity(spikes, lengths=lengths)
 
     def classify_features(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head((feats - self.feature_mean) / self.feature_std)
 
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        return self.classify_features(self.features(spikes))
+    def forward(self, spikes: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify_features(self.features(spikes, lengths))
 
     def fit(self, feats: torch.Tensor, labels: torch.Tensor, epochs: int = 300, lr: float = 0.05,
             weight_decay: float = 1e-4) -> float:

@@ -95,11 +95,11 @@ class LIF(_TimeConstantViews, nn.Module):
 
     Dynamics (see :mod:`spikerec.neurons.functional`): ``H = beta V + (1-beta)(X + v_reset)``
     (``decay_input``) or ``H = beta V + (1-beta) v_reset + X``, spike when ``H >= threshold``, then
-    hard reset to ``reset_value`` or soft reset (subtract threshold). ``beta = 1 - dt_ms/tau_ms``.
+    hard reset to ``v_reset`` or soft reset (subtract threshold). ``beta = 1 - dt_ms/tau_ms``.
     """
 
     def __init__(self, n_neurons: int, tau_ms: float | torch.Tensor = 20.0, dt_ms: float = 1.0,
-                 threshold: float | torch.Tensor = 1.0, reset: str = "hard", reset_value: float = 0.0,
+                 threshold: float | torch.Tensor = 1.0, reset: str = "hard", v_reset: float = 0.0,
                  detach_reset: bool = False, surrogate: str | Surrogate = "atan",
                  surrogate_kwargs: dict | None = None, decay_input: bool = True, learn_tau: bool = False,
                  learn_threshold: bool = False):
@@ -116,7 +116,7 @@ class LIF(_TimeConstantViews, nn.Module):
             self.threshold = nn.Parameter(th)
         else:
             self.register_buffer("threshold", th)
-        self.cfg = NF.LIFConfig(v_reset=float(reset_value), reset=reset, detach_reset=detach_reset,
+        self.cfg = NF.LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset,
                                 decay_input=decay_input, surrogate=get_surrogate(surrogate, **(surrogate_kwargs or {})))
         self.tau_distribution: dict | None = None  # filled by spikerec.neurons.timescales initialisers
 
@@ -251,9 +251,10 @@ class AdaptiveState(NamedTuple):
 class AdaptiveLIF(_TimeConstantViews, _RecurrentWeights, nn.Module):
     """Adaptive LIF (adLIF) layer after Bittar & Garner (2022), optionally recurrent.
 
-    ``W[t] = beta W[t-1] + a U[t-1] + b S[t-1]``;
-    ``U[t] = alpha (U[t-1] - threshold S[t-1]) + (1 - alpha)(X[t] + S[t-1] W_rec^T - W[t])``;
-    ``S[t] = U[t] >= threshold``. ``alpha = 1 - dt/tau_ms``, ``beta = 1 - dt/tau_adapt_ms`` (Euler, as for
+    ``W[t] = beta_w W[t-1] + a U[t-1] + b S[t-1]``;
+    ``U[t] = beta (U[t-1] - threshold S[t-1]) + (1 - beta)(X[t] + S[t-1] W_rec^T - W[t])``;
+    ``S[t] = U[t] >= threshold``. ``beta = 1 - dt/tau_ms`` (the membrane decay, as for :class:`LIF`),
+    ``beta_w = 1 - dt/tau_adapt_ms`` (the adaptation decay) (Euler, as for
     :class:`LIF`; the paper uses ``exp(-dt/tau)``, which differs by O((dt/tau)^2)). ``a`` (sub-threshold
     coupling) and ``b`` (spike-triggered adaptation) are per-neuron and, like the paper, kept in
     ``[-1, 1]`` and ``[0, 2]`` (clamped in the forward). ``reset="soft"`` is the paper's; ``"hard"`` is offered.
@@ -261,7 +262,7 @@ class AdaptiveLIF(_TimeConstantViews, _RecurrentWeights, nn.Module):
 
     def __init__(self, n_neurons: int, tau_ms: float | torch.Tensor = 20.0, tau_adapt_ms: float | torch.Tensor = 150.0,
                  a: float | torch.Tensor = 0.0, b: float | torch.Tensor = 1.0, dt_ms: float = 1.0,
-                 threshold: float = 1.0, reset: str = "soft", reset_value: float = 0.0, detach_reset: bool = False,
+                 threshold: float = 1.0, reset: str = "soft", v_reset: float = 0.0, detach_reset: bool = False,
                  surrogate: str | Surrogate = "atan", surrogate_kwargs: dict | None = None, recurrent: bool = False,
                  recurrent_mask: torch.Tensor | None = None, learn_tau: bool = True, learn_adaptation: bool = True,
                  learn_threshold: bool = False):
@@ -277,7 +278,7 @@ class AdaptiveLIF(_TimeConstantViews, _RecurrentWeights, nn.Module):
                 setattr(self, name, nn.Parameter(t))
             else:
                 self.register_buffer(name, t)
-        self.cfg = NF.LIFConfig(v_reset=float(reset_value), reset=reset, detach_reset=detach_reset, decay_input=True,
+        self.cfg = NF.LIFConfig(v_reset=float(v_reset), reset=reset, detach_reset=detach_reset, decay_input=True,
                                 surrogate=get_surrogate(surrogate, **(surrogate_kwargs or {})))
         self._init_recurrence(n_neurons, recurrent, recurrent_mask)
         self.tau_distribution: dict | None = None
