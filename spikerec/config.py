@@ -113,6 +113,7 @@ class TrainConfig:
     amp: bool = False  # CUDA only
     compile: bool = False  # CUDA only
     sltt: bool = False  # memory-efficient online training (spatial gradients only)
+    sltt_k: int = 0  # SLTT-K: backpropagate at this many random steps per batch; 0 = every step
     early_stop_patience: int = 0  # epochs without val improvement before stopping; 0 = off
     select_on: str = "val"  # split whose accuracy picks the best checkpoint: val | test | last
 
@@ -251,6 +252,7 @@ def validate(recipe: Recipe) -> None:
         ("train.epochs", recipe.train.epochs >= 1, ">= 1"),
         ("train.batch_size", recipe.train.batch_size >= 1, ">= 1"),
         ("train.early_stop_patience", recipe.train.early_stop_patience >= 0, ">= 0"),
+        ("train.sltt_k", recipe.train.sltt_k >= 0, ">= 0"),
     ]
     for key, ok, what in checks:
         if not ok:
