@@ -129,3 +129,42 @@ def test_sltt_keeps_the_delay_gradient_close_to_bptt():
             cosine = torch.nn.functional.cosine_similarity(g.flatten(), sltt[name].flatten(), dim=0)
             assert cosine > 0.9, (name, float(cosine))
 
+
+
+def test_chunk_batch_norm_equals_torch_batch_norm_step_by_step():
+    """``batch_norm_steps`` (one chunk at once) against ``nn.BatchNorm1d`` applied step by step on the valid rows;
+    step 2 has a single valid sample (running statistics, no update), step 3 none."""
+    from spikerec.models.network import batch_norm_rows, batch_norm_steps
+
+    torch.manual_seed(0)
+    y = torch.randn(5, 6, 4, requires_grad=True)
+    valid = torch.ones(5, 6, dtype=torch.bool)
+    valid[1, 4:] = False
+    valid[2, 1:] = False
+    valid[3] = False
+    ours, theirs = torch.nn.BatchNorm1d(4, momentum=0.3), torch.nn.BatchNorm1d(4, momentum=0.3)
+    with torch.no_grad():
+        ours.weight.uniform_(0.5, 2.0)
+        ours.bias.uniform_(-1.0, 1.0)
+    theirs.load_state_dict(ours.state_dict())
+    got = batch_norm_steps(ours, y, valid)
+    weight = torch.randn_like(got)
+    (g_got,) = torch.autograd.grad((got * weight).sum(), y)
+    for t in range(5):  # each step's backward before the next step updates the running statistics in place
+        want = batch_norm_rows(theirs, y[t], valid[t])
+        torch.testing.assert_close(got[t], want)
+        (g_want,) = torch.autograd.grad((want * weight[t]).sum(), y)
+        torch.testing.assert_close(g_got[t], g_want[t])
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        torch.testing.assert_close(getattr(ours, name), getattr(theirs, name), msg=name)
+
+
+def test_sltt_updates_the_batch_norm_statistics_once():
+    model = _model("true")
+    frames, labels = _data()
+    with torch.no_grad():
+        once = _model("true")
+        once.online_chunk(frames, once.online_state(frames.shape[1], frames.device))
+    sltt_backward(model, frames, labels, chunk_steps=4)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, once.state_dict()[name], msg=name)

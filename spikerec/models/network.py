@@ -135,9 +135,45 @@ class Readout(nn.Module):
 
 
 def batch_norm_steps(norm: nn.BatchNorm1d, y: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-    """BatchNorm of every step of ``y`` [C, B, N] with that step's own statistics over its ``valid`` [C, B]
-    samples (:func:`batch_norm_rows`, step by step: in training mode the running statistics update per step)."""
-    return torch.stack([batch_norm_rows(norm, y[t], None if valid is None else valid[t]) for t in range(y.shape[0])])
+    """BatchNorm of every step of ``y`` [C, B, N] with that step's own statistics over its ``valid`` [C, B] samples.
+
+    Step by step it is :func:`batch_norm_rows` (biased batch variance in the output, unbiased in the running
+    variance; a step with fewer than two valid samples uses the running statistics and does not update them;
+    invalid rows come out as 0), computed for the whole chunk in a few tensor operations: only the running
+    statistics' update runs step by step, on [N] vectors.
+    """
+    if not norm.training:
+        return norm(y.reshape(-1, y.shape[-1])).reshape(y.shape)
+    mask = (torch.ones(y.shape[:2], dtype=torch.bool, device=y.device) if valid is None else valid).unsqueeze(2)
+    counts = mask.sum(dim=1, keepdim=True)  # [C, 1, 1]
+    n = counts.clamp(min=1).to(y.dtype)
+    mean = (y * mask).sum(dim=1, keepdim=True) / n
+    var = (((y - mean) * mask) ** 2).sum(dim=1, keepdim=True) / n  # biased, [C, 1, N]
+    enough = counts >= 2
+    running_mean, running_var = _running_statistics(norm, mean.detach(), var.detach(), counts, enough)
+    mean = torch.where(enough, mean, running_mean)
+    var = torch.where(enough, var, running_var)
+    out = (y - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
+    return out * mask
+
+
+@torch.no_grad()
+def _running_statistics(norm: nn.BatchNorm1d, mean: torch.Tensor, var: torch.Tensor, counts: torch.Tensor,
+                        enough: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Update ``norm``'s running statistics with the batch statistics (mean, biased var [C, 1, N]) of the steps
+    that have ``enough`` samples, in step order; returns the running statistics each step starts from [C, 1, N]."""
+    seen_mean, seen_var = [], []
+    for t in range(mean.shape[0]):
+        seen_mean.append(norm.running_mean.clone())
+        seen_var.append(norm.running_var.clone())
+        if not bool(enough[t]):
+            continue
+        norm.num_batches_tracked += 1
+        factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+        n = float(counts[t])
+        norm.running_mean.mul_(1 - factor).add_(factor * mean[t, 0])
+        norm.running_var.mul_(1 - factor).add_(factor * var[t, 0] * n / (n - 1))
+    return torch.stack(seen_mean).unsqueeze(1), torch.stack(seen_var).unsqueeze(1)
 
 
 def neuron_steps(neuron: nn.Module, x: torch.Tensor, state: Any, detach_state: bool = False) -> tuple[torch.Tensor, Any]:
