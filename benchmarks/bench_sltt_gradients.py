@@ -3,16 +3,20 @@
 One batch of random spike input [T=100, B=64, 140] (5 % of the entries spike), the ``shd-delays`` network
 (140 -> 2 x 256 LIF with learnable delays, 25-step kernels -> 20 LI readouts), dropout off (its masks are drawn
 in a different order per chunk), at the initial sigma (12 steps) and the final sigma (0.23). Three comparisons
-of the SLTT gradient (:func:`spikerec.training.sltt_backward`) with BPTT (``model(frames)`` + ``backward``):
+of gradients (SLTT: :func:`spikerec.training.sltt_backward`; BPTT ``model(frames)`` + ``backward``):
 
 * ``bn_batch``: the recipe as trained, BatchNorm with batch statistics. SLTT must normalise each step with that
   step's statistics (online: the statistics pooled over all T are known only after the sequence), BPTT pools
   all T steps: the two *forward* passes differ, not only the gradients.
 * ``bn_fixed``: BatchNorm with fixed statistics (eval mode) in both, set to this batch's pooled statistics (one
-  no-grad training-mode forward with momentum 1): the same forward as ``bn_batch``'s BPTT up to the statistics'
-  own gradient, so the gap is the method alone (SLTT drops the neuron state's temporal routes; the delayed
-  synaptic routes are kept). A network without BatchNorm is silent above the first layer at initialisation
-  (zero gradients), so it is no control here; the tests pin that case on a small network.
+  no-grad training-mode forward with momentum 1): the same forward in both, so the gap is the method alone
+  (SLTT drops the neuron state's temporal routes; the delayed synaptic routes are kept).
+* ``stats_route``: BPTT against BPTT with the fixed statistics: how much of BPTT's gradient runs through the
+  BatchNorm statistics (the route from every step and sample through the batch mean and variance), the part
+  no method that treats the statistics as constants (as any online method must) can recover.
+
+A network without BatchNorm is silent above the first layer at initialisation (zero gradients), so it is no
+control here; the tests pin that case on a small network.
 
 Run: ``.venv/bin/python -m benchmarks.bench_sltt_gradients``.
 """
@@ -28,8 +32,16 @@ THREADS = 2
 BATCH, STEPS = 64, 100
 
 
-def cosines(variant: str, sigma: float | None) -> dict[str, float]:
-    """Cosine similarity SLTT vs BPTT per weight/position/BN tensor of the ``variant`` network at ``sigma``."""
+COMPARISONS = {  # name: (gradient A, gradient B), each (method, BatchNorm statistics)
+    "bn_batch": (("bptt", "batch"), ("sltt", "batch")),
+    "bn_fixed": (("bptt", "fixed"), ("sltt", "fixed")),
+    "stats_route": (("bptt", "batch"), ("bptt", "fixed")),
+}
+
+
+def gradients(method: str, stats: str, sigma: float | None) -> dict:
+    """Gradients of one batch of the ``shd-delays`` network (dropout off) at ``sigma``: ``method`` bptt | sltt,
+    BatchNorm ``stats`` batch (training mode) | fixed (eval mode with this batch's pooled statistics)."""
     import torch
 
     from spikerec.config import load_recipe
@@ -44,25 +56,30 @@ def cosines(variant: str, sigma: float | None) -> dict[str, float]:
     model.train()
     frames = (torch.rand(STEPS, BATCH, 140) < 0.05).float()
     labels = torch.randint(0, 20, (BATCH,))
-    if variant == "bn_fixed":
+    if stats == "fixed":
         for block in model.blocks:
             block.norm.momentum = 1.0  # running statistics := this batch's pooled statistics
         with torch.no_grad():
             model(frames)
         for block in model.blocks:
             block.norm.eval()
-    state = {k: v.clone() for k, v in model.state_dict().items()}
+    if method == "sltt":
+        sltt_backward(model, frames, labels)
+    else:
+        softmax_sum_cross_entropy(model(frames), labels).backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    if any(float(g.norm()) == 0.0 for g in grads.values()):
+        raise RuntimeError(f"{method}/{stats}: a gradient is zero (silent layer): no cosine to measure")
+    return grads
 
-    softmax_sum_cross_entropy(model(frames), labels).backward()
-    bptt = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    model.load_state_dict(state)
-    model.zero_grad(set_to_none=True)
-    sltt_backward(model, frames, labels)
-    sltt = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-    if any(float(g.norm()) == 0.0 for g in bptt.values()):
-        raise RuntimeError(f"{variant}: a BPTT gradient is zero (silent layer): no cosine to measure")
-    return {name: round(float(torch.nn.functional.cosine_similarity(g.flatten(), sltt[name].flatten(), dim=0)), 4)
-            for name, g in bptt.items()}
+
+def cosines(comparison: str, sigma: float | None) -> dict[str, float]:
+    """Cosine similarity per weight/position/BN tensor of the two gradients of ``comparison`` at ``sigma``."""
+    import torch
+
+    first, second = (gradients(*which, sigma) for which in COMPARISONS[comparison])
+    return {name: round(float(torch.nn.functional.cosine_similarity(g.flatten(), second[name].flatten(), dim=0)), 4)
+            for name, g in first.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     final = load_recipe("shd-delays").delays.sigma_final
     rows = []
-    for variant in ("bn_batch", "bn_fixed"):
+    for variant in COMPARISONS:
         for label, sigma in (("initial", None), ("final", final)):
             row = {"variant": variant, "sigma": label, **cosines(variant, sigma)}
             tensors = [k for k in row if k.endswith(("weight", "positions"))]
