@@ -176,7 +176,8 @@ def _running_statistics(norm: nn.BatchNorm1d, mean: torch.Tensor, var: torch.Ten
     return torch.stack(seen_mean).unsqueeze(1), torch.stack(seen_var).unsqueeze(1)
 
 
-def neuron_steps(neuron: nn.Module, x: torch.Tensor, state: Any, detach_state: bool = False) -> tuple[torch.Tensor, Any]:
+def neuron_steps(neuron: nn.Module, x: torch.Tensor, state: Any,
+                 detach_state: bool = False) -> tuple[torch.Tensor, Any]:
     """``neuron.step`` over the C steps of ``x`` [C, B, N] from ``state``: (outputs [C, B, N], last state).
 
     ``detach_state``: every step starts from a detached state (no temporal route through the neuron state).
