@@ -20,11 +20,7 @@ Run: ``.venv/bin/python -m benchmarks.bench_scaling_delays [--axes T N ...] [--r
 from __future__ import annotations
 
 import argparse
-import gc
 import json
-import math
-import multiprocessing as mp
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks import harness
+from benchmarks import harness, scaling
 
 K = 25
 BASE = {"T": 100, "B": 16, "N": 128, "density": 0.1, "sigma": 12.0}
@@ -86,55 +82,6 @@ def _step(module, forward, p):
 LIBRARIES = {"spikerec": spikerec_step, "Dcls1d": dcls_step}
 
 
-def _points(axes):
-    for axis in axes:
-        for value in AXES[axis]:
-            yield axis, value, {**BASE, axis: value}
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-
-
-def _memory_child(queue, lib: str, plan: list, threads: int) -> None:
-    harness.set_threads(threads)
-    out = {}
-    for axis, value, p in plan:
-        run = LIBRARIES[lib](p)
-        run()  # warm-up: lazy allocations, the kernel library
-        gc.collect()
-        before = _rss_kib()
-        harness.reset_peak_rss()
-        run()
-        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
-        del run
-        gc.collect()
-    queue.put(out)
-
-
-def measure_memory(lib: str, plan: list, threads: int) -> dict:
-    """``{"axis=value": MiB}`` for the points of ``plan`` from a fresh process (spawned: no shared allocator)."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_memory_child, args=(queue, lib, plan, threads))
-    proc.start()
-    out = queue.get(timeout=3600)
-    proc.join()
-    return out
-
-
-def growth_exponent(xs, ys) -> float | None:
-    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve)."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(q[0] for q in pts) / len(pts)
-    my = sum(q[1] for q in pts) / len(pts)
-    den = sum((q[0] - mx) ** 2 for q in pts)
-    return sum((q[0] - mx) * (q[1] - my) for q in pts) / den if den else None
-
-
 def plot(axes: list[str], points: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -180,14 +127,12 @@ def main(argv: list[str] | None = None) -> int:
         for axis in AXES:
             AXES[axis] = AXES[axis][:args.points]
     clock = time.thread_time if args.threads == 1 else time.perf_counter
-    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-    plan = list(_points(args.axes))
+    plan = list(scaling.axis_points(BASE, AXES, args.axes))
     memory = {}
     if not args.no_memory:
         for lib in LIBRARIES:
             print(f"memory: {lib} ...", file=sys.stderr, flush=True)
-            memory[lib] = measure_memory(lib, plan, args.threads)
+            memory[lib] = scaling.step_memory_mib(LIBRARIES[lib], plan, args.threads)
     harness.set_threads(args.threads)
     from tqdm import tqdm
 
@@ -207,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         for lib, pts in curves.items():
             xs = [q["value"] for q in pts]
             row = {"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
-                   "time_exponent": growth_exponent(xs, [q["time_s"] for q in pts]),
-                   "memory_exponent": growth_exponent(xs, [q["peak_mib"] for q in pts]),
+                   "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in pts]),
+                   "memory_exponent": scaling.growth_exponent(xs, [q["peak_mib"] for q in pts]),
                    "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"]}
             if lib == "spikerec":
                 row["ideal_exponent"] = EXPECTED[axis]

@@ -26,19 +26,15 @@ Run: ``.venv/bin/python -m benchmarks.bench_scaling_neurons [--layers LIF ...] [
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
+import functools
 import json
-import math
-import multiprocessing as mp
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks import bench_lif, harness
+from benchmarks import bench_lif, harness, scaling
 
 BASE = {"T": 100, "B": 16, "N": 256, "density": 0.1}
 AXES = {"T": [25, 50, 100, 200, 400, 800], "B": [1, 4, 16, 64, 256], "N": [64, 128, 256, 512, 1024, 2048],
@@ -123,57 +119,9 @@ LAYERS = {
 }
 
 
-def _points(axes):
-    for axis in axes:
-        for value in AXES[axis]:
-            yield axis, value, {**BASE, axis: value}
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
-
-
-def _memory_child(queue, layer: str, lib: str, plan: list, threads: int) -> None:
-    harness.set_threads(threads)
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc: hand freed heap pages back to the OS
-    make = LAYERS[layer][lib][0]
-    out = {}
-    for axis, value, p in plan:
-        run = make(p["T"], p["B"], p["N"], p["density"])
-        run()  # warm-up: lazy allocations, the kernel library
-        gc.collect()
-        if trim is not None:
-            trim(0)  # else the step's small per-time-step tensors reuse freed heap already counted as resident
-        before = _rss_kib()
-        harness.reset_peak_rss()
-        run()
-        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
-        del run
-        gc.collect()
-    queue.put(out)
-
-
-def measure_memory(layer: str, lib: str, plan: list, threads: int) -> dict:
-    """``{"axis=value": MiB}`` for the points of ``plan`` from a fresh process (spawned: no shared allocator)."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_memory_child, args=(queue, layer, lib, plan, threads))
-    proc.start()
-    out = queue.get(timeout=3600)
-    proc.join()
-    return out
-
-
-def _exponent(xs, ys) -> float | None:
-    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve)."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(p[0] for p in pts) / len(pts)
-    my = sum(p[1] for p in pts) / len(pts)
-    den = sum((p[0] - mx) ** 2 for p in pts)
-    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+def _make_step(layer: str, lib: str, p: dict):
+    """The training step of ``layer`` in ``lib`` at point ``p`` (picklable through functools.partial)."""
+    return LAYERS[layer][lib][0](p["T"], p["B"], p["N"], p["density"])
 
 
 def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
@@ -224,9 +172,7 @@ def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
 def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_memory: bool) -> list[dict]:
     """Every point of every curve: ``{"layer", "axis", "value", "library", T, B, N, density, "time_s", "peak_mib"}``."""
     clock = time.thread_time if threads == 1 else time.perf_counter
-    # fixed mmap threshold in the memory children: freed tensors return to the OS, so RSS deltas are honest
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))
-    plan = list(_points(axes))
+    plan = list(scaling.axis_points(BASE, AXES, axes))
     libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])}
             for layer in layers}
     memory = {}
@@ -234,14 +180,14 @@ def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_
         for layer in layers:
             for lib in libs[layer]:
                 print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
-                memory[(layer, lib)] = measure_memory(layer, lib, plan, threads)
+                memory[(layer, lib)] = scaling.step_memory_mib(functools.partial(_make_step, layer, lib), plan, threads)
     harness.set_threads(threads)
     points = []
     from tqdm import tqdm
 
     todo = [(layer, axis, value, p) for layer in layers for axis, value, p in plan]
     for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
-        runs = {lib: spec[0](p["T"], p["B"], p["N"], p["density"]) for lib, spec in libs[layer].items()}
+        runs = {lib: _make_step(layer, lib, p) for lib in libs[layer]}
         timed = harness.time_interleaved(runs, repeat=repeat, warmup=1, clock=clock)
         for lib in runs:
             points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
@@ -262,9 +208,9 @@ def summarise(points: list[dict]) -> list[dict]:
         xs = [q["value"] for q in ours]
         ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
         row = {"layer": layer, "axis": axis, "range": f"{xs[0]:g}..{xs[-1]:g}",
-               "time_exponent": _exponent(xs, [q["time_s"] for q in ours]),
-               "time_exponent_top": _exponent(xs[-2:], [q["time_s"] for q in ours[-2:]]), "ideal_exponent": ideal,
-               "memory_exponent": _exponent(xs, [q["peak_mib"] for q in ours]),
+               "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in ours]),
+               "time_exponent_top": scaling.growth_exponent(xs[-2:], [q["time_s"] for q in ours[-2:]]), "ideal_exponent": ideal,
+               "memory_exponent": scaling.growth_exponent(xs, [q["peak_mib"] for q in ours]),
                "time_at_max_s": ours[-1]["time_s"], "peak_mib_at_max": ours[-1]["peak_mib"]}
         peers = [lib for lib in dict.fromkeys(q["library"] for q in curve) if lib != "spikerec"]
         by_value = {q["value"]: q["time_s"] for q in ours}
@@ -272,7 +218,7 @@ def summarise(points: list[dict]) -> list[dict]:
         for lib in peers:
             pts = [q for q in curve if q["library"] == lib]
             ratios = [q["time_s"] / by_value[q["value"]] for q in pts]
-            exponent = _exponent([q["value"] for q in pts], [q["time_s"] for q in pts])
+            exponent = scaling.growth_exponent([q["value"] for q in pts], [q["time_s"] for q in pts])
             described.append(f"{lib}: exponent {exponent:.2f}, {min(ratios):.1f}x..{max(ratios):.1f}x")
         row["peers (time exponent, ratio peer/spikerec)"] = "; ".join(described)
         rows.append(row)

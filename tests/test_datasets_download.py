@@ -141,6 +141,7 @@ def test_offline_error_names_url_and_manual_steps(tmp_path):
         dl.download_dataset("shd", tmp_path, base_url=url, timeout=5)
     msg = str(err.value)
     assert f"{url}shd_train.h5.zip" in msg and "by hand" in msg and "--data" in msg
+    assert "decompress it to shd_train.h5 " in msg  # the file the loader reads, not the archive
 
 
 def test_cli_download(server, tmp_path, capsys):

@@ -47,3 +47,14 @@ def test_bad_distribution_arguments():
         sample_tau_ms(3, "uniform", low_ms=5.0, high_ms=5.0)
     with pytest.raises(ParameterError, match="sigma=-1"):
         sample_tau_ms(3, "lognormal", sigma=-1)
+
+
+def test_inverse_softplus_round_trips_small_and_large_values():
+    from torch.nn import functional as F
+
+    from spikerec.neurons.functional import inverse_softplus
+
+    y = torch.tensor([1e-6, 0.3, 1.0, 25.0, 80.0], dtype=torch.float64)
+    x = inverse_softplus(y)
+    assert torch.allclose(F.softplus(x), y, rtol=1e-12, atol=0)
+    assert x[0] < -13 and abs(float(x[-1]) - 80.0) < 1e-12  # log(expm1(y)): -13.8 near 0, y for large y

@@ -49,9 +49,11 @@ ARCHIVE_MD5 = {
 _CHUNK = 1 << 20
 
 
-def _by_hand(url: str, target: Path) -> str:
-    return (f"download {url} by hand (browser, curl -C - -O), decompress it to {target.name} "
-            f"and put it in {target.parent}; then pass --data {target.parent} and nothing is downloaded")
+def _by_hand(url: str, archive: Path) -> str:
+    """What to do by hand when ``url`` (saved as ``archive``, e.g. ``shd_train.h5.gz``) cannot be fetched."""
+    h5_name = archive.name.removesuffix(".gz").removesuffix(".zip")
+    return (f"download {url} by hand (browser, curl -C - -O), decompress it to {h5_name} "
+            f"and put it in {archive.parent}; then pass --data {archive.parent} and nothing is downloaded")
 
 
 def file_md5(path: str | os.PathLike) -> str:

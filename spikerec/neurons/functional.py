@@ -41,7 +41,7 @@ from spikerec.errors import ConfigError, NonFiniteError, ParameterError, ShapeEr
 from spikerec.neurons import _cpu_kernel
 from spikerec.neurons.surrogate import Surrogate, get as get_surrogate
 
-__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "adlif_multistep", "reset_membrane", "decay_from_tau",
+__all__ = ["LIFConfig", "lif_multistep", "li_multistep", "adlif_multistep", "reset_membrane", "decay_from_tau", "inverse_softplus",
            "check_sequence", "check_finite", "set_backend", "get_backend", "backend"]
 
 _BACKENDS = ("auto", "torch", "c")
@@ -110,6 +110,13 @@ def decay_from_tau(tau_ms: torch.Tensor | float, dt_ms: float) -> torch.Tensor:
         raise ParameterError(f"tau_ms must be > dt_ms={dt_ms} for every neuron (forward Euler is unstable otherwise); "
                              f"got tau_ms={first} ({int(bad.sum())} offending value(s))")
     return 1.0 - dt_ms / tau
+
+
+def inverse_softplus(y: torch.Tensor | float) -> torch.Tensor:
+    """``x`` with ``softplus(x) = log(1 + exp(x)) = y`` for ``y > 0``, in float64: ``y + log(-expm1(-y))``
+    (stable for small and large ``y``); initialises parameters stored through a softplus."""
+    y = torch.as_tensor(y, dtype=torch.float64)
+    return y + torch.log(-torch.expm1(-y))
 
 
 def check_finite(x: torch.Tensor, where: str) -> None:

@@ -107,10 +107,6 @@ class MetaIRTerms:
     bias: None = None
 
 
-def _inv_softplus(y: float) -> float:
-    return y + math.log(-math.expm1(-y))
-
-
 def _logit(y: float) -> float:
     return math.log(y / (1.0 - y))
 
@@ -151,10 +147,10 @@ class MetaNeuron(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.release_logit = nn.Parameter(torch.full((out_features, in_features), _logit(release_prob)))
-        self.quantal_raw = nn.Parameter(torch.full((out_features,), _inv_softplus(quantal_amplitude)))
+        self.quantal_raw = nn.Parameter(torch.full((out_features,), float(NF.inverse_softplus(quantal_amplitude))))
         self.quantal_cv_logit = nn.Parameter(torch.full((out_features,), _logit(quantal_cv / _MAX_CV)))
-        self.inhibition_raw = nn.Parameter(torch.full((out_features,), _inv_softplus(inhibition)))
-        self.threshold_raw = nn.Parameter(torch.full((out_features,), _inv_softplus(threshold)))
+        self.inhibition_raw = nn.Parameter(torch.full((out_features,), float(NF.inverse_softplus(inhibition))))
+        self.threshold_raw = nn.Parameter(torch.full((out_features,), float(NF.inverse_softplus(threshold))))
         self.tau = TimeConstant(tau_ms, out_features, dt_ms, learn_tau)
         self.tau_distribution: dict | None = None
 

@@ -58,8 +58,7 @@ class TimeConstant(nn.Module):
         tau = torch.as_tensor(tau_ms, dtype=torch.float32).expand(self.tau_ms().shape[0])
         NF.decay_from_tau(tau, self.dt_ms)
         if self.learn:
-            y = (tau - self.dt_ms).double()
-            self.raw.copy_((y + torch.log(-torch.expm1(-y))).float())
+            self.raw.copy_(NF.inverse_softplus(tau - self.dt_ms).float())
         else:
             self.fixed.copy_(tau)
 

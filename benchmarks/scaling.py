@@ -1,0 +1,79 @@
+"""Shared machinery of the scaling benchmarks (``bench_scaling_*``): the points of each curve, the memory a
+step adds (measured in a fresh process), and the log-log growth exponent of a curve.
+
+A curve varies one axis (``T``, ``B``, ``N``, ``density``, ...) around a base point with the others fixed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import math
+import multiprocessing as mp
+import os
+from typing import Any, Callable, Iterator
+
+from benchmarks import harness
+
+Point = dict[str, Any]
+
+
+def axis_points(base: Point, values: dict[str, list], axes: list[str]) -> Iterator[tuple[str, Any, Point]]:
+    """``(axis, value, point)`` for every value of every axis in ``axes``; ``point`` is ``base`` with that
+    axis set to ``value``."""
+    for axis in axes:
+        for value in values[axis]:
+            yield axis, value, {**base, axis: value}
+
+
+def growth_exponent(xs, ys) -> float | None:
+    """Least-squares slope of log(y) against log(x) (the growth exponent of a curve); None under two points."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys) if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(p[0] for p in pts) / len(pts)
+    my = sum(p[1] for p in pts) / len(pts)
+    den = sum((p[0] - mx) ** 2 for p in pts)
+    return sum((p[0] - mx) * (p[1] - my) for p in pts) / den if den else None
+
+
+def _rss_kib() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+
+def _memory_child(queue, make: Callable[[Point], Callable[[], Any]], plan: list, threads: int) -> None:
+    harness.set_threads(threads)
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc: hand freed heap pages back to the OS
+    out = {}
+    for axis, value, point in plan:
+        run = make(point)
+        run()  # warm-up: lazy allocations, kernel libraries, JIT compilation
+        gc.collect()
+        if trim is not None:
+            trim(0)  # else a step's small per-time-step tensors reuse freed heap already counted as resident
+        before = _rss_kib()
+        harness.reset_peak_rss()
+        run()
+        out[f"{axis}={value}"] = (harness.vm_hwm_kib() - before) / 1024.0
+        del run
+        gc.collect()
+    queue.put(out)
+
+
+def step_memory_mib(make: Callable[[Point], Callable[[], Any]], plan: list, threads: int) -> dict[str, float]:
+    """``{"axis=value": MiB}``: the peak resident memory one call of ``make(point)()`` adds above what its inputs
+    and parameters already hold (``VmHWM`` after ``/proc/self/clear_refs``, minus ``VmRSS`` before the call),
+    for every point of ``plan`` (from :func:`axis_points`), in one fresh spawned process (no allocator state
+    shared with the peers). glibc's mmap threshold is fixed and ``malloc_trim`` runs before each call, so every
+    library is charged for all it allocates. ``make`` must be picklable (module level, or a ``functools.partial``
+    of one).
+    """
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))  # inherited by the spawned child
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_memory_child, args=(queue, make, plan, threads))
+    proc.start()
+    out = queue.get(timeout=3600)
+    proc.join()
+    return out
