@@ -3,11 +3,13 @@
 One training step (forward + backward of the SNN-delays loss) of the ``shd-delays`` network
 (140 inputs, 2 x 256 LIF with learnable delays, 25-step kernels, 20 classes) on random spike input
 [T, B=64, 140]. BPTT keeps every layer's activations for all T steps; SLTT (``train.sltt = true``,
-:mod:`spikerec.training.sltt`) backpropagates each step as soon as it is computed, through space
-only, so its graph covers one step and memory should stay flat in T. Memory is the peak RSS of a
-fresh process (``harness.peak_rss_mib``: imports, model, one warm-up and one measured step), so the
-interesting number is the growth over the shortest T. SLTT pays for the flat memory with time: it
-runs the network twice (a no-grad pass for dL/dS, then the per-step backward pass) step by step.
+:mod:`spikerec.training.sltt`) runs the network in chunks and backpropagates each layer's chunk as soon
+as its gradient is complete (the delay window's graph is kept, the neuron state's temporal routes are
+dropped), so its graph covers O(layers x (chunk + K)) steps and memory should stay flat in T. Memory
+is the peak RSS of a fresh process (``harness.peak_rss_mib``: imports, model, one warm-up and one
+measured step), so the interesting number is the growth over the shortest T. SLTT pays for the flat
+memory with time: it runs the network twice (a no-grad pass for dL/dS, then the chunked backward
+pass), its neurons step by step.
 
 Run: ``.venv/bin/python -m benchmarks.bench_sltt_memory [--steps 25 50 100 200]``.
 """

@@ -113,6 +113,7 @@ class TrainConfig:
     amp: bool = False  # CUDA only
     compile: bool = False  # CUDA only
     sltt: bool = False  # memory-efficient online training (spatial gradients only)
+    sltt_k: int = 0  # SLTT-K: backpropagate at this many random steps per batch; 0 = every step
     early_stop_patience: int = 0  # epochs without val improvement before stopping; 0 = off
     select_on: str = "val"  # split whose accuracy picks the best checkpoint: val | test | last
     qat_weight_bits: int = 0  # quantisation-aware training: synaptic weights rounded to N bits (spikerec.training.qat); 0 = off
@@ -254,6 +255,7 @@ def validate(recipe: Recipe) -> None:
         ("train.early_stop_patience", recipe.train.early_stop_patience >= 0, ">= 0"),
         ("train.qat_weight_bits", recipe.train.qat_weight_bits == 0 or 2 <= recipe.train.qat_weight_bits <= 16,
          "0 (off) or in 2..16"),
+        ("train.sltt_k", recipe.train.sltt_k >= 0, ">= 0"),
     ]
     for key, ok, what in checks:
         if not ok:

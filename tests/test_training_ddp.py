@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from spikerec.datasets.synthetic import synthesize
@@ -24,11 +25,11 @@ SETTINGS = ["--set", "model.hidden_sizes=[8]", "--set", "delays.max_delay_ms=30.
             "--set", "data.val_fraction=0.25", "--set", "model.batchnorm=false", "--set", "model.dropout=0.0"]
 
 
-def _train(data, run, nproc: int, batch_size: int) -> dict:
+def _train(data, run, nproc: int, batch_size: int, extra: tuple[str, ...] = ()) -> dict:
     launch = ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc)] if nproc > 1 else []
     cmd = [sys.executable, *launch, "-m", "spikerec.cli", "train", "--recipe", "synthetic", "--data", str(data),
            "--out", str(run), "--epochs", "2", "--device", "cpu", "--json", "--quiet",
-           "--set", f"train.batch_size={batch_size}", *SETTINGS]
+           "--set", f"train.batch_size={batch_size}", *SETTINGS, *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -36,11 +37,13 @@ def _train(data, run, nproc: int, batch_size: int) -> dict:
     return json.loads(lines[0])
 
 
-def test_torchrun_two_cpu_processes_equal_one_process(tmp_path):
+@pytest.mark.parametrize("extra", [(), ("--set", "train.sltt=true")], ids=["bptt", "sltt"])
+def test_torchrun_two_cpu_processes_equal_one_process(tmp_path, extra):
+    """SLTT runs the bare model and averages the gradients itself (``average_gradients``): the same contract."""
     data = tmp_path / "data"
     synthesize("shd", data, n_train=32, n_test=8, n_classes=4, seed=1)
-    ddp = _train(data, tmp_path / "ddp", nproc=2, batch_size=8)
-    single = _train(data, tmp_path / "single", nproc=1, batch_size=16)
+    ddp = _train(data, tmp_path / "ddp", nproc=2, batch_size=8, extra=extra)
+    single = _train(data, tmp_path / "single", nproc=1, batch_size=16, extra=extra)
     assert ddp["world_size"] == 2 and single["world_size"] == 1 and ddp["epochs"] == single["epochs"] == 2
     for a, b in zip(read_metrics(tmp_path / "ddp"), read_metrics(tmp_path / "single")):
         assert abs(a["train_loss"] - b["train_loss"]) <= 1e-4 * abs(b["train_loss"])

@@ -162,9 +162,10 @@ def positions_in_range(positions: torch.Tensor, kernel_size: int) -> bool:
     return bool((pmin >= lo) & (pmax <= hi))
 
 
-def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma: float,
-                   kernel_size: int, interpolation: str = "gauss", bias: torch.Tensor | None = None) -> torch.Tensor:
-    """Causal delayed linear map: x [T, B, Cin] -> y [T, B, Cout] with interpolated delays."""
+def delay_kernel(weight: torch.Tensor, positions: torch.Tensor, sigma: float, kernel_size: int,
+                 interpolation: str = "gauss") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The delay-major kernel ``kall`` [Cin, K, Cout] of weight/positions [Cout, Cin, kc] (differentiable) and its
+    delay basis [K, r] for the low-rank input gradient (None: compiled path unavailable or no saving)."""
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
     window = tap_window(sigma, kernel_size, interpolation)
@@ -176,6 +177,13 @@ def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tenso
             basis = temporal_basis(float(sigma), kernel_size, interpolation)
     else:
         kall = banded_kernel(weight, positions, sigma, kernel_size, interpolation).flip(-1).permute(1, 2, 0)
+    return kall, basis
+
+
+def delayed_linear(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma: float,
+                   kernel_size: int, interpolation: str = "gauss", bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Causal delayed linear map: x [T, B, Cin] -> y [T, B, Cout] with interpolated delays."""
+    kall, basis = delay_kernel(weight, positions, sigma, kernel_size, interpolation)
     y = kernels.delayed_matmul(x, kall, basis)
     return y if bias is None else y + bias
 

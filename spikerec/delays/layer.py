@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from spikerec.delays import functional as Fd
+from spikerec.delays import kernels
 from spikerec.errors import ConfigError, NonFiniteError, ParameterError, ShapeError
 
 
@@ -127,20 +128,32 @@ class DelayedLinear(nn.Module):
         return self._integer_cache[1]
 
     # -- forward ------------------------------------------------------------------------------
+    def _check_finite(self) -> None:
+        if not Fd.all_finite(self.weight):
+            raise NonFiniteError(f"{self.describe()}: weight contains NaN/inf; lower the learning rate or check the loss")
+        if not (self.integer_mode or not self.learn_delays or Fd.all_finite(self.positions)):
+            raise NonFiniteError(f"{self.describe()}: positions contain NaN/inf; the optimiser diverged")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [T, B, Cin] -> y [T, B, Cout]."""
         if x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ShapeError(f"{self.describe()}: expected input [T, B, {self.in_features}] (time-major), "
                              f"got {list(x.shape)}")
-        if not Fd.all_finite(self.weight):
-            raise NonFiniteError(f"{self.describe()}: weight contains NaN/inf; lower the learning rate or check the loss")
+        self._check_finite()
         if self.integer_mode or not self.learn_delays:
             return Fd.integer_delayed_linear(x, self.weight, self._current_integer_delays(), self.max_delay_steps,
                                              self.bias)
-        if not Fd.all_finite(self.positions):
-            raise NonFiniteError(f"{self.describe()}: positions contain NaN/inf; the optimiser diverged")
         return Fd.delayed_linear(x, self.weight, self.positions, self.sigma, self.max_delay_steps,
                                  self.interpolation, self.bias)
+
+    def delay_kernel(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The kernel ``forward`` applies, for callers that run the product themselves (chunked, per step):
+        ``kall`` [Cin, K, Cout] (``kernels.delayed_matmul`` convention; one-hot at the rounded delays in integer
+        mode or with frozen delays; differentiable) and the delay basis for its low-rank input gradient (or None)."""
+        self._check_finite()
+        if self.integer_mode or not self.learn_delays:
+            return kernels.integer_kernel(self.weight, self._current_integer_delays(), self.max_delay_steps), None
+        return Fd.delay_kernel(self.weight, self.positions, self.sigma, self.max_delay_steps, self.interpolation)
 
     # -- interop ------------------------------------------------------------------------------
     @classmethod

@@ -5,12 +5,15 @@ Every model in :mod:`spikerec.models` is a :class:`SpikingNetwork`: hidden block
 only choose the synapse (``DelayedLinear`` or ``nn.Linear``) and the neuron (LIF, recurrent LIF,
 adaptive LIF, meta-neuron); the HRSNN is one block with a heterogeneous, masked recurrent LIF.
 ``forward(frames [T, B, C_in], window [B])`` returns the readout membrane
-[T, B, n_classes]. ``online_state``/``online_step`` run one time step at a time for SLTT training.
+[T, B, n_classes]. ``online_state``/``online_chunk`` run the same network a chunk of steps at a time, carrying
+the state (neuron states and the inputs a delay synapse still reads) from chunk to chunk; ``online_step`` is a
+chunk of one step (streaming). SLTT training (:mod:`spikerec.training.sltt`) uses the chunked path.
 
 Sample windows (:mod:`spikerec.window`): every layer is causal, so steps after a sample's window cannot
 change its earlier steps; the only reduction over time inside the model, BatchNorm's training-mode
 statistics, is taken over in-window steps only. Given no ``window``, the whole input is one window per
-sample. ``latency_steps`` is the default drain (the chain's end-to-end delay bound).
+sample. ``latency_steps`` is the default drain (the chain's end-to-end delay bound). In the chunked path
+BatchNorm (training mode) uses each step's own statistics over the samples whose window contains the step.
 """
 
 from __future__ import annotations
@@ -78,22 +81,25 @@ class SpikingBlock(nn.Module):
         return spikes if self.dropout is None else self.dropout(spikes)
 
     def online_state(self, batch_size: int, device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
-        return {**_synapse_state(self.synapse, batch_size, device, dtype),
+        return {**synapse_state(self.synapse, batch_size, device, dtype),
                 "neuron": self.neuron.initial_state(batch_size, device=device, dtype=dtype)}
 
-    def online_step(self, x_t: torch.Tensor, state: dict[str, Any],
-                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
-        """One step [B, Cin] -> spikes [B, Cout]; BatchNorm uses this step's statistics over the samples whose
-        window includes the step (``valid`` [B] bool; all when None)."""
-        y_t, window = _synapse_step(self.synapse, x_t, state)
-        spikes, neuron_state = self.neuron.step(self._normalise(y_t, valid), state["neuron"])
+    def online_chunk(self, x: torch.Tensor, state: dict[str, Any], valid: torch.Tensor | None = None,
+                     detach_neuron_state: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The next C steps [C, B, Cin] -> spikes [C, B, Cout], continuing ``state``. BatchNorm uses each step's
+        statistics over the samples whose window includes the step (``valid`` [C, B] bool; all when None).
+        ``detach_neuron_state``: cut the neuron state's autograd path between steps (SLTT)."""
+        y, synapse = synapse_chunk(self.synapse, x, state)
+        if self.norm is not None:
+            y = batch_norm_steps(self.norm, y, valid)
+        spikes, neuron = neuron_steps(self.neuron, y, state["neuron"], detach_neuron_state)
         if self.dropout is not None:
             spikes = self.dropout(spikes)
-        return spikes, {**state, "window": window, "neuron": neuron_state}
+        return spikes, {**synapse, "neuron": neuron}
 
 
 class MetaBlock(nn.Module):
-    """A meta-neuron layer (synapses + neurons in one module) followed by Dropout; no per-step mode."""
+    """A meta-neuron layer (synapses + neurons in one module) followed by Dropout; no chunked mode."""
 
     def __init__(self, layer: nn.Module, dropout: float = 0.0) -> None:
         super().__init__()
@@ -117,47 +123,110 @@ class Readout(nn.Module):
         return self.integrator(self.synapse(x))
 
     def online_state(self, batch_size: int, device: torch.device, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
-        return {**_synapse_state(self.synapse, batch_size, device, dtype),
+        return {**synapse_state(self.synapse, batch_size, device, dtype),
                 "neuron": self.integrator.initial_state(batch_size, device=device, dtype=dtype)}
 
-    def online_step(self, x_t: torch.Tensor, state: dict[str, Any],
-                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
-        y_t, window = _synapse_step(self.synapse, x_t, state)
-        membrane, neuron_state = self.integrator.step(y_t, state["neuron"])
-        return membrane, {**state, "window": window, "neuron": neuron_state}
+    def online_chunk(self, x: torch.Tensor, state: dict[str, Any], valid: torch.Tensor | None = None,
+                     detach_neuron_state: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
+        """The next C steps [C, B, Cin] -> membrane [C, B, n_classes] (``valid`` unused: no batch statistics)."""
+        y, synapse = synapse_chunk(self.synapse, x, state)
+        membrane, neuron = neuron_steps(self.integrator, y, state["neuron"], detach_neuron_state)
+        return membrane, {**synapse, "neuron": neuron}
 
 
-def _synapse_state(synapse: nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
-    """Per-step synapse state: the zero history of the K-1 previous inputs a delay synapse reads
-    (causal zero padding) and its dense delay kernel as [K*Cin, Cout], built once per sequence."""
+def batch_norm_steps(norm: nn.BatchNorm1d, y: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """BatchNorm of every step of ``y`` [C, B, N] with that step's own statistics over its ``valid`` [C, B] samples.
+
+    Step by step it is :func:`batch_norm_rows` (biased batch variance in the output, unbiased in the running
+    variance; a step with fewer than two valid samples uses the running statistics and does not update them;
+    invalid rows come out as 0), computed for the whole chunk in a few tensor operations: only the running
+    statistics' update runs step by step, on [N] vectors.
+    """
+    if not norm.training:
+        return norm(y.reshape(-1, y.shape[-1])).reshape(y.shape)
+    mask = (torch.ones(y.shape[:2], dtype=torch.bool, device=y.device) if valid is None else valid).unsqueeze(2)
+    counts = mask.sum(dim=1, keepdim=True)  # [C, 1, 1]
+    n = counts.clamp(min=1).to(y.dtype)
+    mean = (y * mask).sum(dim=1, keepdim=True) / n
+    var = (((y - mean) * mask) ** 2).sum(dim=1, keepdim=True) / n  # biased, [C, 1, N]
+    enough = counts >= 2
+    running_mean, running_var = _running_statistics(norm, mean.detach(), var.detach(), counts, enough)
+    mean = torch.where(enough, mean, running_mean)
+    var = torch.where(enough, var, running_var)
+    out = (y - mean) * torch.rsqrt(var + norm.eps) * norm.weight + norm.bias
+    return out * mask
+
+
+@torch.no_grad()
+def _running_statistics(norm: nn.BatchNorm1d, mean: torch.Tensor, var: torch.Tensor, counts: torch.Tensor,
+                        enough: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Update ``norm``'s running statistics with the batch statistics (mean, biased var [C, 1, N]) of the steps
+    that have ``enough`` samples, in step order; returns the running statistics each step starts from [C, 1, N]."""
+    seen_mean, seen_var = [], []
+    for t in range(mean.shape[0]):
+        seen_mean.append(norm.running_mean.clone())
+        seen_var.append(norm.running_var.clone())
+        if not bool(enough[t]):
+            continue
+        norm.num_batches_tracked += 1
+        factor = 1.0 / float(norm.num_batches_tracked) if norm.momentum is None else norm.momentum
+        n = float(counts[t])
+        norm.running_mean.mul_(1 - factor).add_(factor * mean[t, 0])
+        norm.running_var.mul_(1 - factor).add_(factor * var[t, 0] * n / (n - 1))
+    return torch.stack(seen_mean).unsqueeze(1), torch.stack(seen_var).unsqueeze(1)
+
+
+def neuron_steps(neuron: nn.Module, x: torch.Tensor, state: Any,
+                 detach_state: bool = False) -> tuple[torch.Tensor, Any]:
+    """``neuron.step`` over the C steps of ``x`` [C, B, N] from ``state``: (outputs [C, B, N], last state).
+
+    ``detach_state``: every step starts from a detached state (no temporal route through the neuron state).
+    """
+    outputs = []
+    for t in range(x.shape[0]):
+        if detach_state:
+            state = type(state)(*(v.detach() for v in state))
+        out_t, state = neuron.step(x[t], state)
+        outputs.append(out_t)
+    return torch.stack(outputs), state
+
+
+def synapse_state(synapse: nn.Module, batch_size: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
+    """Per-sequence state of ``synapse`` for :func:`synapse_chunk`: ``inputs``, the input steps a delay synapse
+    still reads (a list of [n, B, Cin] pieces covering the last K-1 steps; zeros at the start: causal padding),
+    and ``kernel``, its ``(kall, basis)`` from ``DelayedLinear.delay_kernel``, built once per sequence."""
     span = synapse_span(synapse)
     if span == 1:
-        return {"window": None, "kernel": None}
-    window = torch.zeros(span - 1, batch_size, synapse.in_features, device=device, dtype=dtype)
-    if synapse.integer_mode or not synapse.learn_delays:
-        return {"window": window, "kernel": None}
-    from spikerec.delays import functional as delay_fn
-
-    kernel = delay_fn.dense_kernel(synapse.weight, synapse.positions, synapse.sigma, synapse.max_delay_steps,
-                                   synapse.interpolation)  # [Cout, Cin, K]
-    return {"window": window, "kernel": kernel.permute(2, 1, 0).reshape(span * synapse.in_features, -1)}
+        return {"inputs": None, "kernel": None}
+    zeros = torch.zeros(span - 1, batch_size, synapse.in_features, device=device, dtype=dtype)
+    return {"inputs": [zeros], "kernel": synapse.delay_kernel()}
 
 
-def _synapse_step(synapse: nn.Module, x_t: torch.Tensor, state: dict[str, Any]):
-    """Output of ``synapse`` at the newest step [B, Cout], reading the stored history; returns (y_t, new window).
+def synapse_chunk(synapse: nn.Module, x: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Output of ``synapse`` for the next C input steps ``x`` [C, B, Cin], reading the K-1 stored earlier steps:
+    (y [C, B, Cout], new state).
 
-    For a delay synapse only the newest output step is computed: one matmul of the last K inputs
-    [B, K*Cin] with the dense kernel laid out as [K*Cin, Cout] (Dcls1d tap order: tap j reads the
-    input K-1-j steps back). Integer mode and frozen delays run the layer's own (gather) path.
+    The stored inputs stay the tensors they arrived as (no copy), so autograd routes the gradient of a delayed
+    tap back into the chunk that produced its input. One step (C = 1) is one product of the last K inputs
+    [B, K*Cin] with the kernel; a longer chunk runs ``kernels.delayed_matmul`` over its K-1+C input steps.
     """
-    window = state["window"]
-    if window is None:
-        return synapse(x_t), None
-    history = torch.cat([window, x_t.unsqueeze(0)])  # [K, B, Cin], oldest first
-    if state["kernel"] is None:
-        return synapse(history)[-1], history[1:]
-    y = history.transpose(0, 1).reshape(x_t.shape[0], -1) @ state["kernel"]
-    return (y if synapse.bias is None else y + synapse.bias), history[1:]
+    if state["inputs"] is None:
+        return synapse(x), state
+    from spikerec.delays import kernels
+
+    span, steps = synapse_span(synapse), x.shape[0]
+    pieces = [*state["inputs"], x]
+    seq = torch.cat(pieces)[-(span - 1 + steps):]  # [K-1+C, B, Cin], oldest first
+    kall, basis = state["kernel"]
+    if steps == 1:  # delay d reads seq[K-1-d]: newest first, as [B, Cin, K] to meet kall [Cin, K, Cout]
+        y = (seq.flip(0).permute(1, 2, 0).reshape(x.shape[1], -1) @ kall.reshape(-1, kall.shape[2])).unsqueeze(0)
+    else:
+        y = kernels.delayed_matmul(seq, kall, basis)[span - 1:]
+    while sum(p.shape[0] for p in pieces[1:]) >= span - 1:
+        pieces.pop(0)  # no longer read by later steps
+    if synapse.bias is not None:
+        y = y + synapse.bias
+    return y, {**state, "inputs": pieces}
 
 
 class SpikingNetwork(nn.Module):
@@ -176,27 +245,37 @@ class SpikingNetwork(nn.Module):
         return self.readout(x)
 
     @property
+    def layers(self) -> list[nn.Module]:
+        """The hidden blocks and the readout, input to output."""
+        return [*self.blocks, self.readout]
+
+    @property
     def latency_steps(self) -> int:
         """Longest end-to-end delay of the chain in steps (the default drain of a sample window)."""
-        return chain_drain_steps(synapse_span(layer.synapse) - 1 for layer in [*self.blocks, self.readout]
-                                 if hasattr(layer, "synapse"))
+        return chain_drain_steps(synapse_span(layer.synapse) - 1 for layer in self.layers if hasattr(layer, "synapse"))
 
     @property
     def supports_online(self) -> bool:
-        """True when every layer can run one time step at a time (needed for SLTT training)."""
-        return all(hasattr(layer, "online_step") for layer in [*self.blocks, self.readout])
+        """True when every layer can run a chunk of steps at a time (needed for SLTT training)."""
+        return all(hasattr(layer, "online_chunk") for layer in self.layers)
 
     def online_state(self, batch_size: int, device: torch.device) -> list[dict[str, Any]]:
-        """Initial per-layer state for :meth:`online_step`, in the dtype of the model's parameters."""
+        """Initial per-layer state for :meth:`online_chunk`, in the dtype of the model's parameters."""
         dtype = next(self.parameters()).dtype
-        return [layer.online_state(batch_size, device, dtype) for layer in [*self.blocks, self.readout]]
+        return [layer.online_state(batch_size, device, dtype) for layer in self.layers]
+
+    def online_chunk(self, x: torch.Tensor, state: list[dict[str, Any]], valid: torch.Tensor | None = None,
+                     detach_neuron_state: bool = False) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+        """The next C steps: frames [C, B, C_in] -> readout membrane [C, B, K], next state; ``valid`` [C, B]:
+        samples whose window includes each step (None: all)."""
+        new_state = []
+        for layer, layer_state in zip(self.layers, state):
+            x, layer_state = layer.online_chunk(x, layer_state, valid, detach_neuron_state)
+            new_state.append(layer_state)
+        return x, new_state
 
     def online_step(self, x_t: torch.Tensor, state: list[dict[str, Any]],
                     valid: torch.Tensor | None = None) -> tuple[torch.Tensor, list[dict[str, Any]]]:
-        """One time step: frames [B, C_in] -> readout membrane [B, K], next state; ``valid`` [B]: samples whose
-        window includes this step (None: all)."""
-        new_state = []
-        for layer, layer_state in zip([*self.blocks, self.readout], state):
-            x_t, layer_state = layer.online_step(x_t, layer_state, valid)
-            new_state.append(layer_state)
-        return x_t, new_state
+        """One time step: frames [B, C_in] -> readout membrane [B, K], next state (a chunk of one step)."""
+        out, state = self.online_chunk(x_t.unsqueeze(0), state, None if valid is None else valid.unsqueeze(0))
+        return out[0], state

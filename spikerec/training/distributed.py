@@ -68,6 +68,24 @@ def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return values
 
 
+def average_gradients(model: torch.nn.Module, info: DistInfo) -> None:
+    """Average the parameter gradients over all ranks, as DDP's reducer does, for backward passes that do not run
+    through the DDP wrapper (SLTT). A parameter without a gradient counts as zero (DDP's convention)."""
+    if not info.enabled:
+        return
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= info.world_size
+    offset = 0
+    for p in params:
+        p.grad.copy_(flat[offset:offset + p.numel()].view_as(p.grad))
+        offset += p.numel()
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

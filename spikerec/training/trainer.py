@@ -32,8 +32,8 @@ from spikerec.errors import ConfigError, NonFiniteError
 from spikerec.io import write_json
 from spikerec.training.callbacks import Callback, EarlyStopping, PositionClampCallback, SigmaAnnealingCallback
 from spikerec.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from spikerec.training.distributed import (DistInfo, ShuffleShardSampler, all_reduce_sum, barrier,
-                                           init_distributed, resolve_device)
+from spikerec.training.distributed import (DistInfo, ShuffleShardSampler, all_reduce_sum, average_gradients,
+                                           barrier, init_distributed, resolve_device)
 from spikerec.delays import has_delays
 from spikerec.training.evaluate import eval_loader, evaluate, forward_windows, takes_window, unpack_batch
 from spikerec.training.losses import class_scores, softmax_sum_cross_entropy
@@ -99,9 +99,6 @@ class Trainer:
         self.device = resolve_device(cfg.device, self.info.local_rank)
         self.amp = cfg.amp and self.device.type == "cuda"
         if cfg.sltt:
-            if self.info.enabled or self.amp:
-                raise ConfigError("train.sltt cannot be combined with DDP or AMP yet; "
-                                  "use one process and train.amp=false")
             check_sltt_model(model)
         self.model = model.to(self.device)
         self.takes_window = takes_window(model)
@@ -155,8 +152,12 @@ class Trainer:
     def _loss_and_backward(self, frames: torch.Tensor, labels: torch.Tensor,
                            window: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward + backward of one batch; returns (loss, class scores), both detached."""
-        if self.recipe.train.sltt:
-            return sltt_backward(self.model, frames, labels, window)
+        cfg = self.recipe.train
+        if cfg.sltt:  # runs the bare model (not the DDP wrapper), so the gradients are averaged here
+            loss, scores = sltt_backward(self.model, frames, labels, window, k_steps=cfg.sltt_k, amp=self.amp,
+                                         scaler=self.scaler)
+            average_gradients(self.model, self.info)
+            return loss, scores
         with torch.autocast(self.device.type, enabled=self.amp):
             out = forward_windows(self.net, frames, window, self.takes_window)
         loss = softmax_sum_cross_entropy(out, labels, window)
