@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -117,33 +116,13 @@ def plot(axes: list[str], points: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
-    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
-    ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--no-plots", action="store_true")
+    scaling.add_arguments(ap)
     args = ap.parse_args(argv)
     if args.points:
         for axis in AXES:
             AXES[axis] = AXES[axis][:args.points]
-    clock = time.thread_time if args.threads == 1 else time.perf_counter
     plan = list(scaling.axis_points(BASE, AXES, args.axes))
-    memory = {}
-    if not args.no_memory:
-        for lib in LIBRARIES:
-            print(f"memory: {lib} ...", file=sys.stderr, flush=True)
-            memory[lib] = scaling.step_memory_mib(LIBRARIES[lib], plan, args.threads)
-    harness.set_threads(args.threads)
-    from tqdm import tqdm
-
-    points = []
-    for axis, value, p in tqdm(plan, desc="timing", file=sys.stderr):
-        runs = {lib: make(p) for lib, make in LIBRARIES.items()}
-        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
-        for lib in runs:
-            points.append({"axis": axis, "value": value, "library": lib, **p, "time_s": timed[lib]["median_s"],
-                           "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
-        del runs
+    points = scaling.measure(plan, LIBRARIES, args.repeat, args.threads, not args.no_memory)
     rows = []
     for axis in args.axes:
         curves = {lib: [q for q in points if q["axis"] == axis and q["library"] == lib] for lib in LIBRARIES}

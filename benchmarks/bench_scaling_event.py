@@ -28,7 +28,6 @@ import argparse
 import functools
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -105,27 +104,12 @@ def plot(axes: list[str], points: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
-    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
-    ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--no-plots", action="store_true")
+    scaling.add_arguments(ap)
     args = ap.parse_args(argv)
     axes_values = {a: v[:args.points] if args.points else v for a, v in AXES.items()}
     plan = list(scaling.axis_points(BASE, axes_values, args.axes))
-    memory = {} if args.no_memory else {
-        lib: scaling.step_memory_mib(functools.partial(make_run, lib), plan, args.threads) for lib in LIBRARIES}
-    harness.set_threads(args.threads)
-    clock = time.thread_time if args.threads == 1 else time.perf_counter
-    from tqdm import tqdm
-
-    points = []
-    for axis, value, p in tqdm(plan, desc="timing", file=sys.stderr):
-        runs = {lib: make_run(lib, p) for lib in LIBRARIES}
-        timed = harness.time_interleaved(runs, repeat=args.repeat, warmup=1, clock=clock)
-        for lib in LIBRARIES:
-            points.append({"axis": axis, "value": value, "library": lib, **p, "time_s": timed[lib]["median_s"],
-                           "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
+    makers = {lib: functools.partial(make_run, lib) for lib in LIBRARIES}
+    points = scaling.measure(plan, makers, args.repeat, args.threads, not args.no_memory)
     rows = []
     for axis in args.axes:
         for lib in LIBRARIES:

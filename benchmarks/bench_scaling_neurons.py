@@ -29,7 +29,6 @@ import argparse
 import functools
 import json
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -171,29 +170,12 @@ def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
 
 def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_memory: bool) -> list[dict]:
     """Every point of every curve: ``{"layer", "axis", "value", "library", T, B, N, density, "time_s", "peak_mib"}``."""
-    clock = time.thread_time if threads == 1 else time.perf_counter
     plan = list(scaling.axis_points(BASE, AXES, axes))
-    libs = {layer: {lib: spec for lib, spec in LAYERS[layer].items() if bench_lif.available(spec[1])}
-            for layer in layers}
-    memory = {}
-    if with_memory:
-        for layer in layers:
-            for lib in libs[layer]:
-                print(f"memory: {layer} / {lib} ...", file=sys.stderr, flush=True)
-                memory[(layer, lib)] = scaling.step_memory_mib(functools.partial(_make_step, layer, lib), plan, threads)
-    harness.set_threads(threads)
     points = []
-    from tqdm import tqdm
-
-    todo = [(layer, axis, value, p) for layer in layers for axis, value, p in plan]
-    for layer, axis, value, p in tqdm(todo, desc="timing", file=sys.stderr):
-        runs = {lib: _make_step(layer, lib, p) for lib in libs[layer]}
-        timed = harness.time_interleaved(runs, repeat=repeat, warmup=1, clock=clock)
-        for lib in runs:
-            points.append({"layer": layer, "axis": axis, "value": value, "library": lib, **p,
-                           "time_s": timed[lib]["median_s"],
-                           "peak_mib": memory.get((layer, lib), {}).get(f"{axis}={value}")})
-        del runs
+    for layer in layers:
+        makers = {lib: functools.partial(_make_step, layer, lib) for lib, spec in LAYERS[layer].items()
+                  if bench_lif.available(spec[1])}
+        points += scaling.measure(plan, makers, repeat, threads, with_memory, tag={"layer": layer})
     return points
 
 
@@ -229,11 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--layers", nargs="+", default=list(LAYERS), choices=list(LAYERS))
     ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
-    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
-    ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--no-plots", action="store_true")
+    scaling.add_arguments(ap)
     ap.add_argument("--from-results", action="store_true",
                     help="measure nothing: summarise and plot the points already in results/scaling_neurons.json")
     args = ap.parse_args(argv)

@@ -84,3 +84,41 @@ def step_memory_mib(make: Callable[[Point], Callable[[], Any]], plan: list, thre
                 raise RuntimeError(f"memory measurement process exited with code {proc.exitcode}") from None
     proc.join()
     return out
+
+
+def add_arguments(ap) -> None:
+    """The options every scaling benchmark takes (``--axes`` is the benchmark's own: its choices differ)."""
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--points", type=int, default=None, help="only the first K values of each axis (a quick run)")
+    ap.add_argument("--threads", type=int, default=1, help="1: thread CPU time; more: wall clock")
+    ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-plots", action="store_true")
+
+
+def measure(plan: list, makers: dict[str, Callable[[Point], Callable[[], Any]]], repeat: int, threads: int,
+            with_memory: bool, tag: dict | None = None) -> list[dict]:
+    """Every point of ``plan`` for every library in ``makers`` (``{name: make(point) -> zero-arg run}``, picklable):
+    ``{**tag, "axis", "value", "library", **point, "time_s", "peak_mib"}``. Memory first (a fresh process per
+    library), then time: the libraries of a point interleaved, median of ``repeat`` after one warm-up, on
+    ``threads`` threads (one: that thread's CPU time, which a loaded machine disturbs least; more: wall clock)."""
+    import sys
+    import time
+
+    from tqdm import tqdm
+
+    memory = {}
+    if with_memory:
+        for lib, make in makers.items():
+            print(f"memory: {' / '.join(map(str, (tag or {}).values()))} {lib} ...", file=sys.stderr, flush=True)
+            memory[lib] = step_memory_mib(make, plan, threads)
+    harness.set_threads(threads)
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    points = []
+    for axis, value, point in tqdm(plan, desc="timing", file=sys.stderr):
+        runs = {lib: make(point) for lib, make in makers.items()}
+        timed = harness.time_interleaved(runs, repeat=repeat, warmup=1, clock=clock)
+        for lib in runs:
+            points.append({**(tag or {}), "axis": axis, "value": value, "library": lib, **point,
+                           "time_s": timed[lib]["median_s"], "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
+        del runs
+    return points
