@@ -81,38 +81,6 @@ def _step(module, forward, p):
 LIBRARIES = {"spikerec": spikerec_step, "Dcls1d": dcls_step}
 
 
-def plot(axes: list[str], points: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
-    for col, axis in enumerate(axes):
-        for lib in LIBRARIES:
-            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
-            xs = [q["value"] for q in pts]
-            style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
-            grid[0][col].plot(xs, [q["time_s"] * 1e3 for q in pts], label=lib, **style)
-            if all(q.get("peak_mib") is not None for q in pts):
-                grid[1][col].plot(xs, [max(q["peak_mib"], 1e-2) for q in pts], label=lib, **style)
-        for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
-            ax = grid[row][col]
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.set_xlabel({"density": "input density", "sigma": "sigma (DCLS SIG, steps)"}.get(axis, axis))
-            if col == 0:
-                ax.set_ylabel(ylabel)
-        base = ", ".join(f"{k}={v:g}" for k, v in BASE.items() if k != axis)
-        grid[0][col].set_title(f"vs {axis}  ({base})", fontsize=7)
-    grid[0][0].legend(fontsize=8)
-    fig.suptitle(f"DelayedLinear vs Dcls1d: one training step (forward + dense-gradient backward), K={K}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
@@ -152,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     if not args.no_plots:
         out = DOCS / "scaling_delays.png"
-        plot(args.axes, points, out)
+        scaling.plot_curves(out, args.axes, points, BASE, "DelayedLinear vs Dcls1d: one training step (forward + "
+                            f"dense-gradient backward), K={K}", time_label="time per step (ms)",
+                            xlabels={"density": "input density", "sigma": "sigma (DCLS SIG, steps)"},
+                            ideal=EXPECTED.get)
         print(f"wrote {out}", file=sys.stderr)
     return 0
 

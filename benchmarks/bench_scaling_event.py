@@ -69,38 +69,6 @@ def make_run(lib: str, p: dict):
     return run
 
 
-def plot(axes: list[str], points: list[dict], path: Path) -> None:
-    """Time (top) and peak extra memory (bottom) against each axis, log-log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
-    for col, axis in enumerate(axes):
-        for lib in LIBRARIES:
-            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
-            xs = [q["value"] for q in pts]
-            grid[0][col].plot(xs, [q["time_s"] * 1e3 for q in pts], marker="o", label=lib)
-            if all(q["peak_mib"] is not None for q in pts):
-                grid[1][col].plot(xs, [max(q["peak_mib"], 1e-2) for q in pts], marker="o", label=lib)
-        for row, ylabel in ((0, "time per run (ms)"), (1, "peak extra memory (MiB)")):
-            ax = grid[row][col]
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.grid(True, alpha=0.3)
-            ax.set_xlabel(axis)
-            if col == 0:
-                ax.set_ylabel(ylabel)
-        grid[0][col].set_title(f"vs {axis}  ({', '.join(f'{k}={v}' for k, v in BASE.items() if k != axis)})",
-                               fontsize=8)
-        grid[0][col].legend(fontsize=7)
-    fig.suptitle("Event-driven simulator vs the torch model (inference, integer delays)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--axes", nargs="+", default=list(AXES), choices=list(AXES))
@@ -135,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     payload["points"] = points
     path.write_text(json.dumps(payload, indent=2) + "\n")
     if not args.no_plots:
-        plot(args.axes, points, DOCS / "scaling_event.png")
+        scaling.plot_curves(DOCS / "scaling_event.png", args.axes, points, BASE,
+                            "Event-driven simulator vs the torch model (inference, integer delays)",
+                            time_label="time per run (ms)")
     return 0
 
 

@@ -123,49 +123,9 @@ def _make_step(layer: str, lib: str, p: dict):
     return LAYERS[layer][lib][0](p["T"], p["B"], p["N"], p["density"])
 
 
-def _plot(layer: str, axes: list[str], points: list[dict], path: Path) -> None:
-    """Time (top) and peak extra memory (bottom) against each axis, log-log; the dashed line is the ideal
-    growth of spikerec's time (``EXPECTED``) through its value at the base point."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
-    libs = list(dict.fromkeys(p["library"] for p in points))
-    for col, axis in enumerate(axes):
-        xs = AXES[axis]
-        for lib in libs:
-            pts = [p for p in points if p["axis"] == axis and p["library"] == lib]
-            style = {"marker": "o", "lw": 2 if lib == "spikerec" else 1.2}
-            grid[0][col].plot([p["value"] for p in pts], [p["time_s"] * 1e3 for p in pts], label=lib, **style)
-            if all(p.get("peak_mib") is not None for p in pts):
-                grid[1][col].plot([p["value"] for p in pts], [max(p["peak_mib"], 1e-2) for p in pts], label=lib,
-                                  **style)
-        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
-        base = next((p for p in points if p["axis"] == axis and p["library"] == "spikerec"
-                     and p["value"] == BASE[axis]), None)
-        if base is not None and ".." not in ideal:  # a range ("0..1") has no single line to draw
-            e = float(ideal)
-            grid[0][col].plot(xs, [base["time_s"] * 1e3 * (x / BASE[axis]) ** e for x in xs], "--", color="grey",
-                              lw=1, label=f"ideal ~ {axis}^{ideal}")
-        for row, ylabel in ((0, "time per step (ms)"), (1, "peak extra memory (MiB)")):
-            ax = grid[row][col]
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xticks(xs, [f"{x:g}" for x in xs])
-            ax.minorticks_off()
-            ax.grid(True, alpha=0.3)
-            ax.set_xlabel(axis if axis != "density" else "input density")
-            if col == 0:
-                ax.set_ylabel(ylabel)
-        others = ", ".join(f"{k}={v}" for k, v in BASE.items() if k != axis)
-        grid[0][col].set_title(f"vs {axis}  ({others})", fontsize=8)
-        grid[0][col].legend(fontsize=7)
-    fig.suptitle(f"{layer}: training step (forward + backward, dense gradient), spikerec vs peers")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _ideal(axis: str, layer: str) -> str:
+    """The growth exponent an ideal implementation of ``layer`` shows along ``axis`` (``EXPECTED``)."""
+    return EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
 
 
 def measure(layers: list[str], axes: list[str], repeat: int, threads: int, with_memory: bool) -> list[dict]:
@@ -188,7 +148,7 @@ def summarise(points: list[dict]) -> list[dict]:
         curve = [q for q in points if q["layer"] == layer and q["axis"] == axis]
         ours = [q for q in curve if q["library"] == "spikerec"]
         xs = [q["value"] for q in ours]
-        ideal = EXPECTED[axis] if isinstance(EXPECTED[axis], str) else EXPECTED[axis][layer]
+        ideal = _ideal(axis, layer)
         row = {"layer": layer, "axis": axis, "range": f"{xs[0]:g}..{xs[-1]:g}",
                "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in ours]),
                "time_exponent_top": scaling.growth_exponent(xs[-2:], [q["time_s"] for q in ours[-2:]]), "ideal_exponent": ideal,
@@ -241,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plots:
         for layer in layers:
             out = DOCS / f"scaling_neurons_{PLOTS[layer]}.png"
-            _plot(layer, axes, [q for q in points if q["layer"] == layer], out)
+            scaling.plot_curves(out, axes, [q for q in points if q["layer"] == layer], BASE,
+                                f"{layer}: training step (forward + backward, dense gradient), spikerec vs peers",
+                                time_label="time per step (ms)", xlabels={"density": "input density"},
+                                ideal=lambda axis, layer=layer: _ideal(axis, layer))
             print(f"wrote {out}", file=sys.stderr)
     return 0
 

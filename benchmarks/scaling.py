@@ -122,3 +122,52 @@ def measure(plan: list, makers: dict[str, Callable[[Point], Callable[[], Any]]],
                            "time_s": timed[lib]["median_s"], "peak_mib": memory.get(lib, {}).get(f"{axis}={value}")})
         del runs
     return points
+
+
+def plot_curves(path, axes: list[str], points: list[dict], base: Point, title: str, *,
+                time_label: str = "time (ms)", xlabels: dict[str, str] | None = None,
+                ideal: Callable[[str], str] | None = None) -> None:
+    """Time (top) and peak extra memory (bottom) of every library's curve against each axis, log-log; the first
+    library (spikerec) drawn heavier. ``ideal(axis)`` (a growth exponent such as ``"1"``; a range such as ``"0..1"``
+    draws nothing) adds a dashed line through the first library's value at the base point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullLocator
+
+    libs = list(dict.fromkeys(q["library"] for q in points))
+    fig, grid = plt.subplots(2, len(axes), figsize=(3.6 * len(axes), 6.4), squeeze=False)
+    for col, axis in enumerate(axes):
+        xs = []
+        for lib in libs:
+            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
+            xs = [q["value"] for q in pts]
+            style = {"marker": "o", "lw": 2 if lib == libs[0] else 1.2}
+            grid[0][col].plot(xs, [q["time_s"] * 1e3 for q in pts], label=lib, **style)
+            if pts and all(q.get("peak_mib") is not None for q in pts):
+                grid[1][col].plot(xs, [max(q["peak_mib"], 1e-2) for q in pts], label=lib, **style)
+        exponent = ideal(axis) if ideal else None
+        at_base = next((q for q in points if q["axis"] == axis and q["library"] == libs[0]
+                        and q["value"] == base[axis]), None)
+        if exponent and ".." not in exponent and not exponent.startswith("<") and at_base is not None:
+            e = float(exponent)
+            grid[0][col].plot(xs, [at_base["time_s"] * 1e3 * (x / base[axis]) ** e for x in xs], "--", color="grey",
+                              lw=1, label=f"ideal ~ {axis}^{exponent}")
+        for row, ylabel in ((0, time_label), (1, "peak extra memory (MiB)")):
+            ax = grid[row][col]
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
+            ax.xaxis.set_minor_locator(NullLocator())  # only the measured values are labelled on x
+            ax.grid(True, alpha=0.3)
+            ax.set_xlabel((xlabels or {}).get(axis, axis))
+            if col == 0:
+                ax.set_ylabel(ylabel)
+        others = ", ".join(f"{k}={v:g}" for k, v in base.items() if k != axis)
+        grid[0][col].set_title(f"vs {axis}  ({others})", fontsize=7)
+        grid[0][col].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
