@@ -20,14 +20,13 @@ Run: ``.venv/bin/python -m benchmarks.bench_scaling_delays [--axes T N ...] [--r
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks import harness, scaling
+from benchmarks import scaling
 
 K = 25
 BASE = {"T": 100, "B": 16, "N": 128, "density": 0.1, "sigma": 12.0}
@@ -91,33 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             AXES[axis] = AXES[axis][:args.points]
     plan = list(scaling.axis_points(BASE, AXES, args.axes))
     points = scaling.measure(plan, LIBRARIES, args.repeat, args.threads, not args.no_memory)
-    rows = []
-    for axis in args.axes:
-        curves = {lib: [q for q in points if q["axis"] == axis and q["library"] == lib] for lib in LIBRARIES}
-        ours = curves["spikerec"]
-        ratios = [peer["time_s"] / mine["time_s"] for peer, mine in zip(curves["Dcls1d"], ours)]
-        for lib, pts in curves.items():
-            xs = [q["value"] for q in pts]
-            row = {"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
-                   "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in pts]),
-                   "memory_exponent": scaling.growth_exponent(xs, [q["peak_mib"] for q in pts]),
-                   "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"]}
-            if lib == "spikerec":
-                row["ideal_exponent"] = EXPECTED[axis]
-            else:
-                row.update(ratio_min=min(ratios), ratio_max=max(ratios))
-            rows.append(row)
+    rows = scaling.curve_rows(points, args.axes, lambda lib, axis: EXPECTED[axis] if lib == "spikerec" else "")
     config = {"base": BASE, "K": K, "axes": {a: AXES[a] for a in args.axes}, "threads": args.threads,
               "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
               "work": "forward + backward of a fixed dense random gradient to input, weights, positions",
               "ratio": "Dcls1d time / spikerec time at each point (min..max over the curve)"}
-    path = harness.write_result("scaling_delays", "DelayedLinear scaling: growth exponent of time and peak memory",
-                                rows, config, ["axis", "library", "range", "time_exponent", "ideal_exponent",
-                                               "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
-                                               "ratio_max"])
-    payload = json.loads(path.read_text())
-    payload["points"] = points
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    scaling.write_curves("scaling_delays", "DelayedLinear scaling: growth exponent of time and peak memory", rows,
+                         config, points)
     if not args.no_plots:
         out = DOCS / "scaling_delays.png"
         scaling.plot_curves(out, args.axes, points, BASE, "DelayedLinear vs Dcls1d: one training step (forward + "

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 from pathlib import Path
 
 import torch
 
-from benchmarks import bench_event_sim, harness, scaling
+from benchmarks import bench_event_sim, scaling
 
 BASE = {"T": 100, "B": 4, "N": 256, "activity": 0.05}
 AXES = {"T": [50, 100, 200, 400, 800], "B": [1, 4, 16, 64], "N": [64, 128, 256, 512, 1024],
@@ -78,30 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     plan = list(scaling.axis_points(BASE, axes_values, args.axes))
     makers = {lib: functools.partial(make_run, lib) for lib in LIBRARIES}
     points = scaling.measure(plan, makers, args.repeat, args.threads, not args.no_memory)
-    rows = []
-    for axis in args.axes:
-        for lib in LIBRARIES:
-            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
-            xs = [q["value"] for q in pts]
-            ours = [q for q in points if q["axis"] == axis and q["library"] == LIBRARIES[0]]
-            rows.append({"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
-                         "time_exponent": scaling.growth_exponent(xs, [q["time_s"] for q in pts]),
-                         "ideal_exponent": EXPECTED[lib][axis],
-                         "memory_exponent": scaling.growth_exponent(xs, [q["peak_mib"] for q in pts]),
-                         "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"],
-                         "ratio_min": min(q["time_s"] / o["time_s"] for q, o in zip(pts, ours)),
-                         "ratio_max": max(q["time_s"] / o["time_s"] for q, o in zip(pts, ours))})
+    rows = scaling.curve_rows(points, args.axes, lambda lib, axis: EXPECTED[lib][axis])
     config = {"base": BASE, "axes": {a: axes_values[a] for a in args.axes}, "threads": args.threads,
               "clock": "thread CPU time" if args.threads == 1 else "wall", "repeat": args.repeat,
               "network": f"{bench_event_sim.N_IN}-N-N-{bench_event_sim.N_OUT}, delays <= 24 steps",
               "ratio": "library time / event-simulator time at each point (min..max over the curve)"}
-    path = harness.write_result("scaling_event", "Event-driven simulator scaling: growth exponents of time and memory",
-                                rows, config, ["axis", "library", "range", "time_exponent", "ideal_exponent",
-                                               "memory_exponent", "time_at_max_s", "peak_mib_at_max", "ratio_min",
-                                               "ratio_max"])
-    payload = json.loads(path.read_text())
-    payload["points"] = points
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    scaling.write_curves("scaling_event", "Event-driven simulator scaling: growth exponents of time and memory",
+                         rows, config, points)
     if not args.no_plots:
         scaling.plot_curves(DOCS / "scaling_event.png", args.axes, points, BASE,
                             "Event-driven simulator vs the torch model (inference, integer delays)",

@@ -171,3 +171,38 @@ def plot_curves(path, axes: list[str], points: list[dict], base: Point, title: s
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+CURVE_COLUMNS = ["axis", "library", "range", "time_exponent", "ideal_exponent", "memory_exponent", "time_at_max_s",
+                 "peak_mib_at_max", "ratio_min", "ratio_max"]
+
+
+def curve_rows(points: list[dict], axes: list[str], ideal: Callable[[str, str], str]) -> list[dict]:
+    """One row per (axis, library): growth exponents of time and memory beside ``ideal(library, axis)``, the values
+    at the largest point, and the library's time over the first library's (spikerec's), min..max over the curve."""
+    libs = list(dict.fromkeys(q["library"] for q in points))
+    rows = []
+    for axis in axes:
+        ours = [q for q in points if q["axis"] == axis and q["library"] == libs[0]]
+        for lib in libs:
+            pts = [q for q in points if q["axis"] == axis and q["library"] == lib]
+            xs = [q["value"] for q in pts]
+            ratios = [q["time_s"] / o["time_s"] for q, o in zip(pts, ours)]
+            rows.append({"axis": axis, "library": lib, "range": f"{xs[0]:g}..{xs[-1]:g}",
+                         "time_exponent": growth_exponent(xs, [q["time_s"] for q in pts]),
+                         "ideal_exponent": ideal(lib, axis),
+                         "memory_exponent": growth_exponent(xs, [q["peak_mib"] for q in pts]),
+                         "time_at_max_s": pts[-1]["time_s"], "peak_mib_at_max": pts[-1]["peak_mib"],
+                         "ratio_min": min(ratios), "ratio_max": max(ratios)})
+    return rows
+
+
+def write_curves(name: str, title: str, rows: list[dict], config: dict, points: list[dict]):
+    """``results/NAME.{json,md}`` with the summary ``rows`` (:data:`CURVE_COLUMNS`) and every measured point."""
+    import json
+
+    path = harness.write_result(name, title, rows, config, CURVE_COLUMNS)
+    payload = json.loads(path.read_text())
+    payload["points"] = points
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
