@@ -11,7 +11,8 @@ Per step, batch 1:
 * ``torch dense ring``: a best-case dense step, one matmul per layer against the unrolled
   [n_out, n_in * K] delay kernel and a history ring (no per-step graph, no Python per synapse).
 
-Ratios are torch time / spikerec time (> 1: the event simulator is faster).
+The three run interleaved (round-robin, median of ``--repeat`` after warm-up). Ratios are torch time /
+spikerec time (> 1: the event simulator is faster).
 Run: ``.venv/bin/python -m benchmarks.bench_event_sim [--repeat 5] [--steps 100]``.
 """
 
@@ -141,9 +142,9 @@ def main(argv=None) -> int:
         res = sim.run(frames)
         rates = [float(s.mean()) for s in res.spikes if s is not None]
         steps = frames.shape[0]
-        ev = harness.time_median(ev_run, repeat=args.repeat)["median_s"] / steps
-        online = harness.time_median(torch_online(model, frames), repeat=args.repeat)["median_s"] / steps
-        dense = harness.time_median(torch_dense_ring(net, frames), repeat=args.repeat)["median_s"] / steps
+        timed = harness.time_interleaved({"event": ev_run, "online": torch_online(model, frames),
+                                          "dense": torch_dense_ring(net, frames)}, repeat=args.repeat)
+        ev, online, dense = (timed[k]["median_s"] / steps for k in ("event", "online", "dense"))
         rows.append({"activity": activity, "measured_rates": ", ".join(f"{r:.3f}" for r in rates),
                      "syn_events_per_step": res.counts["total"]["synaptic_events"] / steps,
                      "event_step_s": ev, "torch_online_step_s": online, "torch_dense_ring_step_s": dense,
