@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import math
 import multiprocessing as mp
 import os
 import queue as queue_module
+import sys
+import time
 from typing import Any, Callable, Iterator
 
 from benchmarks import harness
@@ -101,9 +104,6 @@ def measure(plan: list, makers: dict[str, Callable[[Point], Callable[[], Any]]],
     ``{**tag, "axis", "value", "library", **point, "time_s", "peak_mib"}``. Memory first (a fresh process per
     library), then time: the libraries of a point interleaved, median of ``repeat`` after one warm-up, on
     ``threads`` threads (one: that thread's CPU time, which a loaded machine disturbs least; more: wall clock)."""
-    import sys
-    import time
-
     from tqdm import tqdm
 
     memory = {}
@@ -199,8 +199,6 @@ def curve_rows(points: list[dict], axes: list[str], ideal: Callable[[str, str], 
 
 def write_curves(name: str, title: str, rows: list[dict], config: dict, points: list[dict]):
     """``results/NAME.{json,md}`` with the summary ``rows`` (:data:`CURVE_COLUMNS`) and every measured point."""
-    import json
-
     path = harness.write_result(name, title, rows, config, CURVE_COLUMNS)
     payload = json.loads(path.read_text())
     payload["points"] = points
